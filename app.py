@@ -1,0 +1,23 @@
+"""cnnviz: see inside convolutional neural networks.  Run: streamlit run app.py"""
+import streamlit as st
+
+from cnnviz.ui import state
+from cnnviz.ui.nav import available_pages
+from cnnviz.ui.sidebar import share_link, sidebar
+
+st.set_page_config(page_title="cnnviz", page_icon=":material/blur_on:", layout="wide")
+
+state.begin_run()
+pages = [st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path, default=(p.url_path == ""))
+         for p in available_pages()]
+page = st.navigation(pages, position="sidebar")
+sidebar()
+page.run()
+for msg in state.pop_notices():
+    st.toast(msg, icon=":material/info:")
+unknown = state.unknown_keys()
+if unknown:
+    st.toast(f"Ignored unknown link parameter(s): {', '.join(unknown)}", icon=":material/info:")
+    for k in unknown:
+        del st.query_params[k]
+share_link()

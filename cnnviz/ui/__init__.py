@@ -1,0 +1,1 @@
+"""The only Streamlit-aware code: sidebar, image input, URL state, figure helpers."""

@@ -1,0 +1,52 @@
+"""The table of pages: one row per page, used by app.py, the Home page and the tests."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    url_path: str
+    icon: str
+    blurb: str
+
+    @property
+    def path(self) -> Path:
+        return ROOT / "pages" / self.file
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+
+PAGES = [
+    PageSpec("home.py", "Home", "", ":material/home:", "What cnnviz is and the loaded model."),
+    PageSpec("arithmetic.py", "Convolution arithmetic", "arithmetic", ":material/calculate:",
+             "Output size, padding, stride, dilation, groups, pooling, transposed conv; the sliding window, step by step."),
+    PageSpec("architecture.py", "Architecture", "architecture", ":material/account_tree:",
+             "Every layer of the loaded model: shapes, parameters, MACs, receptive field; case studies."),
+    PageSpec("kernels.py", "Filter kernels", "kernels", ":material/grid_on:",
+             "Classic kernels (Sobel, Gabor, ...) on your image, and the filters the network learned."),
+    PageSpec("activations.py", "Activation maps", "activations", ":material/layers:",
+             "Your image through every layer: feature maps, strongest channels, predictions."),
+    PageSpec("attribution.py", "Saliency and Grad-CAM", "attribution", ":material/visibility:",
+             "Which pixels drive the prediction: gradients, SmoothGrad, Integrated Gradients, Grad-CAM, occlusion."),
+    PageSpec("maximal.py", "Maximally activating inputs", "maximal", ":material/auto_awesome:",
+             "The dataset patches that excite a channel most, and images synthesized to excite it."),
+    PageSpec("embeddings.py", "Embeddings", "embeddings", ":material/scatter_plot:",
+             "PCA, t-SNE and UMAP of a layer's features: watch classes separate with depth."),
+    PageSpec("receptive_field.py", "Receptive fields", "receptive-field", ":material/center_focus_strong:",
+             "How much of the image a unit sees: theoretical and effective receptive fields."),
+    PageSpec("augmentation.py", "Augmentation effects", "augmentation", ":material/transform:",
+             "Transforms of your image and what they do to the prediction; invariance sweeps."),
+]
+
+
+def available_pages() -> list[PageSpec]:
+    """Pages whose file exists (pages join the navigation when they land)."""
+    return [p for p in PAGES if p.exists]

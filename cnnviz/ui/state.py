@@ -1,0 +1,175 @@
+"""Widgets mirrored in the URL query string, so every view reopens from a link.
+
+Each widget reads its initial value from ``st.query_params[key]`` (validated; a bad value is
+ignored with a notice) and writes its current value back. Values equal to the default are
+left out of the URL to keep links short.
+
+    value = state.slider("Kernel size", "k", 1, 11, 3)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import streamlit as st
+
+_USED = "_qp_used"
+_NOTICES = "_qp_notices"
+_USED_RUN = "_qp_run"
+# keys owned by the shell (sidebar) rather than by a page
+GLOBAL_KEYS = {"model", "img", "untrained", "arch", "classes"}
+
+
+def begin_run() -> None:
+    """Called once at the top of every app run: forget which keys this run used."""
+    st.session_state[_USED] = set()
+    st.session_state[_USED_RUN] = st.session_state.get(_USED_RUN, 0) + 1
+    st.session_state.setdefault(_NOTICES, [])
+
+
+def notice(msg: str) -> None:
+    notes = st.session_state.setdefault(_NOTICES, [])
+    if msg not in notes:
+        notes.append(msg)
+
+
+def pop_notices() -> list[str]:
+    notes = st.session_state.get(_NOTICES, [])
+    st.session_state[_NOTICES] = []
+    return notes
+
+
+def unknown_keys() -> list[str]:
+    used = st.session_state.get(_USED, set()) | GLOBAL_KEYS
+    return [k for k in st.query_params.keys() if k not in used]
+
+
+def _initial(key: str, default: Any, parse: Callable[[str], Any], valid: Callable[[Any], bool]) -> Any:
+    raw = st.query_params.get(key)
+    if raw is None:
+        return default
+    try:
+        v = parse(raw)
+        if valid(v):
+            return v
+    except (ValueError, TypeError):
+        pass
+    notice(f"Ignored link parameter {key}={raw!r}: not a valid value here; using {default!r}.")
+    del st.query_params[key]
+    return default
+
+
+def _bind(key: str, default: Any, parse, valid, render: Callable[[str, Any], Any], to_str=str) -> Any:
+    wkey = f"qp:{key}"
+    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    if wkey not in st.session_state:
+        st.session_state[wkey] = _initial(key, default, parse, valid)
+    elif not valid(st.session_state[wkey]):
+        st.session_state[wkey] = default
+    value = render(wkey, st.session_state[wkey])
+    if value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        s = to_str(value)
+        if st.query_params.get(key) != s:
+            st.query_params[key] = s
+    return value
+
+
+def _parse_bool(s: str) -> bool:
+    if s.lower() in ("1", "true", "yes", "on"):
+        return True
+    if s.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(s)
+
+
+def _num(kind):
+    return int if kind is int else float
+
+
+def slider(label: str, key: str, min_value, max_value, value, step=None, container=st, **kw):
+    """``st.slider`` for a number (int or float) mirrored in the URL."""
+    kind = int if all(isinstance(v, int) for v in (min_value, max_value, value)) else float
+    parse = _num(kind)
+    return _bind(key, value, parse, lambda v: isinstance(v, (int, float)) and min_value <= v <= max_value,
+                 lambda k, _v: container.slider(label, min_value, max_value, step=step, key=k, **kw))
+
+
+def range_slider(label: str, key: str, min_value, max_value, value: tuple, step=None, container=st, **kw):
+    kind = int if all(isinstance(v, int) for v in (min_value, max_value, *value)) else float
+    parse = lambda s: tuple(_num(kind)(p) for p in s.split("-", 1)) if not s.startswith("-") else tuple(float(p) for p in s.split(","))
+    return _bind(key, tuple(value), lambda s: tuple(_num(kind)(p) for p in s.split(",")),
+                 lambda v: isinstance(v, tuple) and len(v) == 2 and min_value <= v[0] <= v[1] <= max_value,
+                 lambda k, _v: container.slider(label, min_value, max_value, step=step, key=k, **kw),
+                 to_str=lambda v: ",".join(str(p) for p in v))
+
+
+def number(label: str, key: str, min_value, max_value, value, step=None, container=st, **kw):
+    kind = int if all(isinstance(v, int) for v in (min_value, max_value, value)) else float
+    return _bind(key, value, _num(kind), lambda v: isinstance(v, (int, float)) and min_value <= v <= max_value,
+                 lambda k, _v: container.number_input(label, min_value, max_value, step=step, key=k, **kw))
+
+
+def select(label: str, key: str, options: Sequence, default=None, format_func=str, container=st, radio: bool = False, **kw):
+    """``st.selectbox`` (or ``st.radio``) over ``options`` mirrored in the URL by the option's ``str``."""
+    options = list(options)
+    if not options:
+        raise ValueError(f"select {label!r} has no options")
+    default = options[0] if default is None or default not in options else default
+    by_str = {str(o): o for o in options}
+
+    def parse(s):
+        if s not in by_str:
+            raise ValueError(s)
+        return by_str[s]
+
+    widget = container.radio if radio else container.selectbox
+    return _bind(key, default, parse, lambda v: v in options,
+                 lambda k, _v: widget(label, options, format_func=format_func, key=k, **kw))
+
+
+def multiselect(label: str, key: str, options: Sequence, default: Sequence = (), format_func=str, container=st, **kw):
+    options = list(options)
+    by_str = {str(o): o for o in options}
+    default = [d for d in default if d in options]
+
+    def parse(s):
+        vals = [by_str[p] for p in s.split(",") if p]
+        return vals
+
+    return _bind(key, list(default), parse, lambda v: isinstance(v, list) and all(x in options for x in v),
+                 lambda k, _v: container.multiselect(label, options, format_func=format_func, key=k, **kw),
+                 to_str=lambda v: ",".join(str(x) for x in v))
+
+
+def toggle(label: str, key: str, default: bool = False, container=st, **kw) -> bool:
+    return _bind(key, default, _parse_bool, lambda v: isinstance(v, bool),
+                 lambda k, _v: container.toggle(label, key=k, **kw), to_str=lambda v: "1" if v else "0")
+
+
+def text(label: str, key: str, default: str = "", container=st, max_chars: int = 500, **kw) -> str:
+    return _bind(key, default, str, lambda v: isinstance(v, str) and len(v) <= max_chars,
+                 lambda k, _v: container.text_input(label, key=k, max_chars=max_chars, **kw))
+
+
+def get_param(key: str, default: Any, parse: Callable[[str], Any] = str) -> Any:
+    """Read a plain (non-widget) value from the URL, e.g. a clicked channel."""
+    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    raw = st.query_params.get(key)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError):
+        notice(f"Ignored link parameter {key}={raw!r}.")
+        return default
+
+
+def set_param(key: str, value: Any, default: Any = None) -> None:
+    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    if value is None or value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != str(value):
+        st.query_params[key] = str(value)
