@@ -1,0 +1,69 @@
+"""Benchmarks: ``python -m cnnviz.bench [--json] [--only TEXT] [--quick]``.
+
+Each module in this package registers entries with :func:`entry`; an entry returns a list
+of :class:`Result`. Timings are medians of several repeats on the current device, and a
+ratio is always measured in the same run as its baseline.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from cnnviz.device import pick_device, synchronize
+
+
+@dataclass
+class Result:
+    name: str
+    value: float  # seconds for timings, or the figure itself
+    unit: str = "ms"
+    baseline: str = ""
+    baseline_value: float | None = None
+    ratio: float | None = None  # how the figure compares with the baseline, as the entry defines it
+    target: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Entry:
+    topic: str
+    name: str
+    func: Callable[["Options"], list[Result]]
+
+
+@dataclass
+class Options:
+    device: torch.device = field(default_factory=pick_device)
+    quick: bool = False  # fewer repeats, smaller sizes: for smoke tests
+
+
+ENTRIES: list[Entry] = []
+
+
+def entry(topic: str):
+    """Register a benchmark function ``f(opts) -> list[Result]`` under ``topic``."""
+    def deco(func):
+        ENTRIES.append(Entry(topic, func.__name__, func))
+        return func
+    return deco
+
+
+def median_time(fn: Callable[[], object], device: torch.device, repeat: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in seconds, synchronising the device around each call."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

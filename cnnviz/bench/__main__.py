@@ -1,0 +1,73 @@
+"""Run every registered benchmark and print a table (or JSON)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+import traceback
+
+import torch
+
+import cnnviz.bench as bench
+from cnnviz.device import describe_device, pick_device
+
+
+def load_all() -> None:
+    for mod in sorted(pkgutil.iter_modules(bench.__path__), key=lambda m: (m.name != "core", m.name)):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"cnnviz.bench.{mod.name}")
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return ""
+    if unit == "ms":
+        return f"{v * 1e3:.2f} ms"
+    if unit == "s":
+        return f"{v:.2f} s"
+    return f"{v:.4g} {unit}".strip()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cnnviz.bench", description=bench.__doc__)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--only", default="", help="run entries whose topic or name contains this text")
+    p.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes (smoke test)")
+    p.add_argument("--device", default=None)
+    a = p.parse_args(argv)
+    load_all()
+    opts = bench.Options(device=pick_device(a.device), quick=a.quick)
+    results, failures = [], []
+    for e in bench.ENTRIES:
+        if a.only and a.only not in e.topic and a.only not in e.name:
+            continue
+        print(f"running {e.topic}/{e.name} …", file=sys.stderr, flush=True)
+        try:
+            for r in e.func(opts):
+                results.append({"topic": e.topic, **r.as_dict()})
+        except Exception as ex:  # one broken entry must not hide the others
+            failures.append({"topic": e.topic, "entry": e.name, "error": f"{type(ex).__name__}: {ex}"})
+            traceback.print_exc()
+    meta = {"device": describe_device(opts.device), "torch": torch.__version__, "threads": torch.get_num_threads(), "quick": a.quick}
+    if a.json:
+        print(json.dumps({"meta": meta, "results": results, "failures": failures}, indent=2))
+    else:
+        print(f"# cnnviz benchmarks on {meta['device']} (torch {meta['torch']}); medians")
+        rows = [("topic", "entry", "ours", "baseline", "baseline value", "ratio", "target", "note")]
+        for r in results:
+            rows.append((r["topic"], r["name"], _fmt(r["value"], r["unit"]), r["baseline"], _fmt(r["baseline_value"], r["unit"]),
+                         f"{r['ratio']:.2f}" if r["ratio"] is not None else "", r["target"], r["note"]))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+        for i, row in enumerate(rows):
+            print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+            if i == 0:
+                print("-|-".join("-" * w for w in widths))
+        for f in failures:
+            print(f"FAILED {f['topic']}/{f['entry']}: {f['error']}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
