@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,7 +55,13 @@ def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.
     return correct / len(x)
 
 
-def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: int = 64, device: str | None = None) -> dict:
+def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: int = 64, device: str | None = None,
+          out_dir=None, limit: int | None = None) -> dict:
+    """Train bundled model ``name`` and write its safetensors + JSON card to ``out_dir`` (default assets/models).
+
+    Args:
+        limit: use only the first ``limit`` training images (for quick reproducibility checks).
+    """
     from safetensors.torch import save_file
 
     spec = BUNDLED[name]
@@ -62,7 +69,7 @@ def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: i
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     tr, te = load_dataset(spec["dataset"], "train"), load_dataset(spec["dataset"], "test")
-    xtr, ytr = _to_tensor(tr.images, spec["mean"], spec["std"]), torch.from_numpy(tr.labels)
+    xtr, ytr = _to_tensor(tr.images[:limit], spec["mean"], spec["std"]), torch.from_numpy(tr.labels[:limit])
     xte, yte = _to_tensor(te.images, spec["mean"], spec["std"]), torch.from_numpy(te.labels)
     module = ARCHITECTURES[spec["architecture"]](num_classes=len(tr.classes)).to(dev)
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=spec.get("weight_decay", 1e-4))
@@ -89,9 +96,10 @@ def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: i
         acc = evaluate(module, xte, yte, dev)
         print(f"\repoch {epoch}/{epochs}  loss {total / n:.4f}  test acc {acc:.4f}  ({time.time() - t0:.0f} s)", file=sys.stderr)
     acc = evaluate(module, xte, yte, dev)
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir) if out_dir is not None else MODELS_DIR
+    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    save_file(state, str(MODELS_DIR / f"{name}.safetensors"))
+    save_file(state, str(out / f"{name}.safetensors"))
     card = {
         "name": name,
         "architecture": spec["architecture"],
@@ -108,7 +116,7 @@ def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: i
         "trained_on": str(dev),
         "train_seconds": round(time.time() - t0, 1),
     }
-    (MODELS_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps(card, indent=2))
     return card
 
