@@ -24,6 +24,22 @@ class ImageError(ValueError):
     """An input that cannot be used as an image; the message says why and what to do."""
 
 
+def check_upload_size(nbytes: int, name: str = "the file") -> None:
+    """Refuse an upload over :data:`MAX_UPLOAD_BYTES` before reading it.
+
+    Args:
+        nbytes: the size of the upload in bytes.
+        name: the file name, for the message.
+
+    Examples::
+
+        >>> check_upload_size(1024, "cat.jpg")  # fine: returns None
+    """
+    if nbytes > MAX_UPLOAD_BYTES:
+        raise ImageError(f"{name} is {nbytes / 2**20:.1f} MiB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MiB. "
+                         "Resize or recompress it (e.g. save as JPEG at 2000 px on the long side).")
+
+
 def _read_bytes(src) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src)
@@ -31,8 +47,7 @@ def _read_bytes(src) -> bytes:
         p = Path(src)
         if not p.is_file():
             raise ImageError(f"no image file at {p}")
-        if p.stat().st_size > MAX_UPLOAD_BYTES:
-            raise ImageError(f"{p.name} is {p.stat().st_size / 2**20:.1f} MiB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MiB. Resize or recompress it.")
+        check_upload_size(p.stat().st_size, p.name)
         return p.read_bytes()
     if hasattr(src, "read"):
         data = src.read(MAX_UPLOAD_BYTES + 1)
@@ -103,7 +118,7 @@ def load_image(src: ImageSource) -> Image.Image:
     if len(data) == 0:
         raise ImageError("the file is empty (0 bytes); choose an image file")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"the file is over the {MAX_UPLOAD_BYTES / 2**20:.0f} MiB limit; resize or recompress it")
+        raise ImageError(f"the file is over the {MAX_UPLOAD_BYTES / 2**20:.0f} MiB limit (MiB = 2^20 bytes); resize or recompress it")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -111,9 +126,7 @@ def load_image(src: ImageSource) -> Image.Image:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"the image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f} MP (larger ones are refused as possible decompression bombs). Downscale it first.")
-            if getattr(img, "n_frames", 1) > 1:
-                img.seek(0)
-            img.load()
+            img.load()  # an animated GIF/WebP opens on its first frame; later frames are never decoded
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -124,6 +137,55 @@ def load_image(src: ImageSource) -> Image.Image:
         raise ImageError(f"the image file is damaged or truncated ({e}); re-export it and try again") from None
     img = ImageOps.exif_transpose(img) or img
     return normalize_mode(img)
+
+
+def mnist_style(drawing: np.ndarray | Image.Image, box: int = 20, size: int = 28) -> Image.Image:
+    """A drawing turned into an MNIST-like image: light strokes on black, the strokes' bounding box
+    scaled so its long side is ``box`` pixels, centred by centre of mass in a ``size`` x ``size`` frame.
+
+    This is how MNIST itself was made (digits fitted to 20x20, centred by mass in 28x28), so a drawn
+    digit looks to the network like the digits it was trained on.
+
+    Args:
+        drawing: an HxW, HxWx3 or HxWx4 uint8 array or a PIL image. With a transparent background
+            (RGBA from a drawing canvas) the alpha channel is the ink; otherwise dark-on-light
+            drawings are inverted.
+        box: the long side of the strokes' bounding box after scaling (20 for MNIST digits,
+            about 26 for Fashion-MNIST clothes, which fill the frame).
+        size: the output side length.
+
+    Examples::
+
+        >>> canvas = np.zeros((280, 280), np.uint8); canvas[40:240, 130:150] = 255
+        >>> mnist_style(canvas).size
+        (28, 28)
+    """
+    arr = np.asarray(drawing)
+    if arr.ndim == 3 and arr.shape[2] == 4 and arr[..., 3].min() < 255:
+        ink = arr[..., 3].astype(np.float64)
+    else:
+        gray = np.asarray(load_image(arr).convert("L"), np.float64)
+        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+        ink = 255.0 - gray if border.mean() > 127 else gray
+        ink = np.clip(ink - np.median(border if border.mean() <= 127 else 255.0 - border), 0, 255)
+    if ink.max() <= 0:
+        return Image.new("L", (size, size), 0)
+    ys, xs = np.nonzero(ink > 0.1 * ink.max())
+    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    s = box / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), "F").resize((nw, nh), Image.LANCZOS), np.float64)
+    small = np.clip(small, 0, None)
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(nh)).sum() / total if total else nh / 2
+    cx = (small.sum(0) * np.arange(nw)).sum() / total if total else nw / 2
+    top = int(np.clip(round((size - 1) / 2 - cy), 0, size - nh))
+    left = int(np.clip(round((size - 1) / 2 - cx), 0, size - nw))
+    out = np.zeros((size, size), np.float64)
+    out[top:top + nh, left:left + nw] = small
+    out = out / out.max() * 255.0 if out.max() > 0 else out
+    return Image.fromarray(np.clip(np.round(out), 0, 255).astype(np.uint8), "L")
 
 
 def to_grayscale(img: Image.Image) -> Image.Image:
