@@ -1,0 +1,25 @@
+"""The benchmark command runs every registered entry (quick mode) and reports each one."""
+import json
+import subprocess
+import sys
+
+from ..conftest import ROOT
+
+
+def test_bench_quick_json_has_every_entry():
+    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--json", "--device", "cpu"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert not report["failures"]
+    names = [r["name"] for r in report["results"]]
+    for model in ("lenet5-mnist", "small-vgg-fashion", "resnet18"):
+        for batch in (1, 64):
+            assert f"forward {model} batch {batch}" in names
+    assert all(r["value"] > 0 for r in report["results"] if r["unit"] in ("ms", "s"))
+
+
+def test_bench_table_prints():
+    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--only", "core", "--device", "cpu"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "forward lenet5-mnist batch 1" in out.stdout and "| ms" not in out.stdout
