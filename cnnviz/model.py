@@ -95,6 +95,7 @@ class ModelHandle:
     invert_light_background: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _layers: list | None = field(default=None, repr=False)
+    _twin: "ModelHandle | None" = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- identity
     @property
@@ -297,7 +298,18 @@ class ModelHandle:
         return infos
 
     def untrained(self) -> "ModelHandle":
-        """The same architecture with fresh random weights (seeded), for comparisons."""
+        """The same architecture with fresh random weights (seeded), for comparisons.
+
+        Built once per handle and kept, so pages can ask for it on every rerun.
+        """
+        if not self.trained:
+            return self
+        with self.lock:
+            if self._twin is None:
+                self._twin = self._make_untrained()
+            return self._twin
+
+    def _make_untrained(self) -> "ModelHandle":
         fresh = copy.deepcopy(self.module).cpu()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

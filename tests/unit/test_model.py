@@ -111,7 +111,8 @@ def test_untrained_twin_differs_and_is_labelled(lenet):
     u = lenet.untrained()
     assert not u.trained and "UNTRAINED" in u.title
     assert not torch.equal(u.module.features[0].weight, lenet.module.features[0].weight)
-    assert torch.equal(u.module.features[0].weight, lenet.untrained().module.features[0].weight)  # seeded
+    assert lenet.untrained() is u  # built once
+    assert torch.equal(u.module.features[0].weight, lenet._make_untrained().module.features[0].weight)  # seeded
 
 
 # --------------------------------------------------------------------------- zoo
