@@ -16,4 +16,8 @@ __all__ = [
     "describe_device", "pick_device", "ImageError", "load_image", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
     "LayerInfo", "ModelFileError", "ModelHandle", "load_model", "read_state_dict", "load_dataset",
     "BUNDLED", "ZOO", "DEFAULT_MODEL", "model_names", "weight_status",
+    "ReceptiveField", "receptive_fields",
 ]
+from .arithmetic import conv_output_size  # noqa: E402
+__all__ += ["conv_output_size"]
+from .receptive_field import ReceptiveField, receptive_fields
