@@ -246,25 +246,9 @@ class ModelHandle:
         missing = [n for n in names if n not in mods]
         if missing:
             raise KeyError(f"layer(s) {missing} not in model {self.name}. Hint: m.layer_names() lists them")
-        acts: dict[str, torch.Tensor] = {}
+        from .activations import record_activations  # traced forward (hooks as fallback); see there
 
-        def hook_for(name):
-            def hook(_m, _i, out):
-                if isinstance(out, torch.Tensor):
-                    key, n = name, 2
-                    while key in acts:
-                        key, n = f"{name}#{n}", n + 1
-                    acts[key] = out.detach()
-            return hook
-
-        with self.inspect() as module, torch.inference_mode():
-            handles = [mods[n].register_forward_hook(hook_for(n)) for n in names]
-            try:
-                module(x)
-            finally:
-                for h in handles:
-                    h.remove()
-        return acts
+        return record_activations(self, x, names)
 
     def layers(self) -> list[LayerInfo]:
         """Every leaf layer with output shape, own parameters and MACs, from one forward pass."""
