@@ -392,8 +392,12 @@ def pipeline_code(pipeline: Pipeline, model: ModelHandle | Target | None = None)
              f"# per image: {mode} image of the model's input size {target.height}x{target.width}",
              "augment = v2.Compose(["
              , "    v2.ToImage(),", "    v2.ToDtype(torch.float32, scale=True),  # uint8 0..255 -> float 0..1"]
-    lines += [f"    {step_code(s, target)},"
-              + (f"  # keep the {s.params['channel']} channel only" if s.key == "channel" else "") for s in per_image]
+    for s in per_image:
+        if s.spec.needs_rgb and target.channels == 1:
+            lines.append(f"    # {step_code(s, target)},  # needs RGB: no effect on this one-channel model")
+        else:
+            lines.append(f"    {step_code(s, target)},"
+                         + (f"  # keep the {s.params['channel']} channel only" if s.key == "channel" else ""))
     lines.append("])")
     if mix_at is not None:
         lines += ["", "# mixing works on a batch with integer labels; labels become soft [N, num_classes]",
@@ -461,6 +465,7 @@ class AugmentedBatch:
         classes: the model's class names.
         clean_index: the model's top class on the unaugmented image.
         mixed: soft labels ``[N, classes]`` when the pipeline mixes images, else None.
+        mix_labels: the two class indices that were mixed (image, partner), else None.
     """
 
     images: torch.Tensor
@@ -468,6 +473,7 @@ class AugmentedBatch:
     classes: list[str]
     clean_index: int
     mixed: torch.Tensor | None = None
+    mix_labels: tuple[int, int] | None = None
 
     @property
     def top_indices(self) -> list[int]:
@@ -568,7 +574,8 @@ def sample_batch(model: ModelHandle, image: ImageSource | torch.Tensor, pipeline
     batch = torch.stack(outs)
     probs = predict_pixels(model, batch)
     mixed = torch.stack(softs).to(probs.device) if mixing else None
-    return AugmentedBatch(batch, probs, list(model.classes), clean_top[0], mixed)
+    pair = tuple(lab.tolist()) if lab is not None else None
+    return AugmentedBatch(batch, probs, list(model.classes), clean_top[0], mixed, pair)
 
 
 # ------------------------------------------------------------------------------------ sweeps
