@@ -297,6 +297,13 @@ _MEMORY: "OrderedDict[str, MaximalIndex]" = OrderedDict()
 _MEMORY_MAX = 8
 
 
+def is_cached(model: ModelHandle, images: ImageSet, layers: Sequence[str] | None = None, k: int = DEFAULT_K,
+              cache_dir: Path | None = None) -> bool:
+    """Whether :func:`build_index` with these arguments would return at once (memory or disk cache)."""
+    key = cache_key(model, images, _check_layers(model, layers), k)
+    return key in _MEMORY or ((cache_dir or CACHE_DIR) / f"{key}.safetensors").exists()
+
+
 def cache_key(model: ModelHandle, images: ImageSet, layers: Sequence[str], k: int) -> str:
     """The disk-cache identity of an index: model, weights digest, data set, layer set and k."""
     raw = json.dumps([INDEX_VERSION, model.key, weights_digest(model), images.key, list(layers), k])
@@ -557,6 +564,80 @@ def channel_grid_patches(model: ModelHandle, index: MaximalIndex, images: ImageS
     return [top_patches(model, index, images, layer, c, per_channel, largest, fill) for c in channels]
 
 
+def channel_grid(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer: str, channels: Sequence[int],
+                 per_channel: int = 4, largest: bool = True, tile: int = 64, pad: int = 4, fill: int = 128):
+    """Many channels at once: for each channel a small mosaic of its ``per_channel`` best patches,
+    all mosaics in one grid image.
+
+    Args:
+        tile: side in pixels of each patch in the grid (patches are resized to it, area-averaged
+            when larger, nearest when smaller so 28x28 data stays crisp).
+        pad: pixels between channel mosaics (white).
+
+    Returns:
+        ``(grid, layout)``: a uint8 image ``[H, W]`` or ``[H, W, 3]`` and the
+        :class:`cnnviz.render.GridLayout` of the channel mosaics (``layout.tile_at(y, x)`` is the
+        position in ``channels`` of the mosaic under a click).
+
+    Examples::
+
+        >>> grid, layout = channel_grid(m, idx, ds, "features.3", range(16), per_channel=4, tile=14)
+        >>> layout.n
+        16
+    """
+    import math
+
+    from torch.nn import functional as F
+
+    from .render import tile_grid, to_uint8
+
+    rgb = model.input_size[0] == 3
+    side = math.ceil(math.sqrt(per_channel))
+    mosaics = []
+    for c in channels:
+        patches = top_patches(model, index, images, layer, c, per_channel, largest, fill)
+        arr = [p.pixels for p in patches] + [np.full_like(patches[0].pixels, fill)] * (side * side - len(patches))
+        t = torch.from_numpy(np.stack(arr)).float() / 255  # [P, h, w] or [P, h, w, 3]
+        t = t.permute(0, 3, 1, 2) if rgb else t[:, None]
+        h = t.shape[-1]
+        if h != tile:
+            t = F.interpolate(t, size=(tile, tile), mode="area" if h > tile else "nearest")
+        mosaic, _ = tile_grid(t, cols=side, pad=1, pad_value=1.0)
+        mosaics.append(mosaic)
+    grid, layout = tile_grid(torch.stack(mosaics), pad=pad, pad_value=1.0, cols=max(1, min(len(mosaics), 8)))
+    return to_uint8(grid), layout
+
+
+def patch_strip(patches: Sequence[Patch], side: int = 96, labels: Sequence[str] | None = None, pad: int = 6,
+                font_size: int = 18):
+    """Patches side by side, each resized to ``side`` px, with a text label under each.
+
+    Returns:
+        ``(strip, layout)``: a uint8 RGB image and the :class:`cnnviz.render.GridLayout` of the
+        patches (label bands included in the tile height), so a click maps to a patch.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    from .render import GridLayout
+
+    band = font_size + 10 if labels else 0
+    n = len(patches)
+    w = pad + n * (side + pad)
+    h = pad + side + band + pad
+    canvas = Image.new("RGB", (max(w, 1), h), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=font_size)
+    for i, p in enumerate(patches):
+        img = Image.fromarray(p.pixels).convert("RGB")
+        small = img.width > side
+        img = img.resize((side, side), Image.BOX if small else Image.NEAREST)
+        x0 = pad + i * (side + pad)
+        canvas.paste(img, (x0, pad))
+        if labels:
+            draw.text((x0 + side / 2, pad + side + 4), labels[i], fill=(20, 20, 20), font=font, anchor="ma")
+    return np.asarray(canvas), GridLayout(n, max(n, 1), 1, side + band, side, pad)
+
+
 def draw_box(image: np.ndarray, box: tuple[int, int, int, int], scale: int = 1, color=(255, 40, 40),
              width: int = 2) -> np.ndarray:
     """The image (nearest-upscaled by ``scale``) as RGB with the box outlined, clipped to the picture."""
@@ -574,4 +655,4 @@ def draw_box(image: np.ndarray, box: tuple[int, int, int, int], scale: int = 1, 
 
 __all__ = ["ImageSet", "ArrayImageSet", "FolderImageSet", "bundled_images", "sample_photo_images", "images_to_batch",
            "Hit", "MaximalIndex", "build_index", "cache_key", "weights_digest", "Patch", "crop_box", "unit_box",
-           "top_patches", "channel_grid_patches", "draw_box", "CACHE_DIR", "DEFAULT_K"]
+           "top_patches", "channel_grid_patches", "channel_grid", "patch_strip", "is_cached", "draw_box", "CACHE_DIR", "DEFAULT_K"]
