@@ -430,8 +430,9 @@ class FilterMap:
         """uint8 RGB picture of the map: zero is mid-grey (or the colour map's middle), padding white."""
         z = self.z
         m = torch.nan_to_num(z.abs(), nan=0.0).amax().clamp_min(1e-12)
-        rgb = colormap(((z / m) + 1) / 2, cmap)
-        rgb = torch.where(torch.isnan(z)[..., None], torch.ones_like(rgb), rgb)
+        nan = torch.isnan(z)
+        rgb = colormap((torch.nan_to_num(z, nan=0.0) / m + 1) / 2, cmap)  # colormap cannot index NaN
+        rgb = torch.where(nan[..., None], torch.ones_like(rgb), rgb)
         return (rgb.clamp(0, 1) * 255).round().byte().cpu().numpy()
 
 
