@@ -1,0 +1,36 @@
+"""Augmentation: 64 augmented samples plus their predictions vs one forward pass of 64 images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from cnnviz import augment as A
+from cnnviz.bench import Options, Result, entry, median_time
+from cnnviz.images import load_image
+from cnnviz.model import load_model
+
+SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
+# a typical training pipeline: geometric, colour, kernel, erasing and noise steps
+PIPELINE = (A.step("hflip"), A.step("rotate", degrees=20), A.step("rcrop", scale=(0.6, 1.0)), A.step("bright"),
+            A.step("blur"), A.step("erase"), A.step("noise", sigma=0.05))
+
+
+@entry("augment")
+def augmented_batch(opts: Options) -> list[Result]:
+    out = []
+    for name, sample in (("small-vgg-fashion", "fashion-sneaker.png"), ("resnet18", "photo-cat.jpg")):
+        m = load_model(name, device=opts.device, untrained=(name == "resnet18"))
+        n = 4 if opts.quick else 64
+        img = load_image(SAMPLES / sample)
+        x = torch.randn(n, *m.input_size, device=opts.device)
+        repeat, warmup = (1, 0) if opts.quick else (7, 1)
+        seeds = iter(range(10_000))
+        ours = median_time(lambda: A.sample_batch(m, img, PIPELINE, n=n, seed=next(seeds)), opts.device, repeat=repeat,
+                           warmup=warmup)
+        base = median_time(lambda: m.logits(x), opts.device, repeat=repeat, warmup=warmup)
+        out.append(Result(f"{n} augmented samples + predictions, {name}{' [untrained]' if name == 'resnet18' else ''}",
+                          ours, baseline=f"one forward pass of {n}", baseline_value=base, ratio=ours / base,
+                          target="ratio as low as the per-sample transforms allow",
+                          note=f"{len(PIPELINE)} transforms per sample, one batched forward pass; {n / ours:.3g} samples/s (includes the clean image's own forward pass)"))
+    return out
