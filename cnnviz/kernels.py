@@ -438,7 +438,7 @@ class FilterMap:
 
 def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None = None, scale: str = "raw",
                max_filters: int | None = None, max_channels: int | None = None, filter_start: int = 0,
-               channel_start: int = 0, pad: int = 1) -> FilterMap:
+               channel_start: int = 0, pad: int = 1, filters_per_row: int = 1) -> FilterMap:
     """All (filter, input channel) kernels of a layer as one grayscale map: one row of tiles per
     filter, one column per input channel (for one-channel layers, the filters in a near-square grid).
 
@@ -451,6 +451,8 @@ def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None
             (rows ``filter_start ..`` of the ordered filters, channels ``channel_start ..``), for
             layers too large to draw whole.
         pad: NaN pixels between tiles.
+        filters_per_row: for layers with few input channels (e.g. 3), put several filters side by
+            side (each a run of C tiles) so the map is not a thin strip.
 
     Examples::
 
@@ -476,7 +478,8 @@ def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None
         tiles, cols = w[:, 0], None
         filters, channels = idx.tolist(), [int(ch[0])] * nf
     else:
-        tiles, cols = w.reshape(nf * nc, kh, kw), nc
+        # tiles are filter-major, so cols = g * C puts g filters (C tiles each) on a row
+        tiles, cols = w.reshape(nf * nc, kh, kw), nc * max(1, min(int(filters_per_row), nf))
         filters = [f for f in idx.tolist() for _ in range(nc)]
         channels = ch.tolist() * nf
     z, layout = tile_grid(tiles, cols=cols, pad=pad, pad_value=float("nan"))
@@ -599,6 +602,30 @@ def best_matches(weights: torch.Tensor, orientations: int = 12) -> list[KernelMa
     return out
 
 
+def filter_response(model, weight: torch.Tensor, img: Image.Image, bias: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Slide one filter [C, kh, kw] (C = the model's input channels) over the image as the network sees it: [H, W].
+
+    The image is prepared and normalised exactly as for the network (``model.preprocess``) and
+    zero-padded to keep its size (zero is the data set's mean colour after normalising); stride 1.
+
+    Examples::
+
+        >>> template = classic_kernel("sobel_x").expand(3, 3, 3)   # Sobel x on R, G and B alike
+        >>> filter_response(m, template, img).shape
+        torch.Size([224, 224])
+    """
+    x = model.preprocess(img)
+    w = weight.to(x.device, torch.float32)
+    if w.ndim != 3 or w.shape[0] != x.shape[1]:
+        raise ValueError(f"the filter must be [{x.shape[1]}, kh, kw] for this model's {x.shape[1]}-channel input, "
+                         f"got {tuple(weight.shape)}; only the first conv layer looks at pixels")
+    kh, kw = w.shape[1:]
+    b = None if bias is None else torch.as_tensor(bias, dtype=torch.float32, device=x.device).reshape(1)
+    with torch.inference_mode():
+        xp = F.pad(x, ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2))
+        return F.conv2d(xp, w[None], b)[0, 0]
+
+
 def apply_learned_filter(model, layer: str, index: int, img: Image.Image, bias: bool = True) -> torch.Tensor:
     """One first-layer filter slid over the image as the network sees it (stride 1, size kept): [H, W].
 
@@ -615,20 +642,16 @@ def apply_learned_filter(model, layer: str, index: int, img: Image.Image, bias: 
     if not 0 <= index < len(w):
         raise IndexError(f"filter {index} does not exist: layer {layer!r} has {len(w)} filters (0..{len(w) - 1})")
     mod = dict(_module(model).named_modules())[layer]
-    x = model.preprocess(img)
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"layer {layer!r} takes {w.shape[1]} input channels, the image has {x.shape[1]}: "
+    if w.shape[1] != model.input_size[0]:
+        raise ValueError(f"layer {layer!r} takes {w.shape[1]} input channels, the image has {model.input_size[0]}: "
                          "only the first conv layer looks at pixels; pick it")
-    kh, kw = w.shape[2:]
-    with torch.inference_mode():
-        xp = F.pad(x, ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2))
-        b = mod.bias[index:index + 1] if bias and mod.bias is not None else None
-        return F.conv2d(xp, w[index:index + 1], b, dilation=1)[0, 0]
+    b = mod.bias[index] if bias and mod.bias is not None else None
+    return filter_response(model, w[index], img, b)
 
 
 __all__ = [
     "KERNELS", "KernelSpec", "identity", "box_blur", "gaussian", "gabor", "classic_kernel", "image_tensor", "luminance",
     "apply_kernel", "gradient_magnitude", "learned_filters", "first_conv_layer", "filter_norms", "sort_by_norm",
     "cluster_filters", "filter_grid_rgb", "FilterMap", "weight_map", "KernelMatch", "classic_bank",
-    "similarity_to_classic", "colour_share", "best_matches", "apply_learned_filter",
+    "similarity_to_classic", "colour_share", "best_matches", "filter_response", "apply_learned_filter",
 ]

@@ -278,8 +278,9 @@ if n_f > win_f or n_c > win_c:
     wc1, wc2 = st.columns(2)
     f0 = state.slider(f"First filter shown ({win_f} at a time)", "kn_f0", 0, n_f - win_f, 0, step=1, container=wc1)
     c0 = state.slider(f"First input channel shown ({win_c} at a time)", "kn_c0", 0, n_c - win_c, 0, step=1, container=wc2) if n_c > win_c else 0
+per_row = max(1, round(math.sqrt(win_f / win_c))) if 1 < n_c <= 8 else 1  # few channels: several filters per row
 fm = kn.weight_map(w, order=order, scale="raw" if shared_scale else "per_filter", max_filters=win_f, filter_start=f0,
-                   max_channels=win_c if n_c > 1 else None, channel_start=c0)
+                   max_channels=win_c if n_c > 1 else None, channel_start=c0, filters_per_row=per_row)
 fa, ca = fm.index_arrays()
 z = fm.z.cpu().numpy()
 zm = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
@@ -291,11 +292,15 @@ hm.update_xaxes(showgrid=False, constrain="domain", showticklabels=False)
 rows_px = z.shape[0]
 hm.update_layout(margin=dict(l=10, r=10, t=10, b=10), font=FONT, height=int(min(900, max(320, rows_px * (700 / max(z.shape))))))
 st.plotly_chart(hm, width="stretch", key="kn_map")
-st.caption(
-    (f"Rows: filters {f0}…{f0 + fm.layout.rows - 1} of the chosen order; columns: input channels {c0}…{c0 + win_c - 1}. "
-     if n_c > 1 else f"{n_f} filters, row by row. ")
-    + "Hover a tile to read which filter and channel it is. Black = most negative, white = most positive, mid-grey = 0"
-    + ("" if shared_scale else "; each filter stretched to its own largest |weight|") + ".")
+if n_c == 1:
+    layout_note = f"{n_f} filters, row by row. "
+elif per_row == 1:
+    layout_note = (f"Rows: filters {f0}…{f0 + min(win_f, n_f - f0) - 1} of the chosen order; "
+                   f"columns: input channels {c0}…{c0 + win_c - 1}. ")
+else:
+    layout_note = f"{per_row} filters per row, each a run of its {n_c} input-channel tiles, in the chosen order. "
+st.caption(layout_note + "Hover a tile to read which filter and channel it is. Black = most negative, white = most positive, "
+           "mid-grey = 0" + ("" if shared_scale else "; each filter stretched to its own largest |weight|") + ".")
 if (n_f > win_f or n_c > win_c) and n_f * n_c * tile_px <= 4_500_000:
     with st.expander(f"The whole layer at once ({n_f} × {n_c} tiles, a static picture)"):
         full = kn.weight_map(w, order=order, scale="raw" if shared_scale else "per_filter")
@@ -319,8 +324,8 @@ for i in range(show_c):
                   row=i // ncol + 1, col=i % ncol + 1)
 sub.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=None)
 sub.update_xaxes(showticklabels=False)
-sub.update_layout(height=60 + nrow * (1000 // ncol + 20), margin=dict(l=10, r=10, t=40, b=10), font=FONT)
-st.plotly_chart(sub, width="stretch")
+sub.update_layout(height=60 + nrow * min(340, 1100 // ncol + 20), margin=dict(l=10, r=10, t=40, b=10), font=FONT)
+(st.columns([1, 1])[0] if ncol <= 2 else st.container()).plotly_chart(sub, width="stretch")
 st.caption(f"Filter {fsel}: norm {float(w[fsel].norm()):.3f}; red = positive, blue = negative weights, one scale for its {n_c} channels"
            + (f" (first {show_c} of {n_c} shown; the map above shows all)." if n_c > show_c else "."))
 
@@ -367,15 +372,17 @@ else:
     table = pd.DataFrame(rows).sort_values("|cosine|", ascending=False)
     tc1, tc2 = st.columns([3, 2])
     with tc1:
-        st.dataframe(table, hide_index=True, height=420, column_config={
+        if not rgb1:
+            table = table.drop(columns=["colour share"])
+        st.dataframe(table, hide_index=True, height=min(460, 40 + 35 * len(table)), column_config={
             "learned": st.column_config.ImageColumn("learned filter"),
             "closest classic": st.column_config.ImageColumn("closest classic"),
             "|cosine|": st.column_config.ProgressColumn("|cosine|", min_value=0.0, max_value=1.0, format="%.2f"),
-            "colour share": st.column_config.NumberColumn(format="%.2f")})
+            **({"colour share": st.column_config.NumberColumn(format="%.2f")} if rgb1 else {})})
     with tc2:
         fam = table.groupby("family")["|cosine|"].agg(["count", "mean"]).reset_index().sort_values("count", ascending=False)
         bar = go.Figure(go.Bar(x=fam["family"], y=fam["count"], text=[f"mean |cos| {v:.2f}" for v in fam["mean"]],
-                               textposition="auto", marker_color="#4C78A8"))
+                               textposition="inside", textangle=0, insidetextanchor="end", marker_color="#4C78A8"))
         bar.update_layout(title="Closest family, per filter", yaxis_title="filters", margin=dict(l=10, r=10, t=40, b=10),
                           height=320, font=FONT)
         st.plotly_chart(bar, width="stretch")
@@ -389,15 +396,15 @@ else:
     seen = m.prepare_image(ctx.image)
     learned_resp = kn.apply_learned_filter(m, first, bf, ctx.image)
     ref = bank[mt["name"]] * (1 if mt["cosine"] >= 0 else -1)
-    classic_resp = kn.apply_kernel(kn.image_tensor(seen, size=None, grayscale=True, device=dev), ref, "grayscale", padding="zeros", device=dev)[0]
+    classic_resp = kn.filter_response(m, ref.expand(w1.shape[1], -1, -1), ctx.image)
     a1, a2, a3 = st.columns(3)
     with a1:
         show_image(np.asarray(seen), caption=f"What {m.name} sees ({seen.width}×{seen.height})", min_side=200, width="stretch")
     a2.plotly_chart(response_figure(learned_resp, f"Learned filter {bf}"), width="stretch")
     a3.plotly_chart(response_figure(classic_resp, f"Closest classic: {'−' if mt['cosine'] < 0 else ''}{mt['name']} (cos {mt['cosine']:.2f})"), width="stretch")
-    st.caption("Both slid with stride 1 over the image as the network sees it (the learned one on the normalised input with its "
-               "bias, as in the first layer; the classic one on the grayscale pixels). Similar patterns of red and blue mean "
-               "the learned filter does the classic kernel's job.")
+    st.caption("Both slid with stride 1 over the normalised image exactly as the first layer sees it (the learned one with its "
+               "bias; the classic one on every input channel alike, the same template the cosine was measured against). "
+               "Similar patterns of red and blue mean the learned filter does the classic kernel's job.")
 
 # ====================================================================== 4. trained vs untrained
 st.header("4. Before and after training", divider="gray")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnviz.kernels import (
-    apply_kernel, apply_learned_filter, best_matches, box_blur, classic_bank, classic_kernel, cluster_filters,
+    apply_kernel, apply_learned_filter, filter_response as kn_filter_response, best_matches, box_blur, classic_bank, classic_kernel, cluster_filters,
     colour_share, filter_grid_rgb, first_conv_layer, gabor, gaussian, gradient_magnitude, image_tensor,
     learned_filters, similarity_to_classic, sort_by_norm, weight_map,
 )
@@ -262,3 +262,29 @@ def test_bank_resizes_to_filter_size():
     assert all(k.shape == (7, 7) for k in bank.values())
     sx = bank["Sobel x"]
     assert sx[:, 0].lt(0).all() and sx[:, -1].gt(0).all() and sx[:, 3].abs().max() < 1e-6
+
+
+def test_weight_map_several_filters_per_row():
+    w = torch.randn(6, 3, 2, 2)
+    fm = weight_map(w, filters_per_row=2)
+    assert fm.layout.cols == 6 and fm.layout.rows == 3
+    # row 1, second filter of the row (filter 3), channel 2 -> tile column 3 + 2 = 5
+    y0, x0 = 1 + 3 * 1, 1 + 3 * 5
+    assert fm.at(y0, x0) == (3, 2)
+    assert torch.equal(fm.z[y0:y0 + 2, x0:x0 + 2], w[3, 2])
+
+
+def test_filter_response_equals_apply_kernel_on_normalised_input(lenet):
+    # a classic template through the network's view must equal apply_kernel on the normalised
+    # input with zero padding (a second path to the same numbers)
+    from PIL import Image
+
+    from tests.conftest import SAMPLES
+
+    img = Image.open(SAMPLES / "digit-7.png")
+    sob = classic_kernel("sobel_x")
+    x = lenet.preprocess(img)[0]
+    expected = apply_kernel(x, sob, padding="zeros")[0]
+    assert torch.allclose(kn_filter_response(lenet, sob[None], img), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="first conv layer"):
+        kn_filter_response(lenet, sob.expand(3, 3, 3), img)
