@@ -192,7 +192,7 @@ def dataset_examples() -> None:
     side = 96 if patches[0].pixels.shape[0] <= 64 else 128
     strip, layout = mx.patch_strip(patches, side=side, labels=labels)
     st.session_state["_mx_strip"] = (layout, strip.shape[1], strip.shape[0])
-    streamlit_image_coordinates(strip, key="mx_stripclick", on_click=_on_strip_click, cursor="pointer")
+    streamlit_image_coordinates(strip, key="mx_stripclick", on_click=_on_strip_click, cursor="pointer", width="content")
     st.caption("Each patch is the receptive field of the unit where the channel peaked in that image (grey: outside "
                "the image, where the network saw zero padding); the number is the activation. Click a patch to "
                "see the whole image. Images: " + ", ".join(p.caption for p in patches))
@@ -204,13 +204,14 @@ def dataset_examples() -> None:
     f1, f2 = st.columns(2)
     f1.image(mx.draw_box(full, p.box, scale=scale, width=max(2, scale // 2)),
              caption=f"{p.caption}: unit ({p.hit.y}, {p.hit.x}) of channel {ch}, value {p.hit.value:.3f}; red box: its "
-                     f"receptive field {p.box[2] - p.box[0]}×{p.box[3] - p.box[1]} px", width=300 if scale > 1 else "content")
+                     f"receptive field {p.box[2] - p.box[0]}×{p.box[3] - p.box[1]} px", width=min(full.shape[1] * scale, 450))
     with torch.inference_mode():
         amap = m.activations(mx.images_to_batch(m, full[None]), [layer])[layer][0, ch]
     heat = normalize_maps(amap[None], symmetric=True)[0]
-    f2.image(overlay(enlarge(full, 280), heat, alpha=0.55, cmap="rdbu"),
+    big = np.repeat(np.repeat(full, scale, axis=0), scale, axis=1)
+    f2.image(overlay(big, heat, alpha=0.55, cmap="rdbu"),
              caption=f"Channel {ch}'s whole map on this image ({amap.shape[0]}×{amap.shape[1]}; red +, blue −; "
-                     f"range {float(amap.min()):.2f} … {float(amap.max()):.2f})", width=300)
+                     f"range {float(amap.min()):.2f} … {float(amap.max()):.2f})", width=min(full.shape[1] * scale, 450))
 
     # ---- many channels at once
     st.subheader(f"All channels of {layer}")
@@ -227,7 +228,7 @@ def dataset_examples() -> None:
     st.session_state["_mx_grid"] = (glayout, grid.shape[1], grid.shape[0], chans)  # clicks map back by the displayed size
     if grid.shape[1] < 700:
         grid = np.repeat(np.repeat(grid, 2, axis=0), 2, axis=1)
-    streamlit_image_coordinates(grid, key="mx_gridclick", on_click=_on_grid_click, cursor="pointer")
+    streamlit_image_coordinates(grid, key="mx_gridclick", on_click=_on_grid_click, cursor="pointer", width="content")
     st.caption(f"Channels {chans[0]}–{chans[-1]}, left to right and top to bottom, each with its {per} "
                f"{'best' if largest else 'most negative'} patch{'es' if per > 1 else ''}. Click one to select it above.")
 
@@ -285,7 +286,8 @@ def synthesized() -> None:
     key = (m.key, tuple(slots), steps, naive, weight)
     classes = m.classes
     captions = [o.label(classes) + (f" #{i % variants + 1}" if variants > 1 else "") for i, o in enumerate(slots)]
-    width = 150 if m.input_size[1] <= 64 else 200
+    side = m.input_size[1]
+    width = side * math.ceil(150 / side) if side <= 64 else 200  # whole-pixel upscaling keeps 28x28 crisp
 
     def show(where, images01: torch.Tensor, values: torch.Tensor | None) -> None:
         arrs = [enlarge((images01[i].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).squeeze(2).numpy(), width)
