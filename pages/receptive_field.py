@@ -176,7 +176,7 @@ with st.spinner("Back-propagating from the centre unit…"):
             column.error(str(e))
             continue
         with column:
-            st.plotly_chart(erf_figure(erf, f"{label}: unit {erf.unit}", log), width="stretch")
+            st.plotly_chart(erf_figure(erf, f"{label}: unit {erf.unit}", log), width="stretch", theme=None)
             s1, s2 = erf.size(1), erf.size(2)
             th = erf.clipped_theoretical()
             st.markdown(

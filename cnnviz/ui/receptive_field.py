@@ -31,8 +31,8 @@ def depth_chart(fields: list[ReceptiveField], chosen: str, input_hw: tuple[int, 
                   annotation_font=FONT)
     idx = next((i for i, f in enumerate(fields) if f.name == chosen), None)
     if idx is not None:
-        fig.add_trace(go.Scatter(x=[idx], y=[ry[idx]], mode="markers+text", text=[f"  {chosen}: {ry[idx]} px"],
-                                 textposition="middle right", textfont=dict(size=15, color=BOX),
+        fig.add_trace(go.Scatter(x=[idx], y=[ry[idx]], mode="markers+text", text=[f"{chosen}: {ry[idx]} px  "],
+                                 textposition="top left", textfont=dict(size=15, color=BOX),
                                  marker=dict(size=14, color=BOX, symbol="diamond"), name="chosen layer", hoverinfo="skip"))
     fig.update_layout(xaxis_title="layer (graph order)", yaxis_title="receptive field (input pixels)", font=FONT,
                       height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08),
@@ -47,7 +47,7 @@ def recurrence_latex(steps: list[RecurrenceStep], rf: ReceptiveField, axis: int 
     for i, s in enumerate(steps):
         lo, hi = depth - i - 1, depth - i
         lines.append(
-            r"r_{%d} &= s_{%d}\,r_{%d} + (k_{%d} - s_{%d}) = %d \cdot %d + (%d - %d) = %d && \texttt{%s}\ (%s,\ k{=}%d,\ s{=}%d)"
+            r"r_{%d} &= s_{%d}\,r_{%d} + (k_{%d} - s_{%d}) = %d \cdot %d + (%d - %d) = %d && \texttt{%s}\ (\text{%s},\ k{=}%d,\ s{=}%d)"
             % (lo, hi, hi, hi, hi, s.s, s.r_after, s.k, s.s, s.r_before, _tex(s.name), s.op, s.k, s.s))
     return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
 
