@@ -429,10 +429,13 @@ class FilterMap:
     def to_image(self, cmap: str = "gray") -> np.ndarray:
         """uint8 RGB picture of the map: zero is mid-grey (or the colour map's middle), padding white."""
         z = self.z
-        m = torch.nan_to_num(z.abs(), nan=0.0).amax().clamp_min(1e-12)
         nan = torch.isnan(z)
-        rgb = colormap((torch.nan_to_num(z, nan=0.0) / m + 1) / 2, cmap)  # colormap cannot index NaN
-        rgb = torch.where(nan[..., None], torch.ones_like(rgb), rgb)
+        z0 = z.masked_fill(nan, 0.0)  # colormap cannot index NaN
+        v = (z0 / z0.abs().amax().clamp_min(1e-12) + 1) / 2
+        if cmap == "gray":  # the grey ramp needs no table lookup: 4M-pixel maps stay fast
+            g = (v.masked_fill(nan, 1.0) * 255).round().byte()
+            return g[..., None].expand(*g.shape, 3).cpu().numpy()
+        rgb = colormap(v, cmap).masked_fill(nan[..., None], 1.0)
         return (rgb.clamp(0, 1) * 255).round().byte().cpu().numpy()
 
 

@@ -288,3 +288,12 @@ def test_filter_response_equals_apply_kernel_on_normalised_input(lenet):
     assert torch.allclose(kn_filter_response(lenet, sob[None], img), expected, atol=1e-5)
     with pytest.raises(ValueError, match="first conv layer"):
         kn_filter_response(lenet, sob.expand(3, 3, 3), img)
+
+
+def test_weight_map_image_grey_levels():
+    w = torch.tensor([[[[2.0, 0.0], [-2.0, 1.0]]]])  # one filter, one channel
+    img = weight_map(w).to_image("gray")
+    assert img.shape == (4, 4, 3)
+    # value v -> (v / max|v| + 1) / 2 * 255: 2 -> 255, 0 -> 127.5 -> 128, -2 -> 0, 1 -> 191.25 -> 191; padding white
+    assert img[1:3, 1:3, 0].tolist() == [[255, 128], [0, 191]]
+    assert img[0, 0].tolist() == [255, 255, 255]
