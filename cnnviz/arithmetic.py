@@ -610,14 +610,26 @@ def sliding_windows(x: torch.Tensor, weight: torch.Tensor | None, bias: float, s
     return steps
 
 
-def format_dot_product(step: WindowStep, bias: float, mode: str = "conv", max_terms: int = 12, fmt: str = "{:g}") -> str:
+def format_dot_product(step: WindowStep, bias: float, mode: str = "conv", max_terms: int = 12, fmt: str = "{:g}",
+                       per_line: int | None = None, newline: str = "\n") -> str:
     """The computation of one step in words: ``"1·3 + 0·5 + … + b = 17"`` (plain text).
+
+    Args:
+        step: one kernel position from :func:`sliding_windows`.
+        bias: the bias added (convolutions; shown even when 0).
+        mode: the layer mode (pooling shows ``max(...)`` / ``mean(...)``).
+        max_terms: longer sums are cut with an ellipsis.
+        fmt: number format.
+        per_line: break the line after this many terms (e.g. ``k``: one kernel row per line).
+        newline: the line break to insert (``"<br>"`` for Plotly).
 
     Examples::
 
         >>> s = WindowStep(0, 0, (0, 0), (0, 1), (3.0, 5.0), (1.0, -1.0), -1.0)
         >>> format_dot_product(s, 1.0)
         '1·3 + (−1)·5 + 1 = −1'
+        >>> format_dot_product(s, 0.0, per_line=1, newline="|")
+        '1·3 +|(−1)·5 + 0 = −1'
     """
     def num(v: float) -> str:
         if v == float("-inf"):
@@ -629,18 +641,19 @@ def format_dot_product(step: WindowStep, bias: float, mode: str = "conv", max_te
         t = num(v)
         return f"({t})" if t.startswith("−") else t
 
-    if mode == "maxpool":
+    def join(terms: list[str], sep: str) -> str:
+        if per_line is None:
+            return sep.join(terms)
+        lines = [sep.join(terms[i:i + per_line]) for i in range(0, len(terms), per_line)]
+        return (sep.rstrip() + newline).join(lines)
+
+    if mode in ("maxpool", "avgpool"):
         terms = [num(v) for v in step.xs]
         shown = terms if len(terms) <= max_terms else terms[:max_terms - 1] + ["…"]
-        return f"max({', '.join(shown)}) = {num(step.value)}"
-    if mode == "avgpool":
-        terms = [num(v) for v in step.xs]
-        shown = terms if len(terms) <= max_terms else terms[:max_terms - 1] + ["…"]
-        return f"mean({', '.join(shown)}) = {num(step.value)}"
+        return f"{'max' if mode == 'maxpool' else 'mean'}({join(shown, ', ')}) = {num(step.value)}"
     terms = [f"{par(w)}·{par(x)}" for w, x in zip(step.ws, step.xs)]
     shown = terms if len(terms) <= max_terms else terms[:max_terms - 1] + [f"… ({len(terms)} products)"]
-    b = f" + {par(bias)}" if bias != 0 else ""
-    return " + ".join(shown) + b + f" = {num(step.value)}"
+    return join(shown, " + ") + f" + {par(bias)} = {num(step.value)}"
 
 
 # --------------------------------------------------------------------------- im2col

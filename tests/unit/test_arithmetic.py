@@ -247,6 +247,7 @@ def test_sliding_window_hand_worked_and_padding_drawn():
     assert (steps[5].out_row, steps[5].out_col) == (1, 1)
     assert steps[5].value == 1 + 2 + 4 + 5 + 0.5
     assert ar.format_dot_product(steps[5], 0.5) == "1·1 + 1·2 + 1·4 + 1·5 + 0.5 = 12.5"
+    assert ar.format_dot_product(steps[5], 0.5, per_line=2) == "1·1 + 1·2 +\n1·4 + 1·5 + 0.5 = 12.5"
     # 4x4 max pooling example
     x4 = torch.tensor([[1., 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
     steps = ar.sliding_windows(x4, None, 0, LayerSpec("maxpool", 4, 4, 1, 1, kernel=2, stride=2))
