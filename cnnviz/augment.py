@@ -68,9 +68,9 @@ class Param:
     low: float | None = None
     high: float | None = None
     step: float | None = None
-    options: tuple = ()
     help: str = ""
     label: str = ""
+    options: tuple = ()
     odd: bool = False
 
     def validate(self, value: Any) -> Any:

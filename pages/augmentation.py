@@ -29,6 +29,9 @@ st.markdown(
 untrained_badge(m)
 
 
+COLOURS = ["#4C78A8", "#F58518", "#E45756", "#54A24B", "#B279A2"]
+
+
 def _fig(title: str, xtitle: str, ytitle: str, height: int = 380) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title, xaxis_title=xtitle, yaxis_title=ytitle, font=FONT, height=height,
@@ -116,7 +119,8 @@ except (ValueError, RuntimeError) as e:
     res = None
 
 if res is not None:
-    st.markdown(f"Clean image: **{res['clean']}**. **{res['kept']:.0%}** of the {n} samples keep that prediction "
+    kept = round(res["kept"] * n)
+    st.markdown(f"The clean image is read as **{res['clean']}**; **{kept} of the {n} samples keep that prediction** "
                 f"({'no transforms: every sample is the clean image' if not pipeline else 'green: same class, red: changed'}).")
     ncol = 8
     for start in range(0, len(res["arrays"]), ncol):
@@ -190,9 +194,10 @@ with tab_rot:
     st.dataframe(table.style.apply(lambda _: same.map(lambda ok: "background-color: #d4edda" if ok else "background-color: #f8d7da"),
                                    axis=None), width="stretch")
     fig = _fig(f"P({clean}) against rotation", "rotation (degrees)", f"P({clean})")
-    for s, r in zip(scales, refs):
-        fig.add_trace(go.Scatter(x=angles, y=r, mode="lines+markers", name=f"scale {s:.0%}"))
+    for s, r, colour in zip(scales, refs, COLOURS):
+        fig.add_trace(go.Scatter(x=angles, y=r, mode="lines+markers", name=f"scale {s:.0%}", line=dict(color=colour, width=3)))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    fig.update_xaxes(tickvals=angles[::2] if len(angles) > 10 else angles)
     st.plotly_chart(fig, width="stretch")
     st.markdown("**What to notice.** Confidence usually falls within a few tens of degrees, and faster when the "
                 "object is also smaller: nothing in a CNN is rotation- or scale-invariant unless training made it so.")
@@ -216,17 +221,20 @@ with tab_shift:
         left, right = st.columns(2)
         with left:
             fig = _fig(f"Prediction under a shift ({direction})", "shift (pixels)", "probability")
-            fig.add_trace(go.Scatter(x=r["shifts"], y=r["ref"], mode="lines+markers", name=f"P({r['clean']})"))
+            fig.add_trace(go.Scatter(x=r["shifts"], y=r["ref"], mode="lines+markers", name=f"P({r['clean']})",
+                                     line=dict(color=COLOURS[0], width=3)))
             fig.add_trace(go.Scatter(x=r["shifts"], y=r["conf"], mode="markers+text", text=r["labels"], textposition="top center",
                                      name="top class (label above)", marker=dict(symbol="diamond")))
             fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
             st.plotly_chart(fig, width="stretch")
         with right:
             fig = _fig(f"Change of {layer} (stride {r['stride']})", "shift (pixels)", "relative L2 change")
-            fig.add_trace(go.Scatter(x=r["shifts"], y=r["change"], mode="lines+markers", name="raw: ‖a(k) − a(0)‖ / ‖a(0)‖"))
+            fig.add_trace(go.Scatter(x=r["shifts"], y=r["change"], mode="lines+markers", name="raw: ‖a(k) − a(0)‖ / ‖a(0)‖",
+                                     line=dict(color=COLOURS[1], width=3)))
             if r["aligned"] is not None:
                 fig.add_trace(go.Scatter(x=r["shifts"], y=r["aligned"], mode="lines+markers",
-                                         name=f"after moving a(0) by round(k / {r['stride']}) cells"))
+                                         name=f"after moving a(0) by round(k / {r['stride']}) cells",
+                                         line=dict(color=COLOURS[3], width=3)))
             for k in range(r["stride"], kmax + 1, r["stride"]):
                 fig.add_vline(x=k, line_dash="dot", line_color="gray")
             st.plotly_chart(fig, width="stretch")
@@ -242,7 +250,8 @@ with tab_light:
     for col, (name, d) in zip(cols, ph.items()):
         with col:
             fig = _fig(f"{name.capitalize()} factor", f"{name} factor (1 = unchanged)", "probability")
-            fig.add_trace(go.Scatter(x=d["values"], y=d["ref"], mode="lines+markers", name=f"P({d['clean']})"))
+            fig.add_trace(go.Scatter(x=d["values"], y=d["ref"], mode="lines+markers", name=f"P({d['clean']})",
+                                     line=dict(color=COLOURS[0], width=3)))
             fig.add_trace(go.Scatter(x=d["values"], y=d["conf"], mode="markers+text", text=d["labels"], textposition="top center",
                                      name="top class (label above)", marker=dict(symbol="diamond")))
             fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
@@ -262,7 +271,7 @@ def _six_to_nine(model_key: str, _model):
     idx = [f.sweep.values.index(a) for a in dict.fromkeys(pick)]
     return dict(angles=f.sweep.values, p6=f.sweep.probs_of("6"), p9=f.sweep.probs_of("9"), labels=f.sweep.labels,
                 flip=f.flip_angle, first=f.first_change, strip=_strip(f.sweep.images[idx]),
-                strip_caption=" · ".join(f"{f.sweep.values[i]:g}°: {f.sweep.labels[i]}" for i in idx))
+                strip_caption=" · ".join(f"{f.sweep.values[i]:g}°: **{f.sweep.labels[i]}**" for i in idx))
 
 
 if "6" in m.classes and "9" in m.classes:
@@ -276,14 +285,16 @@ if "6" in m.classes and "9" in m.classes:
     left, right = st.columns([3, 2])
     with left:
         fig = _fig("The 6, rotated", "rotation (degrees, + = counter-clockwise)", "probability")
-        fig.add_trace(go.Scatter(x=d["angles"], y=d["p6"], mode="lines", name="P(6)", line=dict(width=3)))
-        fig.add_trace(go.Scatter(x=d["angles"], y=d["p9"], mode="lines", name="P(9)", line=dict(width=3)))
+        fig.add_trace(go.Scatter(x=d["angles"], y=d["p6"], mode="lines", name="P(6)", line=dict(width=3, color=COLOURS[0])))
+        fig.add_trace(go.Scatter(x=d["angles"], y=d["p9"], mode="lines", name="P(9)", line=dict(width=3, color=COLOURS[2])))
         if d["flip"] is not None:
             fig.add_vline(x=d["flip"], line_dash="dash", annotation_text=f"read as 9 at {d['flip']:g}°")
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
         st.plotly_chart(fig, width="stretch")
     with right:
-        show_image(d["strip"], caption=d["strip_caption"], min_side=80, width="stretch")
+        st.write("")
+        show_image(d["strip"], min_side=120, width="stretch")
+        st.markdown("Rotation: read as  \n" + d["strip_caption"])
     st.markdown("**What to notice.** An augmentation can change the label: rotating digits by up to 180° (or flipping "
                 "them) would teach the network that a 6 and a 9 are the same class. Limit rotations for digits and "
                 "text; for other data ask the same question of every transform (is a flipped shoe still a shoe? yes; "

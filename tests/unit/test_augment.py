@@ -34,8 +34,10 @@ def _tiny_pool_model() -> ModelHandle:
 @pytest.mark.parametrize("key", list(A.TRANSFORMS))
 def test_every_table_entry_builds_a_transform_with_defaults_in_limits(key):
     spec = A.TRANSFORMS[key]
-    assert spec.group in A.GROUPS
+    assert spec.group in A.GROUPS and spec.name and spec.help
     for p in spec.params:
+        assert p.label and p.help, f"{key}.{p.name} needs a label and a help text for its control"
+        assert (p.kind == "choice") == bool(p.options)
         assert p.validate(p.default) == (tuple(p.default) if p.kind == "range" else p.default)
         if p.kind in ("float", "int", "range"):
             assert p.low <= (p.default[0] if p.kind == "range" else p.default) <= p.high

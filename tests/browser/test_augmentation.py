@@ -1,0 +1,49 @@
+"""The /augmentation page in a real browser: sample grid, code, sweeps, 6-to-9 and scramble demos."""
+from .conftest import assert_no_exception, screenshot, wait_idle
+
+
+def _wait_page_done(page) -> None:
+    """The page streams in section by section: wait for the last section's note, then for the charts."""
+    wait_idle(page)
+    page.get_by_text("counting parts, not checking how").first.wait_for(timeout=120_000)
+    page.get_by_text("With many small tiles").first.wait_for(timeout=120_000)
+    wait_idle(page)
+
+
+def test_augmentation_renders_grid_and_sweeps(server, page):
+    # A fresh server runs a deep link whose path is a file name in pages/ in Streamlit's legacy (v1) mode
+    # until some session has run app.py's st.navigation; open Home first so this test sees the real app.
+    page.goto(server + "/")
+    page.get_by_text("Loaded model").first.wait_for(timeout=120_000)
+    page.goto(server + "/augmentation?au_n=8")
+    _wait_page_done(page)
+    page.get_by_text("Augmentation effects").first.wait_for()
+    screenshot(page, "augmentation")
+    assert_no_exception(page)
+    # the sample grid: 8 images with a prediction and confidence under each
+    main = page.locator("[data-testid='stMain']")
+    assert main.locator("[data-testid='stImage']").count() >= 8
+    assert page.get_by_text("of the 8 samples keep that prediction").count() == 1
+    assert main.get_by_text("%").count() >= 8  # a confidence under every sample
+    assert page.get_by_text("v2.RandomRotation(degrees=20").count() >= 1
+    # rotation x scale table and curves (Plotly)
+    assert page.locator("[data-testid='stDataFrame']").count() >= 1
+    assert page.locator(".js-plotly-plot").count() >= 3
+    assert page.get_by_text("is read as 9 once it is rotated by").count() == 1
+    for text, name in (("samples keep that prediction", "augmentation-grid"), ("Invariance sweeps", "augmentation-sweeps"),
+                       ("a 6 becomes a 9", "augmentation-six-nine"), ("Picasso problem", "augmentation-scramble")):
+        page.get_by_text(text).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(700)
+        screenshot(page, name)
+
+
+def test_augmentation_shift_tab_and_mixing(server, page):
+    page.goto(server + "/augmentation?au_n=8&au_t=mixup,rotate&au_mix=digit-3")
+    _wait_page_done(page)
+    screenshot(page, "augmentation-mixing")
+    assert_no_exception(page)
+    assert page.get_by_text("Mixed labels").count() == 1
+    page.get_by_role("tab", name="Shift (aliasing)").click()
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("That is aliasing from striding").count() == 1
+    screenshot(page, "augmentation-mixing-shift")
