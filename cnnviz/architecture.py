@@ -8,7 +8,7 @@ models (ResNet, GoogLeNet): rows follow the execution order, and a module called
 Examples::
 
     >>> import cnnviz
-    >>> from cnnviz.architecture import layer_table, totals
+    >>> from cnnviz.architecture import layer_table, totals, main_path
     >>> rows = layer_table(cnnviz.load_model("lenet5-mnist"))
     >>> totals(rows).params, totals(rows).macs
     (61706, 416520)
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+from torch import nn
 
 from .model import ModelHandle
 
@@ -145,6 +147,59 @@ def totals(rows: list[LayerRow], handle: ModelHandle | None = None) -> Totals:
     params = sum(r.params for r in rows)
     model = handle.num_parameters if handle is not None else params
     return Totals(params, sum(r.macs for r in rows), model, len(rows))
+
+
+@dataclass(frozen=True)
+class DepthPoint:
+    """One step along the main path of a network, for the depth charts."""
+
+    name: str
+    output_shape: tuple[int, ...]
+    rf: int | None
+
+
+def main_path(module: nn.Module) -> list[str]:
+    """Names of the modules on the main path: the root's children, plain ``nn.Sequential`` expanded.
+
+    Blocks (an Inception block, a ResNet BasicBlock) stay whole, so their branches do not
+    make the depth charts zig-zag.
+
+    Examples::
+
+        >>> main_path(cnnviz.load_model("resnet18", untrained=True).module)[:6]
+        ['conv1', 'bn1', 'relu', 'maxpool', 'layer1.0', 'layer1.1']
+    """
+    out: list[str] = []
+
+    def walk(mod: nn.Module, prefix: str) -> None:
+        for name, child in mod.named_children():
+            full = f"{prefix}{name}"
+            if type(child) is nn.Sequential:
+                walk(child, full + ".")
+            elif child is not None:
+                out.append(full)
+
+    walk(module, "")
+    return out
+
+
+def depth_profile(handle: ModelHandle, rows: list[LayerRow], fields: Mapping[str, Any] | None) -> list[DepthPoint]:
+    """Output shape and receptive field along :func:`main_path`, spatial outputs only.
+
+    Block outputs come from the receptive-field trace (which records containers); without it,
+    only leaf layers on the main path are known.
+    """
+    by_name = {r.name: r for r in rows}
+    points = []
+    for name in main_path(handle.module):
+        f = fields.get(name) if fields else None
+        shape = tuple(f.output_shape) if f is not None and f.output_shape is not None else (
+            by_name[name].output_shape if name in by_name else None)
+        if shape is None or len(shape) != 3:
+            continue
+        rf = int(f.size[0]) if f is not None and not getattr(f, "whole_input", False) else None
+        points.append(DepthPoint(name, shape, rf))
+    return points
 
 
 # --------------------------------------------------------------------------- case studies

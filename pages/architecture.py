@@ -7,7 +7,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from cnnviz import zoo
-from cnnviz.architecture import case_study, compact, layer_table, receptive_fields_or_none, totals
+from cnnviz.architecture import case_study, compact, depth_profile, layer_table, receptive_fields_or_none, totals
 from cnnviz.arithmetic import human
 from cnnviz.model import ModelHandle
 from cnnviz.ui import state
@@ -98,26 +98,31 @@ st.caption(("Compact view: layers that change the shape or hold weights. " if no
 
 # ------------------------------------------------------------------------------------------ charts
 st.header("Through the depth", divider="gray")
-spatial = [r for r in rows if r.spatial is not None]
-if spatial:
-    xs = list(range(len(spatial)))
-    names = [r.name for r in spatial]
-    fig = make_subplots(rows=3 if fields else 2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+profile = depth_profile(m, rows_all, fields)
+if profile:
+    xs = list(range(len(profile)))
+    names = [p.name for p in profile]
+    has_rf = any(p.rf for p in profile)
+    n_rows = 3 if has_rf else 2
+    fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.07,
                         subplot_titles=["Spatial size (height of the output map, pixels)", "Depth (channels)"]
-                        + (["Receptive field (input pixels)"] if fields else []))
-    fig.add_trace(go.Scatter(x=xs, y=[r.spatial[0] for r in spatial], mode="lines+markers", name="height", customdata=names,
+                        + (["Receptive field (input pixels)"] if has_rf else []))
+    fig.add_trace(go.Scatter(x=xs, y=[p.output_shape[1] for p in profile], mode="lines+markers", name="height", customdata=names,
                              hovertemplate="%{customdata}: %{y} px<extra></extra>", line=dict(color="#4C78A8", width=3)), 1, 1)
-    fig.add_trace(go.Scatter(x=xs, y=[r.channels for r in spatial], mode="lines+markers", name="channels", customdata=names,
+    fig.add_trace(go.Scatter(x=xs, y=[p.output_shape[0] for p in profile], mode="lines+markers", name="channels", customdata=names,
                              hovertemplate="%{customdata}: %{y} channels<extra></extra>", line=dict(color="#F58518", width=3)), 2, 1)
-    if fields:
-        fig.add_trace(go.Scatter(x=xs, y=[r.rf[0] if r.rf else None for r in spatial], mode="lines+markers", name="receptive field",
+    if has_rf:
+        fig.add_trace(go.Scatter(x=xs, y=[p.rf for p in profile], mode="lines+markers", name="receptive field",
                                  customdata=names, hovertemplate="%{customdata}: %{y} px<extra></extra>",
                                  line=dict(color="#54A24B", width=3), connectgaps=True), 3, 1)
         fig.add_hline(y=h, line_dash="dash", line_color="#888", annotation_text=f"input {h} px", row=3, col=1)
-    fig.update_layout(height=720 if fields else 520, showlegend=False, font=FONT, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_xaxes(tickmode="array", tickvals=xs, ticktext=names if len(names) <= 40 else None, tickangle=-45,
+                     row=n_rows, col=1)
+    fig.update_layout(height=780 if has_rf else 560, showlegend=False, font=FONT, margin=dict(l=10, r=10, t=40, b=10),
                       hovermode="x unified")
-    fig.update_xaxes(title_text="layer (in the order of the table, spatial layers only)", row=3 if fields else 2, col=1)
     st.plotly_chart(fig, width="stretch", key="at_depth")
+    st.caption("Along the main path: blocks (an Inception block, a ResNet block) count as one step, so their parallel "
+               "branches do not zig-zag the curves; a block's depth is that of its merged output.")
 else:
     st.info("This model has no layers with a spatial output.")
 

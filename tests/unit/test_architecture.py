@@ -82,3 +82,17 @@ def test_layer_table_runs_one_forward_pass():
 def test_case_studies_cover_the_zoo():
     for arch in ("lenet5", "alexnet", "vgg16", "googlenet", "resnet18", "resnet50"):
         assert arch in CASE_STUDIES and CASE_STUDIES[arch].introduced
+
+
+def test_depth_profile_follows_the_main_path(resnet18_untrained):
+    from cnnviz.architecture import depth_profile, main_path
+
+    assert main_path(resnet18_untrained.module)[:6] == ["conv1", "bn1", "relu", "maxpool", "layer1.0", "layer1.1"]
+    fields, why = receptive_fields_or_none(resnet18_untrained)
+    if fields is None:
+        pytest.skip(why)
+    prof = {p.name: p for p in depth_profile(resnet18_untrained, layer_table(resnet18_untrained, fields), fields)}
+    # block outputs, not branches: layer2.0 ends at 128x28x28; conv1 7x7 s2 then 3x3/2 pool: RF 7 then 11
+    assert prof["layer2.0"].output_shape == (128, 28, 28)
+    assert prof["conv1"].rf == 7 and prof["maxpool"].rf == 11
+    assert "layer2.0.downsample.0" not in prof
