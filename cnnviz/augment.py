@@ -21,13 +21,12 @@ Examples::
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
@@ -446,6 +445,9 @@ def to_arrays(x: torch.Tensor) -> list[np.ndarray]:
     return [a[..., 0] if a.shape[2] == 1 else a for a in arr]
 
 
+_RNG_LOCK = threading.Lock()
+
+
 def _rng_devices(device: torch.device) -> list[int]:
     if device.type == "cuda":
         return [device.index if device.index is not None else torch.cuda.current_device()]
@@ -556,14 +558,16 @@ def sample_batch(model: ModelHandle, image: ImageSource | torch.Tensor, pipeline
         if second_image is None:
             raise ValueError("the pipeline mixes images (MixUp/CutMix) but no second_image was given; pass the partner image")
         x1 = image_tensor(model, second_image)
-    clean = predict_pixels(model, torch.stack([x0] + ([x1] if x1 is not None else [])))
-    clean_top = clean.argmax(1).tolist()
-    lab = None
-    if mixing:
-        lab = torch.tensor(list(labels) if labels is not None else clean_top, dtype=torch.int64, device=model.device)
+    clean = [x0] + ([x1] if x1 is not None else [])
+    if mixing and labels is None:
+        # the mixed label needs the classes of both clean images before mixing: the model's own answer
+        labels = tuple(predict_pixels(model, torch.stack(clean)).argmax(1).tolist())
+    lab = torch.tensor(list(labels), dtype=torch.int64, device=model.device) if mixing else None
     transforms = [build_transform(s, target) for s in steps]
     outs, softs = [], []
-    with torch.random.fork_rng(devices=_rng_devices(model.device)):
+    # v2 transforms draw from the global generator: seed it inside fork_rng (restored afterwards) and
+    # keep our own seeded sections from interleaving between sessions
+    with _RNG_LOCK, torch.random.fork_rng(devices=_rng_devices(model.device)):
         torch.manual_seed(seed)
         for _ in range(n):
             a, soft = _apply(transforms, steps, x0, x1, lab)
@@ -571,11 +575,12 @@ def sample_batch(model: ModelHandle, image: ImageSource | torch.Tensor, pipeline
                 a = TF.resize(a, [target.height, target.width], antialias=True)
             outs.append(a.clamp(0, 1))
             softs.append(soft)
-    batch = torch.stack(outs)
-    probs = predict_pixels(model, batch)
+    # the clean image rides along: one forward pass for clean + all samples
+    probs = predict_pixels(model, torch.stack(clean[:1] + outs))
+    clean_top = int(probs[0].argmax())
     mixed = torch.stack(softs).to(probs.device) if mixing else None
-    pair = tuple(lab.tolist()) if lab is not None else None
-    return AugmentedBatch(batch, probs, list(model.classes), clean_top[0], mixed, pair)
+    pair = tuple(int(v) for v in lab.tolist()) if lab is not None else None
+    return AugmentedBatch(torch.stack(outs), probs[1:], list(model.classes), clean_top, mixed, pair)
 
 
 # ------------------------------------------------------------------------------------ sweeps

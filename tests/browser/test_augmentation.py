@@ -2,8 +2,15 @@
 from .conftest import assert_no_exception, screenshot, wait_idle
 
 
-def _wait_page_done(page) -> None:
-    """The page streams in section by section: wait for the last section's note, then for the charts."""
+def _open(page, url: str) -> None:
+    """Open a deep link to the page and wait until every section has rendered.
+
+    A fresh server runs a deep link whose path is a file name in pages/ in Streamlit's legacy (v1) mode
+    until some session has run app.py's st.navigation; open Home first so the test sees the real app.
+    """
+    page.goto(url.split("/augmentation")[0] + "/")
+    page.get_by_text("Loaded model").first.wait_for(timeout=120_000)
+    page.goto(url)
     wait_idle(page)
     page.get_by_text("counting parts, not checking how").first.wait_for(timeout=120_000)
     page.get_by_text("With many small tiles").first.wait_for(timeout=120_000)
@@ -11,12 +18,7 @@ def _wait_page_done(page) -> None:
 
 
 def test_augmentation_renders_grid_and_sweeps(server, page):
-    # A fresh server runs a deep link whose path is a file name in pages/ in Streamlit's legacy (v1) mode
-    # until some session has run app.py's st.navigation; open Home first so this test sees the real app.
-    page.goto(server + "/")
-    page.get_by_text("Loaded model").first.wait_for(timeout=120_000)
-    page.goto(server + "/augmentation?au_n=8")
-    _wait_page_done(page)
+    _open(page, server + "/augmentation?au_n=8")
     page.get_by_text("Augmentation effects").first.wait_for()
     screenshot(page, "augmentation")
     assert_no_exception(page)
@@ -38,8 +40,7 @@ def test_augmentation_renders_grid_and_sweeps(server, page):
 
 
 def test_augmentation_shift_tab_and_mixing(server, page):
-    page.goto(server + "/augmentation?au_n=8&au_t=mixup,rotate&au_mix=digit-3")
-    _wait_page_done(page)
+    _open(page, server + "/augmentation?au_n=8&au_t=mixup,rotate&au_mix=digit-3")
     screenshot(page, "augmentation-mixing")
     assert_no_exception(page)
     assert page.get_by_text("Mixed labels").count() == 1

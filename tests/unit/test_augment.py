@@ -97,7 +97,7 @@ def test_empty_pipeline_equals_plain_prediction_in_one_batched_pass(lenet, six):
         b = A.sample_batch(lenet, six, [], n=5, seed=0)
     finally:
         handle.remove()
-    assert sizes == [1, 5], "the clean image, then all samples in one forward pass"
+    assert sizes == [6], "the clean image and all samples in one forward pass"
     label, p = lenet.predict(six, k=1)[0]
     assert b.labels == [label] * 5
     assert np.allclose(b.confidences, p, atol=1e-6)
