@@ -57,7 +57,9 @@ if spec.params:
     pc = st.columns(len(spec.params))
     for col, p in zip(pc, spec.params):
         if p == "size":
-            params["size"] = state.slider("Size (n × n)", "kn_n", 1, 15, 11 if name == "gabor" else 3 if name != "gaussian" else 5, container=col)
+            # one URL key per kernel family, so switching kernel does not carry an unsuitable size along
+            key, default = {"gabor": ("kn_gn", 11), "gaussian": ("kn_sn", 5)}.get(name, ("kn_n", 3))
+            params["size"] = state.slider("Size (n × n)", key, 1, 15, default, container=col)
         elif p == "sigma":
             params["sigma"] = state.slider("σ (px)", "kn_sigma", 0.3, 5.0, 1.0, step=0.1, container=col)
         elif p == "theta":
@@ -148,7 +150,7 @@ else:
         st.session_state["kn_sig"] = sig
         st.session_state["kn_base"] = base
         st.session_state["kn_ver"] = st.session_state.get("kn_ver", 0) + 1
-    left, right = st.columns([1, 1])
+    left, right = st.columns([3, 2] if preset.shape[1] > 7 else [1, 1])
     with left:
         st.markdown("**Edit the kernel** (type a number in any cell; the response updates live)")
         n_rows, n_cols = st.session_state["kn_base"].shape
@@ -180,12 +182,14 @@ else:
         resp = kn.apply_kernel(image, kernel, mode, convolution=flip, padding=padding, device=dev)
     except ValueError as e:
         st.error(f"The kernel cannot be applied: {e}")
-        st.stop()
+        resp = None
     cols = st.columns(3)
     with cols[0]:
         show_image(to_uint8(image), caption=f"Input ({'grayscale' if mode == 'grayscale' else 'RGB'}, "
                    f"{image.shape[2]}×{image.shape[1]} px)", min_side=200, width="stretch")
-    if mode == "grayscale":
+    if resp is None:
+        pass
+    elif mode == "grayscale":
         cols[1].plotly_chart(response_figure(resp[0], "Response (signed: red +, blue −)"), width="stretch")
         cols[2].plotly_chart(response_figure(resp[0].clamp_min(0), "After ReLU: max(0, response)", signed=False), width="stretch")
     else:
@@ -193,8 +197,9 @@ else:
             show_image(rgb_response(resp, True), caption="Response per channel (signed: mid-grey = 0)", min_side=200, width="stretch")
         with cols[2]:
             show_image(rgb_response(resp, False), caption="After ReLU per channel (black = 0)", min_side=200, width="stretch")
-    st.caption(f"Response range {float(resp.min()):.3g} … {float(resp.max()):.3g}; computed with `torch.nn.functional.conv2d` "
-               f"on {m.device_description} as a {'true convolution (kernel flipped)' if flip else 'cross-correlation (kernel not flipped), as in every CNN layer'}.")
+    if resp is not None:
+        st.caption(f"Response range {float(resp.min()):.3g} … {float(resp.max()):.3g}; computed with `torch.nn.functional.conv2d` "
+                   f"on {m.device_description} as a {'true convolution (kernel flipped)' if flip else 'cross-correlation (kernel not flipped), as in every CNN layer'}.")
 
 with st.expander("What to notice", expanded=False):
     st.markdown(
