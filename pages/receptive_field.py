@@ -39,15 +39,17 @@ spatial = [f.name for f in rows if not f.whole_input and f.output_shape is not N
 if not spatial:
     st.warning(f"{m.title} has no layer with a spatial map.")
     st.stop()
-fitting = [n for n in spatial if fields[n].size[0] <= H and not fields[n].container]
-default_layer = fitting[-1] if fitting else spatial[-1]
+# default: the last block (ResNet stage, Inception module) or else the last convolution whose field fits the input
+blocks = [n for n in spatial if fields[n].container and "." not in n and fields[n].size[0] <= H]
+convs = [n for n in spatial if fields[n].op == "Conv2d" and "downsample" not in n and fields[n].size[0] <= H]
+default_layer = blocks[-1] if len(blocks) >= 3 else convs[-1] if convs else spatial[-1]
 layer = state.select("Layer", "rf_layer", spatial, default_layer,
                      format_func=lambda n: f"{n} ({fields[n].op}) — field {fields[n].size[0]}×{fields[n].size[1]} px")
 rf = fields[layer]
 
 # ----------------------------------------------------------------------------- 1. every layer
 st.header("Field size through the network", divider="gray")
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     st.plotly_chart(depth_chart([f for f in rows if not f.whole_input], layer, (H, W)), width="stretch")
 with right:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 import torch
 from PIL import Image, ImageDraw
@@ -12,6 +13,10 @@ from cnnviz.render import colormap
 FONT = dict(size=15)
 BOX = "#e6194b"      # the clipped field, on the image
 PAD = "rgba(120,120,120,0.55)"  # the part of the field that lies in the padding
+# Plotly's Inferno starts at #000004, one of the placeholder colours Streamlit's frontend swaps for theme
+# colours (#000001..#0000xx): start it at #010104 so zero stays black
+INFERNO = [[i / (len(_c) - 1), "#010104" if c.lower() == "#000004" else c] for _c in [pcolors.sequential.Inferno]
+           for i, c in enumerate(_c)]
 
 
 def depth_chart(fields: list[ReceptiveField], chosen: str, input_hw: tuple[int, int]) -> go.Figure:
@@ -99,7 +104,8 @@ def erf_figure(erf: EffectiveReceptiveField, title: str, log: bool = False) -> g
     """The input-gradient magnitude with the theoretical box and the ±1σ / ±2σ bands."""
     g = erf.gradient
     z = np.log10(g + g.max() * 1e-4) if log and g.max() > 0 else g
-    fig = go.Figure(go.Heatmap(z=z, colorscale="Inferno", showscale=False,
+    fig = go.Figure(go.Heatmap(z=z, zmin=float(z.min()), zmax=float(z.max()), colorscale=INFERNO,
+                               showscale=False,
                                hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
     t, l, b, r = erf.theoretical.clipped_box(*erf.unit, *g.shape)
     fig.add_shape(type="rect", x0=l - 0.5, x1=r - 0.5, y0=t - 0.5, y1=b - 0.5, line=dict(color="white", width=3, dash="dash"))
