@@ -606,6 +606,9 @@ def recurrence_steps(model: Any, layer: str, axis: int = 0, input_size: Sequence
                 k_eff = (rf.size[axis] - prev.size[axis]) // max(1, prev.jump[axis]) + 1
                 p = int(round((prev.start[axis] - rf.start[axis]) / max(1, prev.jump[axis])))
                 mod = mods.get(name.split("#")[0])
+                if k_eff == 1 and s == 1 and p == 0:  # changes the other axis only
+                    node = preds[0]
+                    continue
                 steps.append(RecurrenceStep(name, type(mod).__name__ if mod is not None else rf.op, k_eff, s, p, r, s * r + (k_eff - s)))
                 r = s * r + (k_eff - s)
             node = preds[0]

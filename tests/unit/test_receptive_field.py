@@ -114,6 +114,10 @@ def test_asymmetric_kernel_stride_padding():
     # rows: 1 + 4*1 = 5; cols: unchanged 7, jump 2
     assert (rf["1"].size, rf["1"].jump, rf["1"].start) == ((5, 7), (1, 2), (0.0, -3.0))
     assert rf["1"].box(2, 3) == (2.0, 3.0, 7.0, 10.0)
+    rows = [(st.name, st.k, st.s, st.r_before) for st in recurrence_steps(net, "1", axis=0, input_size=(1, 20, 20))]
+    cols = [(st.name, st.k, st.s, st.p, st.r_before) for st in recurrence_steps(net, "1", axis=1, input_size=(1, 20, 20))]
+    assert rows == [("1", 5, 1, 5)]  # the 1x7 layer does nothing along rows
+    assert cols == [("0", 7, 2, 3, 7)]
 
 
 def test_same_padding_and_ceil_mode():
@@ -300,6 +304,19 @@ def test_effective_receptive_field_lenet(lenet):
         y = mod.features[:4](xx)
     (g,) = torch.autograd.grad(y[:, 4, 2, 7].sum(), xx)
     torch.testing.assert_close(torch.from_numpy(e2.gradient), g.abs().sum(1).mean(0))
+
+
+def test_functional_node_output_and_no_leftovers(resnet18_untrained):
+    m = resnet18_untrained
+    x = torch.randn(1, 3, 224, 224)
+    # "add" is the first residual sum, a torch.fx node with no module: relu(add) is the block's output
+    block = m.activations(x, ["layer1.0"])["layer1.0"]
+    torch.testing.assert_close(torch.relu(layer_output(m, "add", x)), block)
+    for _ in range(3):
+        effective_receptive_field(m, "layer1", samples=1)
+    assert not any(mod._forward_hooks or mod._backward_hooks for mod in m.module.modules())
+    assert not any(p.requires_grad for p in m.module.parameters())
+    assert all(getattr(mod, "inplace", True) for mod in m.module.modules() if isinstance(mod, nn.ReLU))
 
 
 def test_reexported():
