@@ -399,7 +399,9 @@ def fit_pca(x: torch.Tensor, k: int, seed: int = 0) -> PCA:
     """PCA of [N, D] points on their device.
 
     Exact (an eigen-decomposition of the smaller of the D x D covariance and the N x N Gram matrix,
-    in float64) when that side is at most 4096, else torch's randomized ``pca_lowrank``. Each
+    in float64) when that side is at most 512, else torch's randomized ``pca_lowrank`` (Halko et al.,
+    k + 20 columns, 6 power iterations: a full eigen-decomposition of a 1176 x 1176 covariance
+    measured 25 s on a busy 2-core machine, the randomized one well under a second). Each
     component's sign is fixed (largest loading positive) so results are reproducible.
 
     Examples::
@@ -414,7 +416,7 @@ def fit_pca(x: torch.Tensor, k: int, seed: int = 0) -> PCA:
     mean = x.mean(0)
     xc = x - mean
     total = xc.pow(2).sum().clamp_min(1e-30)
-    if min(n, d) <= 4096:
+    if min(n, d) <= 512:
         if d <= n:
             cov = (xc.T @ xc).double()
             evals, evecs = torch.linalg.eigh(cov)
@@ -429,7 +431,7 @@ def fit_pca(x: torch.Tensor, k: int, seed: int = 0) -> PCA:
     else:
         with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
             torch.manual_seed(seed)
-            _u, s, v = torch.pca_lowrank(xc, q=min(k + 10, n, d), center=False, niter=4)
+            _u, s, v = torch.pca_lowrank(xc, q=min(k + 20, n, d), center=False, niter=6)
         comps, var = v[:, :k].T, s[:k].pow(2)
     sign = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
     comps = comps * torch.where(sign == 0, torch.ones_like(sign), sign)

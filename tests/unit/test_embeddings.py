@@ -73,7 +73,7 @@ def test_pca_hand_worked_line():
     assert torch.allclose(p.transform(torch.tensor([[5.0, 7.0]])), torch.tensor([[3.0]]))
 
 
-@pytest.mark.parametrize("n,d", [(200, 30), (30, 200)])  # covariance and Gram branches
+@pytest.mark.parametrize("n,d", [(200, 30), (30, 200), (700, 600)])  # covariance, Gram, randomized
 def test_pca_matches_numpy_svd(n, d):
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(n, 5)) @ rng.normal(size=(5, d)) * np.array([5, 4, 3, 2, 1] @ np.ones((5, d)) / 5)).astype(np.float32)
