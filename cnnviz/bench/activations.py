@@ -1,0 +1,86 @@
+"""Activation maps and attribution: all-layer recording vs a bare forward pass; Grad-CAM vs pytorch-grad-cam."""
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+from cnnviz.activations import _record_with_hooks, tune_cpu_allocator
+from cnnviz.attribution import default_cam_layer, grad_cam
+from cnnviz.bench import Options, Result, entry
+from cnnviz.device import synchronize
+from cnnviz.model import load_model
+
+
+def paired_medians(fns: list[Callable[[], object]], device: torch.device, repeat: int, warmup: int = 2) -> list[float]:
+    """Median seconds of each function, calling them in turn (a, b, c, a, b, c, ...).
+
+    Interleaving keeps a ratio honest on a shared machine whose load drifts during the run.
+    """
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            synchronize(device)
+            t0 = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+@entry("activations")
+def all_layer_activations(opts: Options) -> list[Result]:
+    """Every leaf layer's output for one image vs one bare forward pass (inference mode), same model and input."""
+    tuned = tune_cpu_allocator() if opts.device.type == "cpu" else False
+    out = []
+    repeat = 3 if opts.quick else 31
+    for name in ("lenet5-mnist", "resnet18"):
+        m = load_model(name, device=opts.device, untrained=(name == "resnet18"))
+        x = torch.randn(1, *m.input_size, device=opts.device)
+        names = m.layer_names()
+
+        def bare():
+            with torch.inference_mode():
+                m.module(x)
+
+        def hooks():
+            with m.inspect() as module, torch.inference_mode():
+                _record_with_hooks(module, x, names)
+
+        t_bare, t_ours, t_hooks = paired_medians([bare, lambda: m.activations(x), hooks], opts.device, repeat)
+        n = len(m.activations(x))
+        out.append(Result(f"all-layer activations {name} ({n} outputs)", t_ours, baseline="bare forward",
+                          baseline_value=t_bare, ratio=t_ours / t_bare, target="<= 1.3x",
+                          note=f"traced extractor; forward hooks (fallback path) {t_hooks / t_bare:.2f}x"
+                               + ("; glibc keeps freed blocks (tune_cpu_allocator)" if tuned else "")))
+    return out
+
+
+@entry("activations")
+def gradcam_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
+    """Grad-CAM of ResNet-18's last conv for one 224x224 image: ours vs pytorch-grad-cam's GradCAM."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    m = load_model("resnet18", device=opts.device, untrained=True)
+    x = torch.randn(1, *m.input_size, device=opts.device)
+    layer = default_cam_layer(m)
+    target = int(m.logits(x)[0].argmax())
+    # pytorch-grad-cam needs a model whose weights require grad (as torchvision returns it); ours is frozen
+    theirs_model = copy.deepcopy(m.module)
+    for p in theirs_model.parameters():
+        p.requires_grad_(True)
+    repeat = 3 if opts.quick else 15
+    with GradCAM(model=theirs_model, target_layers=[theirs_model.get_submodule(layer)]) as cam:
+        t_ours, t_theirs = paired_medians([lambda: grad_cam(m, x, target, layer),
+                                           lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(target)])],
+                                          opts.device, repeat)
+    return [Result("Grad-CAM ResNet-18 224x224, one image", t_ours, baseline="pytorch-grad-cam GradCAM",
+                   baseline_value=t_theirs, ratio=t_theirs / t_ours, target="theirs/ours >= 1",
+                   note="torchcam reports GradCAM on ResNet-18 at ~41 ms on CPU (its README, other hardware)")]
