@@ -122,7 +122,7 @@ if res is not None:
     kept = round(res["kept"] * n)
     st.markdown(f"The clean image is read as **{res['clean']}**; **{kept} of the {n} samples keep that prediction** "
                 f"({'no transforms: every sample is the clean image' if not pipeline else 'green: same class, red: changed'}).")
-    ncol = 8
+    ncol = 8 if min(m.input_size[1:]) <= 64 else 4  # photos (and long ImageNet names) need wider tiles
     for start in range(0, len(res["arrays"]), ncol):
         row = st.columns(ncol)
         for j in range(start, min(start + ncol, len(res["arrays"]))):
@@ -309,6 +309,7 @@ st.markdown("Cut the image into a grid of tiles and shuffle them: every local fe
             "arrangement is wrong. If the model still gives the same answer, it is counting parts, not checking how "
             "they fit together.")
 gmax = max(2, min(8, min(m.input_size[1:]) // 4))
+SHUFFLES = 8 if min(m.input_size[1:]) <= 64 else 4  # ImageNet-size models: fewer forward passes
 s1, s2 = st.columns(2)
 with s1:
     grid = state.slider("Tiles per side", "au_g", 1, gmax, min(3, gmax))
@@ -321,7 +322,7 @@ def _scramble(model_key: str, image_key: str, grid: int, sseed: int, gmax: int, 
     x0 = A.image_tensor(_model, _image)
     x = A.scramble(x0, grid, sseed)
     probs = A.predict_pixels(_model, torch.stack([x0, x]))
-    sw = A.scramble_sweep(_model, _image, grids=list(range(1, gmax + 1)), shuffles=8, seed=sseed)
+    sw = A.scramble_sweep(_model, _image, grids=list(range(1, gmax + 1)), shuffles=SHUFFLES, seed=sseed)
     p0, p1 = probs[0], probs[1]
     ref = int(p0.argmax())
     return dict(clean=A.to_arrays(x0[None])[0], scrambled=A.to_arrays(x[None])[0], classes=_model.classes, ref=ref,
@@ -344,7 +345,7 @@ if sc is not None:
         show_image(sc["scrambled"], caption=f"{grid}×{grid} tiles: {sc['top']} ({sc['p_top']:.0%}); "
                    f"P({clean_name}) = {sc['p_ref']:.0%}", min_side=180, width="stretch")
     with c:
-        fig = _fig(f"How much of '{clean_name}' survives scrambling (8 shuffles per grid)", "number of tiles",
+        fig = _fig(f"How much of '{clean_name}' survives scrambling ({SHUFFLES} shuffles per grid)", "number of tiles",
                    f"P({clean_name})")
         fig.add_trace(go.Scatter(x=sc["tiles"], y=sc["hi"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=sc["tiles"], y=sc["lo"], mode="lines", line=dict(width=0), fill="tonexty",
