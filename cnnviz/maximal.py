@@ -455,7 +455,9 @@ def _save_cached(folder: Path, key: str, idx: MaximalIndex) -> None:
         meta = {"model_key": idx.model_key, "dataset_key": idx.dataset_key, "layers": idx.layers,
                 "shapes": {nm: list(s) for nm, s in idx.shapes.items()}, "k": idx.k, "n_images": idx.n_images,
                 "seconds": idx.seconds, "version": INDEX_VERSION}
-        tmp = folder / f"{key}.tmp.safetensors"
+        import os
+
+        tmp = folder / f"{key}.{os.getpid()}-{threading.get_ident()}.tmp"  # one per writer: sessions may race
         save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
         tmp.replace(folder / f"{key}.safetensors")  # atomic: a concurrent reader sees all or nothing
     except OSError:
@@ -609,8 +611,8 @@ def channel_grid(model: ModelHandle, index: MaximalIndex, images: ImageSet, laye
 
 
 def patch_strip(patches: Sequence[Patch], side: int = 96, labels: Sequence[str] | None = None, pad: int = 6,
-                font_size: int = 18):
-    """Patches side by side, each resized to ``side`` px, with a text label under each.
+                font_size: int = 18, cols: int | None = None):
+    """Patches side by side (``cols`` per row), each resized to ``side`` px, with a text label under each.
 
     Returns:
         ``(strip, layout)``: a uint8 RGB image and the :class:`cnnviz.render.GridLayout` of the
@@ -622,8 +624,10 @@ def patch_strip(patches: Sequence[Patch], side: int = 96, labels: Sequence[str] 
 
     band = font_size + 10 if labels else 0
     n = len(patches)
-    w = pad + n * (side + pad)
-    h = pad + side + band + pad
+    cols = max(1, min(cols or n, n))
+    rows = max(1, -(-n // cols))
+    w = pad + cols * (side + pad)
+    h = pad + rows * (side + band + pad)
     canvas = Image.new("RGB", (max(w, 1), h), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=font_size)
@@ -631,11 +635,12 @@ def patch_strip(patches: Sequence[Patch], side: int = 96, labels: Sequence[str] 
         img = Image.fromarray(p.pixels).convert("RGB")
         small = img.width > side
         img = img.resize((side, side), Image.BOX if small else Image.NEAREST)
-        x0 = pad + i * (side + pad)
-        canvas.paste(img, (x0, pad))
+        r, c = divmod(i, cols)
+        x0, y0 = pad + c * (side + pad), pad + r * (side + band + pad)
+        canvas.paste(img, (x0, y0))
         if labels:
-            draw.text((x0 + side / 2, pad + side + 4), labels[i], fill=(20, 20, 20), font=font, anchor="ma")
-    return np.asarray(canvas), GridLayout(n, max(n, 1), 1, side + band, side, pad)
+            draw.text((x0 + side / 2, y0 + side + 4), labels[i], fill=(20, 20, 20), font=font, anchor="ma")
+    return np.asarray(canvas), GridLayout(n, cols, rows, side + band, side, pad)
 
 
 def draw_box(image: np.ndarray, box: tuple[int, int, int, int], scale: int = 1, color=(255, 40, 40),

@@ -10,9 +10,8 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from cnnviz import maximal as mx
 from cnnviz import synthesis as sy
-from cnnviz.render import normalize_maps, overlay
 from cnnviz.ui import state
-from cnnviz.ui.figures import enlarge, untrained_badge
+from cnnviz.ui.figures import enlarge, heatmap, untrained_badge
 from cnnviz.ui.sidebar import current
 
 ctx = current()
@@ -189,8 +188,9 @@ def dataset_examples() -> None:
     # ---- one channel: its top patches
     st.subheader(f"Channel {ch} of {layer}: the {len(patches)} {'strongest' if largest else 'most negative'} responses")
     labels = [f"{p.hit.value:.2f}" for p in patches]
-    side = 96 if patches[0].pixels.shape[0] <= 64 else 128
-    strip, layout = mx.patch_strip(patches, side=side, labels=labels)
+    cols = min(len(patches), 8)
+    side = max(48, min(128, 640 // cols - 8))  # the whole strip fits a ~650 px column
+    strip, layout = mx.patch_strip(patches, side=side, labels=labels, cols=cols)
     st.session_state["_mx_strip"] = (layout, strip.shape[1], strip.shape[0])
     streamlit_image_coordinates(strip, key="mx_stripclick", on_click=_on_strip_click, cursor="pointer", width="content")
     st.caption("Each patch is the receptive field of the unit where the channel peaked in that image (grey: outside "
@@ -207,11 +207,13 @@ def dataset_examples() -> None:
                      f"receptive field {p.box[2] - p.box[0]}×{p.box[3] - p.box[1]} px", width=min(full.shape[1] * scale, 450))
     with torch.inference_mode():
         amap = m.activations(mx.images_to_batch(m, full[None]), [layer])[layer][0, ch]
-    heat = normalize_maps(amap[None], symmetric=True)[0]
-    big = np.repeat(np.repeat(full, scale, axis=0), scale, axis=1)
-    f2.image(overlay(big, heat, alpha=0.55, cmap="rdbu"),
-             caption=f"Channel {ch}'s whole map on this image ({amap.shape[0]}×{amap.shape[1]}; red +, blue −; "
-                     f"range {float(amap.min()):.2f} … {float(amap.max()):.2f})", width=min(full.shape[1] * scale, 450))
+    z = amap.float().cpu().numpy()
+    fig = heatmap(z, title=f"Channel {ch} on this image ({z.shape[0]}×{z.shape[1]} map)", colorscale="RdBu_r", zmid=0,
+                  height=340, hover="unit (%{y}, %{x}): %{z:.3f}<extra></extra>")
+    fig.add_scatter(x=[p.hit.x], y=[p.hit.y], mode="markers", marker=dict(symbol="square-open", size=22, color="black",
+                    line=dict(width=3)), hoverinfo="skip", showlegend=False)
+    f2.plotly_chart(fig, width="stretch")
+    f2.caption(f"Red +, blue −; the square marks unit ({p.hit.y}, {p.hit.x}), whose receptive field is the red box.")
 
     # ---- many channels at once
     st.subheader(f"All channels of {layer}")
@@ -279,11 +281,18 @@ def synthesized() -> None:
     if variants > 1:
         weight = state.slider("Diversity weight", "mx_dw", 0.0, 10.0, 2.0, step=0.5, container=t3)
     steps = state.slider("Steps (Adam, lr 0.05)", "mx_steps", 16, 1024, 256, step=16, container=t2)
+    size = None
+    if not m.grayscale and m.input_size[1] >= 96:
+        sizes = [64, 96, 128, 160, 224]
+        px = state.select("Image size (px)", "mx_px", sizes, 128 if m.device.type == "cpu" else 224, container=t2,
+                          help="The zoo models pool globally, so they accept smaller images: 128 px is 3x cheaper than "
+                               "224 px and shows the same features (Lucid renders at 128).")
+        size = None if px == m.input_size[1] else (px, px)
     slots = [o for o in objs for _ in range(variants)]
     if len(slots) > 64:
         st.warning(f"{len(slots)} images at once is more than 64: only the first 64 are rendered.")
         slots = slots[:64]
-    key = (m.key, tuple(slots), steps, naive, weight)
+    key = (m.key, tuple(slots), steps, naive, weight, size)
     classes = m.classes
     captions = [o.label(classes) + (f" #{i % variants + 1}" if variants > 1 else "") for i, o in enumerate(slots)]
     side = m.input_size[1]
@@ -310,8 +319,8 @@ def synthesized() -> None:
 
         every = 8 if m.input_size[1] <= 64 or m.device.type != "cpu" else 2
         try:
-            res = sy.synthesize(m, slots, steps=steps, naive=naive, diversity=weight, progress=progress, every=every)
-        except (ValueError, IndexError, KeyError) as e:
+            res = sy.synthesize(m, slots, steps=steps, naive=naive, diversity=weight, size=size, progress=progress, every=every)
+        except (ValueError, IndexError, KeyError, RuntimeError) as e:  # RuntimeError: a size the model cannot take
             st.error(f"Cannot optimise this objective: {e}")
             return
         store[key] = res
@@ -323,7 +332,7 @@ def synthesized() -> None:
     if res is not None:
         show(st, res.images, res.values)
         gain = (res.values - res.start_values)
-        st.caption(f"{res.steps_done} steps in {res.seconds:.1f} s on {m.device_description}, {len(slots)} images in one batch. "
+        st.caption(f"{res.steps_done} steps in {res.seconds:.1f} s on {m.device_description}, {len(slots)} image{'s' if len(slots) > 1 else ''} in one batch. "
                    f"Objective (on the final image, without transforms): mean {float(res.values.mean()):.2f}, "
                    f"up from {float(res.start_values.mean()):.2f} at the random start (+{float(gain.mean()):.2f}).")
     else:

@@ -7,9 +7,9 @@ from .conftest import assert_no_exception, screenshot, wait_idle
 def _click_iframe_image(page, index: int, fx: float, fy: float) -> None:
     """Click at fraction (fx, fy) of the image inside the ``index``-th streamlit-image-coordinates iframe."""
     frame_el = page.locator("iframe[title*='streamlit_image_coordinates']").nth(index)
-    frame_el.wait_for()
+    frame_el.wait_for(timeout=60_000)
     img = frame_el.content_frame.locator("#image")
-    img.wait_for()
+    img.wait_for(timeout=60_000)
     box = img.bounding_box()
     img.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
 
@@ -18,22 +18,22 @@ def test_dataset_examples_and_clicks(server, page):
     page.goto(server + "/maximal?mx_layer=features.3&mx_ch=5")
     wait_idle(page)
     assert_no_exception(page)
-    page.get_by_text("Channel 5 of features.3").first.wait_for()
-    page.get_by_text("All channels of features.3").first.wait_for()
+    page.get_by_text("Channel 5 of features.3").first.wait_for(timeout=120_000)
+    page.get_by_text("All channels of features.3").first.wait_for(timeout=120_000)
     frames = page.locator("iframe[title*='streamlit_image_coordinates']")
-    print([f.get_attribute("title") for f in page.locator("iframe").all()])
     expect(frames).to_have_count(2, timeout=30_000)
     screenshot(page, "maximal-dataset")
     # click the second channel mosaic of the first row (channel 1) in the grid
     _click_iframe_image(page, 1, 1.5 / 8, 0.25)
     wait_idle(page)
     assert_no_exception(page)
-    page.get_by_text("Channel 1 of features.3").first.wait_for()
-    assert "mx_ch=1" in page.url
+    page.wait_for_url("**mx_ch=1**", timeout=60_000)
+    page.get_by_text("Channel 1 of features.3").first.wait_for(timeout=120_000)
+    wait_idle(page)
     # click the third patch of the strip: the full image shows patch 3
     _click_iframe_image(page, 0, 2.5 / 8, 0.4)
+    page.wait_for_url("**mx_hit=3**", timeout=60_000)
     wait_idle(page)
-    assert "mx_hit=3" in page.url
     assert page.get_by_text("red box: its receptive field 14×14 px").count() >= 1
     assert_no_exception(page)
     screenshot(page, "maximal-dataset-clicked")
@@ -43,7 +43,7 @@ def test_synthesis_runs_live(server, page):
     page.goto(server + "/maximal?mx_view=synth&mx_layer=features.3&mx_steps=48&mx_n=6")
     wait_idle(page)
     assert_no_exception(page)
-    page.get_by_text("Press Render").first.wait_for()
+    page.get_by_text("Press Render").first.wait_for(timeout=120_000)
     page.get_by_role("button", name="Render").click()
     page.get_by_text("steps in", exact=False).first.wait_for(timeout=120_000)
     wait_idle(page)

@@ -194,3 +194,41 @@ def test_bad_objectives_explain_the_fix(lenet):
         synthesize(lenet, [channel("features.3", 99)], steps=1)
     with pytest.raises(KeyError, match="conv_layer_names"):
         synthesize(lenet, [channel("nope", 0)], steps=1)
+
+
+def test_folder_and_sample_photo_sets(tmp_path):
+    from PIL import Image
+
+    rgb = ModelHandle("tiny-rgb", nn.Sequential(nn.Conv2d(3, 2, 3)).eval(), torch.device("cpu"), ["x"], (3, 16, 16),
+                      (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "tiny")
+    photos = maximal.sample_photo_images(rgb, crops_per_photo=3)
+    n_photos = len(list(maximal.SAMPLES_DIR.glob("photo-*")))
+    assert photos.images.shape == (3 * n_photos, 16, 16, 3) and "TINY" in photos.note
+    assert photos.key == maximal.sample_photo_images(rgb, crops_per_photo=3).key  # seeded: same set, same cache key
+    # a folder in ImageFolder layout: two classes, one file each; values chosen so the prepared pixels are known
+    for cls, value in (("a", 10), ("b", 200)):
+        (tmp_path / cls).mkdir()
+        Image.fromarray(np.full((32, 32, 3), value, np.uint8)).save(tmp_path / cls / "x.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    ds = maximal.FolderImageSet(tmp_path, rgb)
+    assert len(ds) == 2 and ds.caption(1) == "#1 b/x.png"
+    arr = ds.arrays(0, 2)
+    assert arr.shape == (2, 16, 16, 3) and arr[0].max() == 10 and arr[1].min() == 200
+    idx = build_index(rgb, ds, k=2, cache=False)
+    assert idx.n_images == 2 and idx.shapes["0"] == (2, 14, 14)
+    with pytest.raises(FileNotFoundError, match="ImageFolder"):
+        maximal.FolderImageSet(tmp_path / "missing", rgb)
+
+
+def test_strip_and_grid_layouts_map_clicks_back():
+    m = planted_model()
+    ds = ArrayImageSet("planted", planted_images())
+    idx = build_index(m, ds, k=3, cache=False)
+    patches = top_patches(m, idx, ds, "0", 0, k=3)
+    strip, layout = maximal.patch_strip(patches, side=30, labels=["a", "b", "c"], pad=5, font_size=10, cols=2)
+    # 2 columns of 30 px with 5 px gaps; rows of 30 px + a 20 px label band
+    assert strip.shape == (5 + 2 * (30 + 20 + 5), 5 + 2 * (30 + 5), 3)
+    assert layout.tile_at(5 + 55 + 10, 5 + 10) == 2 and layout.tile_at(10, 40 + 5) == 1 and layout.tile_at(2, 2) is None
+    grid, glayout = maximal.channel_grid(m, idx, ds, "0", [0, 1], per_channel=1, tile=3, pad=4)
+    assert glayout.n == 2 and grid.shape == (4 + 5 + 4, 4 + 2 * (5 + 4))  # a 3 px patch + 1 px frame each side
+    assert glayout.tile_at(6, 4 + 9 + 2) == 1
