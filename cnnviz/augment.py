@@ -630,20 +630,53 @@ def _sweep(model: ModelHandle, x0: torch.Tensor, parameter: str, values: Sequenc
     return Sweep(parameter, [float(v) for v in values], probs[1:].cpu(), list(model.classes), ref, batch[1:].cpu())
 
 
-def rotate_scale(x: torch.Tensor, angle: float, scale: float = 1.0) -> torch.Tensor:
-    """Rotate ``x`` ``[..., C, H, W]`` by ``angle`` degrees (counter-clockwise) and zoom by ``scale`` about the centre."""
-    if angle == 0 and scale == 1:
-        return x
-    # TF.affine turns clockwise for positive angles; negate to match TF.rotate and RandomRotation
-    return TF.affine(x, angle=-float(angle), translate=[0, 0], scale=float(scale), shear=[0.0, 0.0],
-                     interpolation=v2.InterpolationMode.BILINEAR, fill=0.0)
+def rotate_scale(x: torch.Tensor, angles: Sequence[float] | float, scales: Sequence[float] | float = 1.0) -> torch.Tensor:
+    """Rotate ``x`` ``[C, H, W]`` by each angle (degrees, counter-clockwise) and zoom by each scale, about the centre.
+
+    All copies come from one ``affine_grid`` + ``grid_sample`` call on the device (bilinear, zeros outside),
+    instead of one torchvision call per angle. The map is that of ``TF.affine(x, -angle, scale=...)``;
+    only pixels on the rotated image's border differ (torchvision blends its fill differently there).
+
+    Args:
+        x: one image ``[C, H, W]``.
+        angles: one angle or a sequence; a single value broadcasts against ``scales``.
+        scales: zoom factors (1 = unchanged, 0.5 = half size).
+
+    Returns:
+        ``[N, C, H, W]`` with N = the longer of ``angles`` / ``scales``.
+
+    Examples::
+
+        >>> x = torch.rand(1, 9, 9)
+        >>> torch.allclose(rotate_scale(x, 90)[0], torch.rot90(x, 1, dims=(1, 2)), atol=1e-5)
+        True
+    """
+    a = torch.as_tensor(angles, dtype=torch.float64).reshape(-1)
+    z = torch.as_tensor(scales, dtype=torch.float64).reshape(-1)
+    a, z = torch.broadcast_tensors(a, z)
+    if bool((z <= 0).any()):
+        raise ValueError(f"scales must be positive zoom factors, got {z.tolist()}")
+    n, (c, h, w) = len(a), x.shape[-3:]
+    rad = a * torch.pi / 180
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    # output pixel -> input pixel (the inverse map), in pixel units with y pointing down
+    inv = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1) / z.view(-1, 1, 1)
+    half = torch.tensor([w / 2, h / 2], dtype=torch.float64)
+    inv = inv * half.view(1, 1, 2) / half.view(1, 2, 1)  # to affine_grid's normalised coordinates
+    theta = torch.cat([inv, torch.zeros(n, 2, 1, dtype=torch.float64)], 2).to(x.device, torch.float32)
+    grid = torch.nn.functional.affine_grid(theta, [n, c, h, w], align_corners=False)
+    return torch.nn.functional.grid_sample(x.float().expand(n, c, h, w), grid, mode="bilinear", padding_mode="zeros",
+                                           align_corners=False)
 
 
 def rotation_sweep(model: ModelHandle, image: ImageSource | torch.Tensor, angles: Sequence[float] = tuple(range(0, 181, 15)),
                    scale: float = 1.0) -> Sweep:
     """Predictions for the image rotated by each angle (degrees, counter-clockwise), at one zoom ``scale``."""
     x0 = image_tensor(model, image)
-    return _sweep(model, x0, "angle", angles, lambda x, a: rotate_scale(x, a, scale))
+    values = [float(a) for a in angles]
+    batch = torch.cat([x0[None], rotate_scale(x0, values, scale)]).clamp(0, 1)
+    probs = predict_pixels(model, batch)  # the clean image rides along in the same forward pass
+    return Sweep("angle", values, probs[1:].cpu(), list(model.classes), int(probs[0].argmax()), batch[1:].cpu())
 
 
 @dataclass
@@ -681,7 +714,8 @@ def rotation_scale_grid(model: ModelHandle, image: ImageSource | torch.Tensor,
         True
     """
     x0 = image_tensor(model, image)
-    batch = torch.stack([x0] + [rotate_scale(x0, a, s) for s in scales for a in angles]).clamp(0, 1)
+    sa = [(float(s), float(a)) for s in scales for a in angles]
+    batch = torch.cat([x0[None], rotate_scale(x0, [a for _, a in sa], [s for s, _ in sa])]).clamp(0, 1)
     probs = predict_pixels(model, batch)
     grid = probs[1:].view(len(scales), len(angles), -1).cpu()
     return RotationScaleGrid([float(a) for a in angles], [float(s) for s in scales], grid, list(model.classes),
