@@ -54,7 +54,8 @@ def _outline(r0: float, c0: float, r1: float, c1: float) -> tuple[list[float], l
 
 
 def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: float, spec: ar.LayerSpec,
-                          start: int = 0, speed_ms: int = 500, height: int = 640) -> go.Figure:
+                          start: int = 0, speed_ms: int = 500, height: int | None = None,
+                          width: int = 1050) -> go.Figure:
     """The kernel sliding over the padded input, with the output cell and the dot product per frame.
 
     Args:
@@ -64,7 +65,8 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
         spec: layer settings; must be valid (see :func:`cnnviz.arithmetic.problems`).
         start: the step shown first (and where the slider starts).
         speed_ms: milliseconds per step when playing.
-        height: figure height in pixels.
+        height: figure height in pixels (default: what the grid needs at ``width``).
+        width: the width the figure will be shown at, to size cells and fonts.
 
     Returns:
         A figure with one frame per output cell, Play/Pause buttons and a slider to scrub.
@@ -82,10 +84,18 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     start = int(min(max(start, 0), len(steps) - 1))
     k = spec.kernel
 
-    fig = make_subplots(rows=1, cols=2, column_widths=[gw / (gw + ow), max(ow / (gw + ow), 0.18)], horizontal_spacing=0.06,
+    left = gw / (gw + ow) if gw < ow else max(0.58, gw / (gw + ow))  # the input gets the room; outputs are smaller
+    top, bottom = 40 + 22 * min(k, 5), 120
+    cell = min(48.0, (width - 40) * left / gw, 900 / gh)
+    if height is None:
+        height = int(cell * gh + top + bottom + 30)
+    fig = make_subplots(rows=1, cols=2, column_widths=[left, 1 - left], horizontal_spacing=0.05,
                         subplot_titles=(f"Input {x.shape[0]}×{x.shape[1]} with padding → grid {gh}×{gw}",
                                         f"Output {oh}×{ow}"))
-    px = height - 170
+    px = int(cell * max(gh, gw))  # pixels along the longer side of the input grid
+    out_cell = min((width - 40) * (1 - left) / max(ow, 1), cell * gh / max(oh, 1))
+    in_font = int(max(7, min(18, cell * 0.5)))
+    out_font = int(max(7, min(18, out_cell * 0.36)))
     dec_in = _decimals(gv)
     in_text = np.vectorize(lambda v: _fmt_value(v, dec_in))(gv)
     # image cells
@@ -94,14 +104,14 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     lo, hi = (float(finite_in.min()), float(finite_in.max())) if finite_in.size else (0.0, 1.0)
     fig.add_trace(go.Heatmap(z=zin, colorscale=[[0, "#ffffff"], [1, "#9a9a9a"]], showscale=False, zmin=lo, zmax=max(hi, lo + 1e-9),
                              xgap=1, ygap=1, text=in_text, texttemplate="%{text}",
-                             textfont=dict(size=_cell_font(max(gh, gw), px), color="#111111"),
+                             textfont=dict(size=in_font, color="#111111"),
                              hovertemplate="grid row %{y}, col %{x}: %{text}<extra>input</extra>"), 1, 1)
     # padding / inserted zeros / overhang, one colour each
     zpad = np.where(kind == ar.CELL_INPUT, np.nan, kind.astype(float))
     pad_scale = [[0, PAD_COLOR], [0.5, PAD_COLOR], [0.5, INSERTED_COLOR], [0.75, INSERTED_COLOR], [0.75, OVERHANG_COLOR], [1, OVERHANG_COLOR]]
     pad_text = np.where((kind == ar.CELL_OVERHANG) | (kind == ar.CELL_INPUT), "", in_text)
     fig.add_trace(go.Heatmap(z=zpad, colorscale=pad_scale, zmin=1, zmax=3, showscale=False, xgap=1, ygap=1,
-                             text=pad_text, texttemplate="%{text}", textfont=dict(size=_cell_font(max(gh, gw), px), color="#7a5c1e"),
+                             text=pad_text, texttemplate="%{text}", textfont=dict(size=in_font, color="#7a5c1e"),
                              hovertemplate="grid row %{y}, col %{x}: padding<extra></extra>"), 1, 1)
     dec_out = _decimals(out)
     out_text = np.vectorize(lambda v: _fmt_value(v, dec_out))(out)
@@ -124,9 +134,10 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     fin = out[np.isfinite(out)]
     lim = float(np.abs(fin).max()) if fin.size else 1.0
     out_scale = "RdBu" if (fin < 0).any() else "Blues"
-    fig.add_trace(go.Heatmap(z=out_z(start), text=out_t(start), texttemplate="%{text}", colorscale=out_scale,
+    out_texttemplate = "%{text}" if out_cell >= 15 else ""  # too small to read: colours and hover only
+    fig.add_trace(go.Heatmap(z=out_z(start), text=out_t(start), texttemplate=out_texttemplate, colorscale=out_scale,
                              zmid=0 if out_scale == "RdBu" else None, zmin=None if out_scale == "RdBu" else 0, zmax=lim if out_scale != "RdBu" else None,
-                             showscale=False, xgap=1, ygap=1, textfont=dict(size=_cell_font(max(oh, ow, 8), px)),
+                             showscale=False, xgap=1, ygap=1, textfont=dict(size=out_font),
                              hovertemplate="output row %{y}, col %{x}: %{z}<extra></extra>"), 1, 2)
 
     marker_size = max(6, px / max(gh, gw) * 0.8)
@@ -170,7 +181,7 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
                          args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
                     for i, s in enumerate(steps)]
     fig.update_layout(
-        height=height, font=FONT, showlegend=False, margin=dict(l=10, r=10, t=40 + 22 * min(k, 5), b=120),
+        height=height, font=FONT, showlegend=False, margin=dict(l=10, r=10, t=top, b=bottom),
         updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0.0, y=-0.1, xanchor="left", yanchor="top",
                           pad=dict(r=8, t=8), buttons=[play, pause], font=dict(size=15, color="#222222"))],
         sliders=[dict(active=start, steps=slider_steps, x=0.2, len=0.8, y=-0.07, yanchor="top",

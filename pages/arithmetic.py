@@ -244,8 +244,7 @@ if anim_ok:
     pos = state.slider("Kernel position (scrub)", "ar_pos", 0, max(n_steps - 1, 1), 0, container=s3,
                        help="Or press ▶ Play under the figure; its slider scrubs too.")
     pos = min(pos, n_steps - 1)
-    fig = sliding_window_figure(x2d, weight, bias, anim_spec, start=pos, speed_ms=int(1000 / speed),
-                                height=int(min(1000, max(560, 20 * grid_side + 330))))
+    fig = sliding_window_figure(x2d, weight, bias, anim_spec, start=pos, speed_ms=int(1000 / speed))
     st.plotly_chart(fig, width="stretch", key="ar_anim", config={"displayModeBar": False})
     step = ar.sliding_windows(x2d, weight, bias, anim_spec)[pos]
     st.markdown(f"**Output cell ({step.out_row}, {step.out_col})** = "
@@ -281,7 +280,8 @@ def run_pytorch(s: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], str]:
 
 
 got, formula, where = run_pytorch(spec)
-code = (f"import torch\nfrom torch import nn\n\nlayer = {spec.torch_code()}\n"
+layer_code = spec.torch_code().replace(", stride=", ",\n    stride=")
+code = (f"import torch\nfrom torch import nn\n\nlayer = {layer_code}\n"
         f"x = torch.randn(1, {cin}, {h}, {w})   # N, C, H, W\n"
         f"print(layer(x).shape)   # {torch.Size(got)}\n"
         f"print(sum(p.numel() for p in layer.parameters()))   # {spec.params().total}")
@@ -301,14 +301,13 @@ st.header("Special cases", divider="gray")
 t1, t2, t3, t4, t5 = st.tabs(["1×1 convolution", "Dilated (atrous)", "Grouped and depthwise", "Pooling", "im2col: one matrix product"])
 base_h, base_w, base_c = h, w, cin
 with t1:
-    one = LayerSpec("conv", base_h, base_w, base_c, max(1, base_c // 2), kernel=1)
+    one = LayerSpec("conv", base_h, base_w, base_c, cout, kernel=1)
     st.markdown(
         f"A **1×1 convolution** looks at one pixel at a time, across all channels: it mixes the {base_c} input "
-        f"channels into new ones and leaves the spatial size alone. {base_c}×{base_h}×{base_w} → "
-        f"**{'×'.join(map(str, one.output_shape()))}** with {one.out_channels} filters: "
-        f"{ar.conv_params(base_c, one.out_channels, 1).weights:,} weights (1·1·{base_c}·{one.out_channels}) + "
-        f"{one.out_channels} biases. GoogLeNet and ResNet use them as cheap bottlenecks that shrink the depth before an "
-        "expensive 3×3 or 5×5 layer.")
+        f"channel{'s' if base_c > 1 else ''} into {cout} new one{'s' if cout > 1 else ''} and leaves the spatial size alone: "
+        f"{base_c}×{base_h}×{base_w} → **{'×'.join(map(str, one.output_shape()))}**, with "
+        f"{ar.conv_params(base_c, cout, 1).weights:,} weights (1·1·{base_c}·{cout}) + {cout} biases. "
+        "GoogLeNet and ResNet use them as cheap bottlenecks that shrink the depth before an expensive 3×3 or 5×5 layer.")
     bott = ar.conv_params(256, 256, 3).total
     cheap = ar.conv_params(256, 64, 1).total + ar.conv_params(64, 64, 3).total + ar.conv_params(64, 256, 1).total
     st.markdown(f"Example: a 3×3 convolution from 256 to 256 channels has **{bott:,}** parameters; a ResNet bottleneck "
