@@ -520,7 +520,7 @@ def classic_bank(size: int | tuple[int, int], orientations: int = 12) -> dict[st
     The 3x3 kernels (Sobel, Prewitt, Laplacian, ...) are resized bilinearly (corners kept on
     corners); blurs and Gabors are built at the size itself. Gabors come at ``orientations``
     angles (0°, 180°/n, ...), two wavelengths (size/2 and size, at least 2 px) and two phases
-    (even = line detector, odd = edge detector).
+    (even = line detector, odd = edge detector); at 3x3 at most 4 orientations.
 
     Examples::
 
@@ -530,6 +530,8 @@ def classic_bank(size: int | tuple[int, int], orientations: int = 12) -> dict[st
     """
     kh, kw = (size, size) if isinstance(size, int) else size
     s = max(kh, kw)
+    if s <= 3:  # a 3x3 grid cannot tell orientations 15° apart; fewer templates, fewer chance matches
+        orientations = min(orientations, 4)
     bank = {
         "identity": _resize_kernel(identity(3), (kh, kw)) if s > 1 else torch.ones(kh, kw),
         "box blur": torch.full((kh, kw), 1.0 / (kh * kw)),

@@ -219,7 +219,7 @@ if not convs:
     st.warning(f"{m.title} has no Conv2d layers, so there are no learned filters to show.")
     st.stop()
 first = convs[0]
-lc1, lc2, lc3, lc4 = st.columns([2, 1, 1, 1])
+lc1, lc2, lc3, lc4 = st.columns([2, 1.4, 1, 1.4])
 layer = state.select("Conv layer", "kn_layer", convs, first, container=lc1,
                      format_func=lambda n: f"{n} {tuple(kn.learned_filters(m, n).shape)}")
 w = kn.learned_filters(m, layer)
@@ -250,7 +250,12 @@ else:
 if not m.trained:
     st.warning("These weights are **random** (untrained model): expect noise, not edges. Compare with a trained model "
                "(LeNet-5 or the small VGG in the sidebar).", icon=":material/warning:")
-st.caption(f"Layer `{layer}`: {n_f} filters × {n_c} input channels × {kh}×{kw} = {w.numel():,} weights. "
+groups = dict(m.module.named_modules())[layer].groups
+group_note = ("" if groups == 1 else
+              f"Grouped convolution ({groups} groups): each filter sees only {n_c} of the layer's {n_c * groups} input channels"
+              + (" (depthwise: filter f sees channel f). " if n_c == 1 else ", the channels of its own group. "))
+st.caption(f"Layer `{layer}`: {n_f} filters × {n_c} input channel{'s' if n_c > 1 else ''} × {kh}×{kw} = {w.numel():,} weights. "
+           + group_note
            + (f"Clusters (sizes): {', '.join(str(c) for c in np.bincount(labels))}." if labels is not None else ""))
 
 if n_c == 3:
@@ -289,8 +294,13 @@ fm = kn.weight_map(w, order=order, scale="raw" if shared_scale else "per_filter"
 fa, ca = fm.index_arrays()
 z = fm.z.cpu().numpy()
 zm = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-hm = go.Figure(go.Heatmap(z=z, customdata=np.stack([fa, ca], -1), colorscale="Greys_r", zmin=-zm, zmax=zm,
-                          hovertemplate="filter %{customdata[0]}, input channel %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
+custom = [fa, ca]
+hover = "filter %{customdata[0]}, input channel %{customdata[1]}<br>weight %{z:.4f}"
+if labels is not None:  # clustered: name the cluster too
+    custom.append(np.where(fa >= 0, np.asarray(labels)[np.clip(fa, 0, None)], -1))
+    hover += "<br>cluster %{customdata[2]}"
+hm = go.Figure(go.Heatmap(z=z, customdata=np.stack(custom, -1), colorscale="Greys_r", zmin=-zm, zmax=zm,
+                          hovertemplate=hover + "<extra></extra>",
                           colorbar=dict(title="weight" if shared_scale else "weight / max|w|")))
 hm.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False, showticklabels=False)
 hm.update_xaxes(showgrid=False, constrain="domain", showticklabels=False)
@@ -307,9 +317,12 @@ else:
 st.caption(layout_note + "Hover a tile to read which filter and channel it is. Black = most negative, white = most positive, "
            "mid-grey = 0" + ("" if shared_scale else "; each filter stretched to its own largest |weight|") + ".")
 if (n_f > win_f or n_c > win_c) and n_f * n_c * tile_px <= 4_500_000:
+    @st.cache_data(max_entries=4, show_spinner="Drawing the whole layer…")
+    def _full_map(_w: torch.Tensor, key: str, layer: str, order: tuple[int, ...], scale: str) -> np.ndarray:
+        return kn.weight_map(_w, order=list(order), scale=scale).to_image("gray")
+
     with st.expander(f"The whole layer at once ({n_f} × {n_c} tiles, a static picture)"):
-        full = kn.weight_map(w, order=order, scale="raw" if shared_scale else "per_filter")
-        st.image(full.to_image("gray"), width="stretch")
+        st.image(_full_map(w, m.key, layer, tuple(order), "raw" if shared_scale else "per_filter"), width="stretch")
 
 # one filter, channel by channel
 st.subheader("One filter, channel by channel")
@@ -331,7 +344,7 @@ sub.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=None)
 sub.update_xaxes(showticklabels=False)
 sub.update_layout(height=60 + nrow * min(340, 1100 // ncol + 20), margin=dict(l=10, r=10, t=40, b=10), font=FONT)
 (st.columns([1, 1])[0] if ncol <= 2 else st.container()).plotly_chart(sub, width="stretch")
-st.caption(f"Filter {fsel}: norm {float(w[fsel].norm()):.3f}; red = positive, blue = negative weights, one scale for its {n_c} channels"
+st.caption(f"Filter {fsel}: norm {float(w[fsel].norm()):.3f}; red = positive, blue = negative weights, one scale for its {n_c} channel{'s' if n_c > 1 else ''}"
            + (f" (first {show_c} of {n_c} shown; the map above shows all)." if n_c > show_c else "."))
 
 # ====================================================================== 3. bridge
@@ -386,9 +399,9 @@ else:
             **({"colour share": st.column_config.NumberColumn(format="%.2f")} if rgb1 else {})})
     with tc2:
         fam = table.groupby("family")["|cosine|"].agg(["count", "mean"]).reset_index().sort_values("count", ascending=False)
-        bar = go.Figure(go.Bar(x=fam["family"], y=fam["count"], text=[f"mean |cos| {v:.2f}" for v in fam["mean"]],
-                               textposition="inside", textangle=0, insidetextanchor="end", marker_color="#4C78A8"))
-        bar.update_layout(title="Closest family, per filter", yaxis_title="filters", margin=dict(l=10, r=10, t=40, b=10),
+        bar = go.Figure(go.Bar(x=fam["family"], y=fam["count"], text=[f"|cos| {v:.2f}" for v in fam["mean"]],
+                               textposition="outside", textangle=0, cliponaxis=False, marker_color="#4C78A8"))
+        bar.update_layout(title="Closest family, per filter (mean |cos|)", yaxis_title="filters", margin=dict(l=10, r=10, t=60, b=10),
                           height=320, font=FONT)
         st.plotly_chart(bar, width="stretch")
         gab = [mt["theta"] for mt in matches if mt["theta"] is not None]
@@ -436,8 +449,8 @@ else:
         mc1, mc2 = st.columns(2)
         mc1.metric(f"Mean best |cosine| to a classic kernel, trained ({first})", f"{mean_t:.2f}", f"{mean_t - mean_u:+.2f} vs untrained")
         mc2.metric("… untrained", f"{mean_u:.2f}")
-        st.caption("With 60 kernels in the bank even random filters find a partner by chance; the difference between the two "
-                   "numbers is what training added.")
+        st.caption(f"With {len(bank)} kernels in the bank even random filters find a partner by chance; the difference "
+                   "between the two numbers is what training added.")
 
 with st.expander("What to notice", expanded=False):
     st.markdown(

@@ -297,3 +297,9 @@ def test_weight_map_image_grey_levels():
     # value v -> (v / max|v| + 1) / 2 * 255: 2 -> 255, 0 -> 127.5 -> 128, -2 -> 0, 1 -> 191.25 -> 191; padding white
     assert img[1:3, 1:3, 0].tolist() == [[255, 128], [0, 191]]
     assert img[0, 0].tolist() == [255, 255, 255]
+
+
+def test_bank_size_depends_on_kernel_size():
+    # 11 non-Gabor kernels; Gabors: orientations x 2 wavelengths x 2 phases, capped at 4 orientations for 3x3
+    assert len(classic_bank(11)) == 11 + 12 * 2 * 2
+    assert len(classic_bank(3)) == 11 + 4 * 2 * 2
