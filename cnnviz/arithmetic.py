@@ -544,7 +544,10 @@ def padded_grid(x: torch.Tensor, spec: LayerSpec) -> PaddedGrid:
     kc, orc = _axis_map(x.shape[1], spec)
     kind_r, kind_c = torch.tensor(kr), torch.tensor(kc)
     o_r, o_c = torch.tensor(orr), torch.tensor(orc)
-    kind = torch.maximum(kind_r[:, None], kind_c[None, :])
+    kr2, kc2 = kind_r[:, None].expand(len(kr), len(kc)), kind_c[None, :].expand(len(kr), len(kc))
+    kind = torch.full((len(kr), len(kc)), CELL_INPUT, dtype=torch.long)
+    for k in (CELL_INSERTED, CELL_PAD, CELL_OVERHANG):  # later kinds win: padding beats inserted zeros
+        kind[(kr2 == k) | (kc2 == k)] = k
     inside = (o_r[:, None] >= 0) & (o_c[None, :] >= 0)
     vals = torch.zeros(len(kr), len(kc), dtype=torch.float64)
     vals[inside] = x.double()[o_r.clamp(min=0)[:, None].expand_as(vals)[inside], o_c.clamp(min=0)[None, :].expand_as(vals)[inside]]

@@ -7,7 +7,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from cnnviz import zoo
-from cnnviz.architecture import case_study, compact, depth_profile, layer_table, receptive_fields_or_none, totals
+from cnnviz.architecture import DepthPoint, case_study, compact, depth_profile, layer_table, receptive_fields_or_none, totals
 from cnnviz.arithmetic import human
 from cnnviz.model import ModelHandle
 from cnnviz.ui import state
@@ -100,6 +100,7 @@ st.caption(("Compact view: layers that change the shape or hold weights. " if no
 st.header("Through the depth", divider="gray")
 profile = depth_profile(m, rows_all, fields)
 if profile:
+    profile = [DepthPoint("input", tuple(m.input_size), 1 if fields else None)] + profile
     xs = list(range(len(profile)))
     names = [p.name for p in profile]
     has_rf = any(p.rf for p in profile)

@@ -94,7 +94,7 @@ pad_txt = f"{pb}" if pb == pa else f"({pb}+{pa})/2"
 def size_latex(n: int, sym: str, out: int) -> str:
     """The output-size formula, then the same with this layer's numbers (cnnviz.arithmetic computes it)."""
     if mode == "transposed":
-        return (rf"\begin{{aligned}}{sym}_{{out}} &= ({sym}-1)S - 2P + D(K-1) + \text{{output\_padding}} + 1 \\ "
+        return (rf"\begin{{aligned}}{sym}_{{out}} &= ({sym}-1)S - 2P + D(K-1) + \text{{out\_pad}} + 1 \\ "
                 rf"&= ({n}-1)\cdot{stride} - 2\cdot{int(padding)} + {dilation}\cdot({k}-1) + {out_pad} + 1 = \mathbf{{{out}}}\end{{aligned}}")
     br_l, br_r = (r"\left\lceil", r"\right\rceil") if spec.ceil_mode else (r"\left\lfloor", r"\right\rfloor")
     two_p = f"2\\cdot{pb}" if pb == pa else f"({pb}+{pa})"

@@ -260,6 +260,7 @@ def test_transposed_grid_inserts_zeros():
     # 2 pixels + 1 inserted zero + 2 pad each side = 7
     assert grid.values.shape == (7, 7)
     assert grid.kind[2, 3] == ar.CELL_INSERTED and grid.values[2, 4] == 2
+    assert grid.kind[0, 3] == ar.CELL_PAD  # a padding row stays padding where it crosses an inserted column
 
 
 # ----------------------------------------------------------------------------- im2col
