@@ -337,42 +337,64 @@ def extract_features(m: ModelHandle, images: np.ndarray | torch.Tensor | Sequenc
         >>> f.values.shape
         torch.Size([64, 84])
     """
+    return extract_layers(m, images, [layer], pooling, batch_size, progress)[layer]
+
+
+def extract_layers(m: ModelHandle, images: np.ndarray | torch.Tensor | Sequence, layers: Sequence[str],
+                   pooling: str = "auto", batch_size: int = 256, progress: ProgressFn | None = None) -> dict[str, Features]:
+    """Several layers' features from one forward pass per batch (see :func:`extract_features`).
+
+    Examples::
+
+        >>> fs = extract_layers(m, images, ["pixels", "features.2", "classifier.4"])
+        >>> {k: v.dims for k, v in fs.items()}
+        {'pixels': 784, 'features.2': 1176, 'classifier.4': 84}
+    """
     mods = dict(m.module.named_modules())
-    if layer != PIXELS and layer not in mods:
-        raise KeyError(f"layer {layer!r} not in model {m.name}. Hint: feature_layers(m) lists the choices")
+    layers = list(dict.fromkeys(layers))
+    missing = [name for name in layers if name != PIXELS and name not in mods]
+    if missing:
+        raise KeyError(f"layer(s) {missing} not in model {m.name}. Hint: feature_layers(m) lists the choices")
     n = len(images)
     if n == 0:
         raise ValueError("no images to extract features from")
-    chunks, preds = [], []
-    label, shape = "flatten", ()
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    how: dict[str, str] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    preds = []
+    what = layers[0] if len(layers) == 1 else f"{len(layers)} layers"
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         x = _batches_from(m, images, start, stop)
-        captured: list[torch.Tensor] = []
+        captured: dict[str, torch.Tensor] = {}
+
+        def hook_for(name):
+            def hook(_m, _i, out):
+                if isinstance(out, torch.Tensor):
+                    captured[name] = out  # a second call overwrites: the last call wins
+            return hook
+
         with m.inspect() as module, torch.inference_mode():
-            handle = None
-            if layer != PIXELS:
-                handle = mods[layer].register_forward_hook(lambda _m, _i, out: captured.append(out) if isinstance(out, torch.Tensor) else None)
+            handles = [mods[name].register_forward_hook(hook_for(name)) for name in layers if name != PIXELS]
             try:
                 logits = module(x)
             finally:
-                if handle is not None:
-                    handle.remove()
-        if layer == PIXELS:
-            out = x
-        elif captured:
-            out = captured[-1]
-        else:
-            raise RuntimeError(f"layer {layer!r} produced no tensor output in {m.name}'s forward pass; choose another layer")
-        shape = tuple(out.shape[1:])
-        vec, label = pool_features(out, pooling)
-        if start == 0 and n * vec.shape[1] * 4 > MAX_FEATURE_BYTES:
-            raise MemoryError(f"{n} points x {vec.shape[1]} values of {layer} would take "
-                              f"{n * vec.shape[1] * 4 / 2**30:.1f} GiB; choose pooling 'avg' or 'auto', or fewer points")
-        chunks.append(vec)
+                for h in handles:
+                    h.remove()
+        for name in layers:
+            out = x if name == PIXELS else captured.get(name)
+            if out is None:
+                raise RuntimeError(f"layer {name!r} produced no tensor output in {m.name}'s forward pass; choose another layer")
+            shapes[name] = tuple(out.shape[1:])
+            vec, how[name] = pool_features(out, pooling)
+            if start == 0 and n * vec.shape[1] * 4 > MAX_FEATURE_BYTES:
+                raise MemoryError(f"{n} points x {vec.shape[1]} values of {name} would take "
+                                  f"{n * vec.shape[1] * 4 / 2**30:.1f} GiB; choose pooling 'avg' or 'auto', or fewer points")
+            chunks[name].append(vec)
         preds.append(logits.argmax(1))
-        _report(progress, stop / n, f"features of {layer}: {stop}/{n} images")
-    return Features(layer, label, torch.cat(chunks), torch.cat(preds), shape)
+        _report(progress, stop / n, f"features of {what}: {stop}/{n} images")
+    pred = torch.cat(preds)
+    return {name: Features(name, how[name], torch.cat(chunks[name]), pred, shapes[name]) for name in layers}
 
 
 # ------------------------------------------------------------------------------------ PCA

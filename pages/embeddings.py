@@ -158,9 +158,20 @@ images_src = list(pts.paths) if pts.paths else pts.images
 
 def features_for(name: str):
     key = (m.key, pts_key, name, pooling)
-    return cached(key, f"Features of {name}",
-                  lambda p: em.extract_features(m, images_src, name, pooling, batch_size=128 if small_input else 32,
-                                                progress=p))
+    cache = _results()
+    if key not in cache:
+        # one forward pass for this layer and every default one still missing (the layer comparison)
+        want = [name] + [n for n in [layer] + em.comparison_layers(m) if (m.key, pts_key, n, pooling) not in cache]
+        bar = st.progress(0.0, text="Features")
+        try:
+            got = em.extract_layers(m, images_src, list(dict.fromkeys(want)), pooling,
+                                    batch_size=128 if small_input else 32,
+                                    progress=lambda f, t: bar.progress(f, text=f"Running the model: {t}"))
+        finally:
+            bar.empty()
+        for n, f in got.items():
+            cache.get_or_compute((m.key, pts_key, n, pooling), lambda f=f: f)
+    return cache.get_or_compute(key, lambda: em.extract_features(m, images_src, name, pooling))
 
 
 def embedding_for(name: str, meth: str, d: int):
@@ -283,7 +294,7 @@ with right:
         st.caption("Its nearest neighbours in feature space (distance):")
         cols = st.columns(3)
         for j, (a, d) in enumerate(zip(idx[1:], dist[1:])):
-            show_image(pts.images[a], caption=f"#{a} · {d:.2f}", min_side=56, container=cols[j % 3], width=64)
+            show_image(pts.images[a], caption=f"#{a} · {d:.2f}", min_side=56, container=cols[j % 3], width="stretch")
     elif picked:
         show = picked[:64]
         rows, cols_ = em.grid_shape(len(show))
@@ -296,14 +307,14 @@ with right:
     else:
         st.info("Click a point to see its image and neighbours; drag a box or lasso (toolbar) to see a group."
                 if dim == 2 else "Rotate with the mouse. Selecting points works in the 2D view.")
-    st.metric("kNN accuracy in this embedding (k=10)", f"{em.knn_accuracy(P, labels):.1%}",
+    st.metric("kNN accuracy (k=10)", f"{em.knn_accuracy(P, labels):.1%}",
               help="Leave-one-out: how often the 10 nearest points in the picture mostly share a point's true label.")
     if can_mark:
         st.metric("Misclassified by the model", f"{int(wrong.sum())} of {int(known.sum())}")
 
 # ============================================================================ 2. grid
 st.header("2. The image grid", divider="gray")
-g1, g2 = st.columns([1, 3])
+g1, g2 = st.columns([1, 2])
 side_max = max(4, min(48, math.isqrt(len(pts)) + 1))
 side = state.slider("Grid side (cells per row)", "em_grid", 4, side_max, min(side_max, 24), container=g1,
                     help="The embedding is snapped to a side × side grid by a linear assignment (each cell gets "
@@ -314,12 +325,13 @@ rows = math.ceil(len(pick) / side)
 cells = cached((m.key, pts_key, layer, pooling, method, dim, perplexity, n_neighbors, "grid", side), "Snapping to the grid",
                lambda p: em.snap_to_grid(P[pick, :2], rows, side))
 grid = em.grid_image(pts.images[pick], cells, rows, side, pad=1)
-g1.caption(f"{len(pick)} of {len(pts)} images in a {rows}×{side} grid"
-           + (" (a seeded random subset)" if len(pick) < len(pts) else "")
-           + (". From the first two of the three dimensions." if dim == 3 else "."))
-with g2:
-    show_image(grid, min_side=2 * min(grid.shape[:2]), width=min(1000, 2 * grid.shape[1]),
-               caption=f"{em.METHOD_TITLES[method]} of {layer}, snapped to a grid")
+g2.markdown(f"Each image moved to the grid cell nearest its place in the {em.METHOD_TITLES[method]} picture above "
+            f"(scipy's `linear_sum_assignment`: every cell one image, least total movement). "
+            f"{len(pick)} of {len(pts)} images in {rows}×{side} cells"
+            + (" (a seeded random subset)" if len(pick) < len(pts) else "")
+            + (". From the first two of the three dimensions." if dim == 3 else "."))
+show_image(grid, min_side=2 * min(grid.shape[:2]), width="stretch",
+           caption=f"{em.METHOD_TITLES[method]} of {layer}, snapped to a grid")
 
 # ============================================================================ 3. your image
 st.header("3. Your image among them", divider="gray")
@@ -344,7 +356,7 @@ if own is not None:
         cols = y2.columns(ncol)
         for j, (a, d) in enumerate(zip(idx[r0:r0 + ncol], dist[r0:r0 + ncol])):
             lab = pts.classes[labels[a]] if labels[a] >= 0 else "?"
-            show_image(pts.images[a], caption=f"{lab} · d={d:.2f}", min_side=84, container=cols[j], width=96)
+            show_image(pts.images[a], caption=f"{lab} · d={d:.2f}", min_side=84, container=cols[j], width="stretch")
 
 # ============================================================================ 4. layers compared
 st.header("4. Do the features get more abstract? Layers compared", divider="gray")
@@ -369,8 +381,10 @@ else:
             views.append((name, fe, e2, scores))
     except (ValueError, KeyError, RuntimeError, MemoryError) as e:
         st.error(f"Cannot compare layers: {e}")
-    if len(cmp_layers) > 6:
-        st.caption("The first 6 layers are shown.")
+    st.caption("Colours: true labels (legend of the scatter above when it is coloured by label). "
+               "kNN accuracy: leave-one-out 10-nearest-neighbour vote, in the 2D picture and in the full feature "
+               "space; trustworthiness: are the picture's neighbours true neighbours?"
+               + (" The first 6 layers are shown." if len(cmp_layers) > 6 else ""))
     cols = st.columns(max(1, len(views)))
     for col, (name, fe, e2, (acc_e, acc_f, trust)) in zip(cols, views):
         f2 = go.Figure()
@@ -382,7 +396,7 @@ else:
         f2.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=FONT,
                          title=dict(text=f"{name}<br><sup>{fe.dims} values</sup>", font=dict(size=15)))
         f2.update_xaxes(showticklabels=False)
-        f2.update_yaxes(showticklabels=False, scaleanchor="x")
+        f2.update_yaxes(showticklabels=False)
         col.plotly_chart(f2, width="stretch", key=f"em_cmp_{name}")
         col.metric("kNN accuracy, embedding", f"{acc_e:.1%}")
         col.metric("kNN accuracy, features", f"{acc_f:.1%}")

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from cnnviz.embeddings import (
-    PIXELS, ResultCache, comparison_layers, embed, extract_features, feature_layers, fit_pca, grid_image,
+    PIXELS, ResultCache, comparison_layers, embed, extract_features, extract_layers, feature_layers, fit_pca, grid_image,
     grid_shape, knn_accuracy, knn_preservation, load_image_folder, load_points, nearest_neighbours, pool_features,
     snap_to_grid, trustworthiness,
 )
@@ -202,6 +202,10 @@ def test_extraction_equals_model_activations(lenet):
     torch.testing.assert_close(pix.predictions, lenet.predict_batch(x).argmax(1))
     avg = extract_features(lenet, pts.images, "features.3", "avg")
     torch.testing.assert_close(avg.values, ref["features.3"].mean((2, 3)), rtol=1e-5, atol=1e-5)
+    both = extract_layers(lenet, pts.images, ["classifier.4", PIXELS, "features.3"], "flatten", batch_size=16)
+    assert list(both) == ["classifier.4", PIXELS, "features.3"]
+    torch.testing.assert_close(both["features.3"].values, ref["features.3"].reshape(40, -1), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(both[PIXELS].values, x.reshape(40, -1), rtol=1e-5, atol=1e-5)
 
 
 def test_extraction_releases_hooks_and_rejects_unknown_layer(lenet):
