@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 from PIL import Image
 from plotly.subplots import make_subplots
+from streamlit_image_coordinates import streamlit_image_coordinates
 
 from cnnviz import kernels as kn
 from cnnviz.render import colormap, normalize_maps, to_uint8
@@ -258,16 +259,32 @@ st.caption(f"Layer `{layer}`: {n_f} filters × {n_c} input channel{'s' if n_c > 
            + group_note
            + (f"Clusters (sizes): {', '.join(str(c) for c in np.bincount(labels))}." if labels is not None else ""))
 
+
+
+def _on_grid_click() -> None:
+    """A click on the RGB filter grid selects that filter for the channel-by-channel view."""
+    click, info = st.session_state.get("kn_gridclick"), st.session_state.get("_kn_grid")
+    if not click or not info:
+        return
+    layout, tile_order, nat_h, nat_w = info
+    i = layout.tile_at(click["y"] * nat_h / max(1, click["height"]), click["x"] * nat_w / max(1, click["width"]))
+    if i is not None:
+        st.session_state["qp:kn_f"] = int(tile_order[i])
+
+
 if n_c == 3:
     st.subheader("Each filter as a colour image")
     grid, layout = kn.filter_grid_rgb(w, "shared" if shared_scale else "per", order=order, cols=min(16, max(1, math.ceil(math.sqrt(n_f)))))
     arr = to_uint8(grid)
     scale = max(1, 640 // arr.shape[1])
     gc1, gc2 = st.columns([3, 2])
+    st.session_state["_kn_grid"] = (layout, list(order), arr.shape[0], arr.shape[1])
     with gc1:
-        st.image(np.repeat(np.repeat(arr, scale, 0), scale, 1), width="content",
-                 caption=f"{n_f} filters of {kh}×{kw}×3, read row by row in the order chosen above; each weight's R, G, B "
-                         "values are shown as a colour (grey = 0 when one scale is used).")
+        streamlit_image_coordinates(np.repeat(np.repeat(arr, scale, 0), scale, 1), key="kn_gridclick",
+                                    on_click=_on_grid_click, cursor="pointer", width="content")
+        st.caption(f"{n_f} filters of {kh}×{kw}×3, read row by row in the order chosen above; each weight's R, G, B "
+                   "values are shown as a colour (grey = 0 when one scale is used). **Click a filter** to see its "
+                   "channels below.")
     with gc2:
         st.markdown(
             "This is the picture of Krizhevsky et al. (AlexNet, 2012, fig. 3) and Zeiler & Fergus (2014): the first layer of a trained "

@@ -48,11 +48,23 @@ def test_kernels_page_renders_and_editor_changes_response(server, page):
 
 def test_kernels_page_rgb_model_and_bridge(server, page):
     page.set_viewport_size({"width": 1500, "height": 4000})
-    page.goto(server + "/kernels?model=resnet18&untrained=1&kn_kernel=gabor&kn_mode=per_channel&kn_order=norm")
+    page.goto(server + "/kernels?model=resnet18&untrained=1&kn_kernel=gabor&kn_mode=per_channel")
     wait_idle(page)
     assert_no_exception(page)
     page.get_by_text("Each filter as a colour image").first.wait_for()
     page.get_by_text("Learned vs. classic").first.wait_for()
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=90_000)
-    assert page.get_by_text(re.compile("random weights only")).count() >= 1  # untrained: no comparison offered
+    page.get_by_text(re.compile("random weights only")).first.wait_for()  # untrained: no comparison offered
+    page.get_by_text(re.compile(r"^Filter 0: norm")).first.wait_for()
+
+    # click the second tile of the RGB grid: 64 filters of 7x7 in 8 columns with 1 px padding
+    # (65 px wide), drawn 640 // 65 = 9x larger; tile 1 spans x = 9..15, y = 1..7 in grid pixels
+    frame = page.locator("iframe[title*='streamlit_image_coordinates']").first
+    frame.scroll_into_view_if_needed()
+    box = frame.bounding_box()
+    page.mouse.click(box["x"] + 12.5 * 9, box["y"] + 4.5 * 9)
+    page.get_by_text(re.compile(r"^Filter 1: norm")).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert "kn_f=1" in page.url
     screenshot(page, "kernels-resnet18")
