@@ -184,7 +184,7 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
         height=height, font=FONT, showlegend=False, margin=dict(l=10, r=10, t=top, b=bottom),
         updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0.0, y=-0.08, xanchor="left", yanchor="top",
                           pad=dict(r=8, t=8), buttons=[play, pause], font=dict(size=15, color="#222222"))],
-        sliders=[dict(active=start, steps=slider_steps, x=0.2, len=0.8, y=-0.05, yanchor="top",
+        sliders=[dict(active=start, steps=slider_steps, x=0.26, len=0.74, y=-0.05, yanchor="top",
                       currentvalue=dict(prefix="step (output row, col): ", font=dict(size=15, color="#333333")), pad=dict(t=40),
                       font=dict(size=1, color="rgba(0,0,0,0)"), ticklen=0, tickcolor="rgba(0,0,0,0)",
                       transition=dict(duration=0))],

@@ -247,7 +247,7 @@ if anim_ok:
     fig = sliding_window_figure(x2d, weight, bias, anim_spec, start=pos, speed_ms=int(1000 / speed))
     st.plotly_chart(fig, width="stretch", key="ar_anim", config={"displayModeBar": False})
     step = ar.sliding_windows(x2d, weight, bias, anim_spec)[pos]
-    st.markdown(f"**Output cell ({step.out_row}, {step.out_col})** = "
+    st.markdown(f"**Output cell ({step.out_row}, {step.out_col})** (the scrubbed position) = "
                 f"`{ar.format_dot_product(step, bias, mode, max_terms=30)}`")
     notes = ["The kernel (red) reads the cells under its taps; the sand-coloured cells are padding"
              + (" (−∞ for max pooling: padding never wins)" if mode == "maxpool" else " (zeros)") + "."]
