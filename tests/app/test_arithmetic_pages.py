@@ -64,3 +64,31 @@ def test_architecture_page_lists_lenet():
     assert not at.exception
     assert [m.value for m in at.metric][:2] == ["61,706", "416,520"]
     assert any("LeNet-5" in s.value for s in at.subheader)
+
+
+def test_huge_layer_checked_on_meta_and_animation_declines(arithmetic_app):
+    at = arithmetic_app
+    at.radio(key="qp:ar_mode").set_value("conv").run()
+    at.selectbox(key="qp:ar_p").set_value(1).run()
+    for key, value in (("qp:ar_h", 224), ("qp:ar_w", 224), ("qp:ar_cin", 512), ("qp:ar_cout", 512), ("qp:ar_k", 3)):
+        at.number_input(key=key).set_value(value).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "meta" in _texts(at, "success")          # 512x512x3x3 on 224x224: shape rules without computing
+    assert "draws grids up to" in _texts(at, "info")  # 226x226 cells would not be legible
+    assert "512 × 224 × 224" in " ".join(str(m.value) for m in at.metric)
+
+
+def test_custom_numbers_are_parsed_or_explained(arithmetic_app):
+    at = arithmetic_app
+    for key, value in (("qp:ar_h", 4), ("qp:ar_w", 4), ("qp:ar_cin", 1), ("qp:ar_cout", 1), ("qp:ar_k", 2)):
+        at.number_input(key=key).set_value(value).run()
+    at.selectbox(key="qp:ar_p").set_value(0).run()
+    at.selectbox(key="qp:ar_src").set_value("custom").run()
+    at.selectbox(key="qp:ar_kern").set_value("ones").run()
+    at.text_input(key="qp:ar_x").set_value("1 2 3; 4 5 6; 7 8 9").run()
+    assert not at.exception
+    # 2x2 kernel of ones, bias 1, at (0, 0): 1+2+4+5+1 = 13
+    assert "= 13" in _texts(at, "markdown")
+    at.text_input(key="qp:ar_x").set_value("1 2; 3").run()
+    assert "cannot be read" in _texts(at, "warning")
+    assert not at.exception
