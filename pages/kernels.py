@@ -281,7 +281,7 @@ if n_c == 3:
     st.session_state["_kn_grid"] = (layout, list(order), arr.shape[0], arr.shape[1])
     with gc1:
         streamlit_image_coordinates(np.repeat(np.repeat(arr, scale, 0), scale, 1), key="kn_gridclick",
-                                    on_click=_on_grid_click, cursor="pointer", width="content")
+                                    on_click=_on_grid_click, cursor="pointer", width="stretch")
         st.caption(f"{n_f} filters of {kh}×{kw}×3, read row by row in the order chosen above; each weight's R, G, B "
                    "values are shown as a colour (grey = 0 when one scale is used). **Click a filter** to see its "
                    "channels below.")

@@ -57,12 +57,13 @@ def test_kernels_page_rgb_model_and_bridge(server, page):
     page.get_by_text(re.compile("random weights only")).first.wait_for()  # untrained: no comparison offered
     page.get_by_text(re.compile(r"^Filter 0: norm")).first.wait_for()
 
-    # click the second tile of the RGB grid: 64 filters of 7x7 in 8 columns with 1 px padding
-    # (65 px wide), drawn 640 // 65 = 9x larger; tile 1 spans x = 9..15, y = 1..7 in grid pixels
+    # click the second tile of the RGB grid: 64 filters of 7x7 in 8 columns with 1 px padding, a
+    # 65 x 65 grid stretched to the column width; tile 1 spans x = 9..15, y = 1..7 in grid pixels
     frame = page.locator("iframe[title*='streamlit_image_coordinates']").first
     frame.scroll_into_view_if_needed()
     box = frame.bounding_box()
-    page.mouse.click(box["x"] + 12.5 * 9, box["y"] + 4.5 * 9)
+    f = box["width"] / 65
+    page.mouse.click(box["x"] + 12.5 * f, box["y"] + 4.5 * f)
     page.get_by_text(re.compile(r"^Filter 1: norm")).first.wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
