@@ -16,7 +16,6 @@ Examples::
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 from typing import Sequence
