@@ -795,7 +795,10 @@ def layer_strides(model: ModelHandle) -> dict[str, int | None]:
     if model.key in _STRIDES:
         return _STRIDES[model.key]
     c, h, w = model.input_size
-    base = {i.name: i.output_shape for i in model.layers() if len(i.output_shape) == 3}
+    base: dict[str, tuple] = {}
+    for info in model.layers():  # a module called twice (ResNet's shared ReLU) keeps its first call, as the hooks do
+        if len(info.output_shape) == 3:
+            base.setdefault(info.name, info.output_shape)
     grown: dict[str, tuple] = {}
     mods = dict(model.module.named_modules())
 
@@ -809,7 +812,7 @@ def layer_strides(model: ModelHandle) -> dict[str, int | None]:
         handles = [mods[n].register_forward_hook(hook_for(n)) for n in base if n in mods]
         try:
             module(torch.zeros(1, c, h + 64, w + 64, device=model.device))
-        except RuntimeError:
+        except (RuntimeError, ValueError):
             pass  # e.g. a Linear layer expecting the original size: the maps before it were captured
         finally:
             for hd in handles:

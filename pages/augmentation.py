@@ -238,6 +238,13 @@ with tab_shift:
             for k in range(r["stride"], kmax + 1, r["stride"]):
                 fig.add_vline(x=k, line_dash="dot", line_color="gray")
             st.plotly_chart(fig, width="stretch")
+        with st.expander("Table of the shift sweep", icon=":material/table:"):
+            st.dataframe(pd.DataFrame({
+                "shift (px)": [int(k) for k in r["shifts"]], "top class": r["labels"],
+                "confidence": [f"{c:.1%}" for c in r["conf"]], f"P({r['clean']})": [f"{p:.1%}" for p in r["ref"]],
+                f"change of {layer}": [f"{c:.3f}" for c in r["change"]],
+                "change after alignment": [f"{c:.3f}" for c in r["aligned"]] if r["aligned"] is not None else "—",
+            }), hide_index=True, width="stretch")
         st.markdown(
             f"**What to notice.** A shift by a multiple of the layer's stride ({r['stride']} pixels, dotted lines) moves "
             "the feature map by whole cells, so once that move is taken out the change nearly vanishes. Shifts in "
@@ -257,6 +264,10 @@ with tab_light:
             fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
             st.plotly_chart(fig, width="stretch")
             show_image(d["strip"], caption=" · ".join(f"{v:g}" for v in d["values"]), min_side=60, width="stretch")
+            st.dataframe(pd.DataFrame({"factor": d["values"], "top class": d["labels"],
+                                       "confidence": [f"{c:.1%}" for c in d["conf"]],
+                                       f"P({d['clean']})": [f"{p:.1%}" for p in d["ref"]]}).set_index("factor").T,
+                         width="stretch")
     st.markdown("**What to notice.** Brightness multiplies pixels, contrast blends with the mean grey. Normalisation "
                 "removes neither: a network trained on well-lit images meets a dark or flat image as something new.")
 
