@@ -326,18 +326,20 @@ with t2:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption("Try the preset 'Dilated 3×3, D=2' to watch the spread-out taps slide.")
 with t3:
-    c = max(base_c, 2)
+    c = base_c if base_c >= 8 and base_c % 4 == 0 else 32  # enough channels for the groups to mean something
     cards = [("standard (groups = 1)", LayerSpec("conv", base_h, base_w, c, c, kernel=3, padding=1)),
-             ("2 groups", LayerSpec("conv", base_h, base_w, c, c, kernel=3, padding=1, groups=2 if c % 2 == 0 else 1)),
-             ("depthwise (groups = C)", LayerSpec("conv", base_h, base_w, c, c, kernel=3, padding=1, groups=c))]
+             ("2 groups", LayerSpec("conv", base_h, base_w, c, c, kernel=3, padding=1, groups=2)),
+             ("4 groups", LayerSpec("conv", base_h, base_w, c, c, kernel=3, padding=1, groups=4)),
+             (f"depthwise (groups = C = {c})", LayerSpec("conv", base_h, base_w, c, c, kernel=3, padding=1, groups=c))]
     pw = LayerSpec("conv", base_h, base_w, c, c, kernel=1)
     rows = [{"layer": name, "weights K·K·C_in/groups·C_out": f"3·3·{c // s_.groups}·{c} = {s_.params().weights:,}",
              "MACs": ar.human(s_.macs())} for name, s_ in cards]
-    sep_w = cards[2][1].params().weights + pw.params().weights
+    dw = cards[-1][1]
+    sep_w = dw.params().weights + pw.params().weights
     rows.append({"layer": "depthwise separable (depthwise 3×3 + 1×1)", "weights K·K·C_in/groups·C_out":
-                 f"{cards[2][1].params().weights:,} + {pw.params().weights:,} = {sep_w:,}",
-                 "MACs": ar.human(cards[2][1].macs() + pw.macs())})
-    st.markdown(f"**Grouped** convolution splits the {c} channels into groups that do not see each other: each filter "
+                 f"{dw.params().weights:,} + {pw.params().weights:,} = {sep_w:,}",
+                 "MACs": ar.human(dw.macs() + pw.macs())})
+    st.markdown(f"**Grouped** convolution (here a 3×3 layer from {c} to {c} channels on {base_h}×{base_w}) splits the {c} channels into groups that do not see each other: each filter "
                 "looks at C_in/groups channels only, so weights and MACs drop by the factor *groups*. With groups = C_in "
                 "it is **depthwise**: one K×K filter per channel. MobileNet follows it with a 1×1 convolution to mix the "
                 f"channels again (*depthwise separable*), here {cards[0][1].params().weights / sep_w:.1f}× fewer weights "
