@@ -136,7 +136,6 @@ if name == "sobel_magnitude":
         for col, r, t, s in ((cols[0], gx, "Gx (signed)", True), (cols[1], gy, "Gy (signed)", True), (cols[2], mag, "magnitude", False)):
             with col:
                 show_image(rgb_response(r, s), caption=f"{t}, per channel", min_side=200, width="stretch")
-    kernel = None
 else:
     preset = kn.classic_kernel(name, **params).numpy()
     sig = (name, tuple(sorted(params.items())))
@@ -176,8 +175,8 @@ else:
                 f"sums to {s:.3g}: flat areas are multiplied by {s:.3g}")
         st.caption(f"{kernel.shape[0]}×{kernel.shape[1]} kernel{' (edited)' if edited_flag else ''}; {note}.")
     with right:
-        right.plotly_chart(kernel_figure(kernel, "The kernel" + (" (flipped for convolution)" if flip else "")) if not flip
-                           else kernel_figure(kernel[::-1, ::-1].copy(), "The kernel, flipped (true convolution)"), width="stretch")
+        shown_k, k_title = (kernel[::-1, ::-1].copy(), "The kernel, flipped (true convolution)") if flip else (kernel, "The kernel")
+        st.plotly_chart(kernel_figure(shown_k, k_title), width="stretch")
 
     try:
         resp = kn.apply_kernel(image, kernel, mode, convolution=flip, padding=padding, device=dev)
@@ -202,8 +201,9 @@ else:
         st.caption(f"Response range {float(resp.min()):.3g} … {float(resp.max()):.3g}; computed with `torch.nn.functional.conv2d` "
                    f"on {m.device_description} as a {'true convolution (kernel flipped)' if flip else 'cross-correlation (kernel not flipped), as in every CNN layer'}.")
 
-with st.expander("What to notice", expanded=False):
+with st.container(border=True):
     st.markdown(
+        "**What to notice**\n\n"
         "- **Edge kernels sum to 0**: on a flat area the positive and negative weights cancel, so only changes respond. "
         "Their response is *signed*: Sobel x is positive where the image gets brighter to the right and negative where it gets darker.\n"
         "- **ReLU keeps one sign only**: after max(0, ·) a Sobel x kernel reports dark-to-bright edges and forgets bright-to-dark ones. "
@@ -469,8 +469,9 @@ else:
         st.caption(f"With {len(bank)} kernels in the bank even random filters find a partner by chance; the difference "
                    "between the two numbers is what training added.")
 
-with st.expander("What to notice", expanded=False):
+with st.container(border=True):
     st.markdown(
+        "**What to notice**\n\n"
         "- A trained first layer of an ImageNet model shows **oriented edges, stripes and colour blobs**; an untrained one shows noise.\n"
         "- **Sort by norm**: a few filters carry most of the weight; with one shared scale the weak ones fade to grey.\n"
         "- **Cluster**: filters that differ only in strength, or are near copies, end up next to each other.\n"
