@@ -296,18 +296,20 @@ if n_c == 3:
 # the concatenated map: rows = filters, columns = input channels
 st.subheader("All weights in one map" if n_c > 1 else "The filters as heat maps")
 max_cells = 250_000
-tile_px = (kh + 1) * (kw + 1)
+tile_px = (kh + 1) * (kw + 1) if kh * kw > 1 else 1
 max_tiles = max(1, max_cells // tile_px)
-win_c = min(n_c, 64)
-win_f = min(n_f, max(1, max_tiles // max(1, win_c)), 128)
+point = kh * kw == 1  # 1x1 kernels: one pixel per weight, so a larger window fits
+win_c = min(n_c, 256 if point else 64)
+win_f = min(n_f, max(1, max_tiles // max(1, win_c)), 512 if point else 128)
 f0 = c0 = 0
 if n_f > win_f or n_c > win_c:
     wc1, wc2 = st.columns(2)
     f0 = state.slider(f"First filter shown ({win_f} at a time)", "kn_f0", 0, n_f - win_f, 0, step=1, container=wc1)
     c0 = state.slider(f"First input channel shown ({win_c} at a time)", "kn_c0", 0, n_c - win_c, 0, step=1, container=wc2) if n_c > win_c else 0
 per_row = max(1, round(math.sqrt(win_f / win_c))) if 1 < n_c <= 8 else 1  # few channels: several filters per row
+map_pad = 0 if kh * kw == 1 else 1  # 1x1 kernels: the map is simply the filters x channels weight matrix
 fm = kn.weight_map(w, order=order, scale="raw" if shared_scale else "per_filter", max_filters=win_f, filter_start=f0,
-                   max_channels=win_c if n_c > 1 else None, channel_start=c0, filters_per_row=per_row)
+                   max_channels=win_c if n_c > 1 else None, channel_start=c0, filters_per_row=per_row, pad=map_pad)
 fa, ca = fm.index_arrays()
 z = fm.z.cpu().numpy()
 zm = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
@@ -336,7 +338,7 @@ st.caption(layout_note + "Hover a tile to read which filter and channel it is. B
 if (n_f > win_f or n_c > win_c) and n_f * n_c * tile_px <= 4_500_000:
     @st.cache_data(max_entries=4, show_spinner="Drawing the whole layer…")
     def _full_map(_w: torch.Tensor, key: str, layer: str, order: tuple[int, ...], scale: str) -> np.ndarray:
-        return kn.weight_map(_w, order=list(order), scale=scale).to_image("gray")
+        return kn.weight_map(_w, order=list(order), scale=scale, pad=0 if _w.shape[2] * _w.shape[3] == 1 else 1).to_image("gray")
 
     with st.expander(f"The whole layer at once ({n_f} × {n_c} tiles, a static picture)"):
         st.image(_full_map(w, m.key, layer, tuple(order), "raw" if shared_scale else "per_filter"), width="stretch")
