@@ -13,11 +13,5 @@ pages = [st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path, d
 page = st.navigation(pages, position="sidebar")
 sidebar()
 page.run()
-for msg in state.pop_notices():
-    st.toast(msg, icon=":material/info:")
-unknown = state.unknown_keys()
-if unknown:
-    st.toast(f"Ignored unknown link parameter(s): {', '.join(unknown)}", icon=":material/info:")
-    for k in unknown:
-        del st.query_params[k]
+state.end_run()  # notices as toasts; unknown link parameters dropped (with a notice), stale ones silently
 share_link()

@@ -17,6 +17,9 @@ MAX_UPLOAD_BYTES = 25 * 2**20  # 25 MiB: larger uploads are refused before decod
 MAX_PIXELS = 50_000_000  # ~7000x7000: beyond this an image is treated as a decompression bomb
 ACCEPTED_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
+# how image formats start: a file that starts like one but cannot be read is damaged, not "not an image"
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
+
 ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO, Image.Image, np.ndarray]
 
 
@@ -132,6 +135,9 @@ def load_image(src: ImageSource) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(f"the image is too large to decode safely ({e}); downscale it first") from None
     except UnidentifiedImageError:
+        if data.startswith(_SIGNATURES):
+            raise ImageError("the image file is damaged or truncated (it starts like an image but cannot be decoded); "
+                             "re-export it and try again") from None
         raise ImageError("this is not an image PIL can read (the content is not PNG, JPEG, WebP, BMP, TIFF or GIF, whatever its extension says)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"the image file is damaged or truncated ({e}); re-export it and try again") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import zoo
-from cnnviz.images import ACCEPTED_TYPES, ImageError, MAX_UPLOAD_BYTES, load_image
+from cnnviz.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
 from cnnviz.model import ModelFileError, ModelHandle
 from cnnviz.ui import state
 from cnnviz.ui.figures import enlarge
@@ -114,11 +115,80 @@ def _uploaded_model() -> ModelHandle | None:
     return None
 
 
+SOURCES = {"sample": "Sample", "upload": "Upload", "camera": "Camera", "draw": "Draw"}
+
+
+def _keep(img: Image.Image, label: str, data: bytes) -> tuple[Image.Image, str, str]:
+    """Make ``img`` the session's current image (shared by every page)."""
+    st.session_state["_last_image"] = (img, label, hashlib.sha1(data).hexdigest()[:16])
+    return st.session_state["_last_image"]
+
+
+def _sample_image(name: str) -> tuple[Image.Image, str, str]:
+    data = sample_path(name).read_bytes()
+    return _keep(load_image(data), f"sample {name}", data)
+
+
+def _decode_upload(up, sb) -> None:
+    """Decode an uploaded file once (by file id); a bad file shows why and keeps the previous image."""
+    file_id = getattr(up, "file_id", None) or up.name
+    if st.session_state.get("_upload_seen", (None,))[0] != file_id:
+        try:
+            check_upload_size(up.size, up.name)
+            data = up.getvalue()
+            _keep(load_image(data), up.name or "camera", data)
+            err = None
+        except ImageError as e:
+            err = str(e)
+        st.session_state["_upload_seen"] = (file_id, err)
+    err = st.session_state["_upload_seen"][1]
+    if err:
+        sb.error(f"**{up.name}** cannot be used: {err}. The previous image is kept.", icon=":material/broken_image:")
+
+
+def _drawing(model: ModelHandle, sb) -> None:
+    """A canvas for the 28x28 models: white strokes on black, turned into an MNIST-style image."""
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception as e:  # component missing or incompatible with this Streamlit
+        sb.warning(f"The drawing canvas is unavailable ({type(e).__name__}: {e}). Install streamlit-drawable-canvas "
+                   "or pick another source.")
+        return
+    what = "a digit" if model.dataset == "mnist" else "a piece of clothing"
+    sb.caption(f"Draw {what} with the mouse (white on black, as in the training data).")
+    n = st.session_state.setdefault("_canvas_n", 0)
+    with sb:
+        res = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
+                        drawing_mode="freedraw", return_image_data=True, key=f"canvas_{n}")
+    if sb.button("Clear drawing", icon=":material/ink_eraser:", key="canvas_clear"):
+        st.session_state["_canvas_n"] = n + 1
+        st.session_state.pop("_drawn", None)
+        st.rerun()
+    try:
+        arr = res.image_data
+    except Exception:
+        arr = None
+    if arr is None:
+        return
+    arr = np.asarray(arr)
+    ink = arr[..., 3] if arr.ndim == 3 and arr.shape[2] == 4 and arr[..., 3].min() < 255 else arr[..., :3].max(axis=-1)
+    if ink.max() < 32:
+        sb.info("The canvas is empty: draw something. Until then the previous image is used.")
+        return
+    img = mnist_style(arr, box=20 if model.dataset == "mnist" else 26)
+    data = img.tobytes()
+    if st.session_state.get("_drawn") != hashlib.sha1(data).hexdigest():
+        st.session_state["_drawn"] = hashlib.sha1(data).hexdigest()
+        _keep(img, "your drawing", data)
+
+
 def _image_input(model: ModelHandle) -> tuple[Image.Image, str, str]:
+    """The one image input: a sample, an upload, a webcam picture or (28x28 models) a drawing."""
     sb = st.sidebar
     sb.subheader("Input image")
-    source = state.select("Source", "src", ["sample", "upload", "camera"], "sample", container=sb, radio=True,
-                          horizontal=True, format_func=lambda s: {"sample": "Sample", "upload": "Upload", "camera": "Camera"}[s])
+    sources = [s for s in SOURCES if s != "draw" or model.input_size[1:] == (28, 28)]
+    source = state.select("Source", "src", sources, "sample", container=sb, radio=True,
+                          horizontal=True, format_func=SOURCES.get)
     names = sample_names(model)
     if source == "sample":
         default = names[0]
@@ -126,25 +196,22 @@ def _image_input(model: ModelHandle) -> tuple[Image.Image, str, str]:
             st.session_state["qp:img"] = default  # switching model family: pick a sample that suits it
         st.session_state["_sample_for"] = model.dataset
         name = state.select("Sample", "img", names, default, container=sb)
-        data = sample_path(name).read_bytes()
-        img = load_image(data)
-        st.session_state["_last_image"] = (img, f"sample {name}", hashlib.sha1(data).hexdigest()[:16])
-        return st.session_state["_last_image"]
+        return _sample_image(name)
     if source == "upload":
-        up = sb.file_uploader(f"Upload an image ({', '.join(ACCEPTED_TYPES[:5])}…, up to {MAX_UPLOAD_BYTES // 2**20} MiB)",
-                              type=ACCEPTED_TYPES, key="upload_image")
-    else:
+        up = sb.file_uploader(f"Upload an image to analyse ({', '.join(t.upper() for t in ACCEPTED_TYPES if t not in ('jpeg', 'tif'))}; "
+                              f"up to {MAX_UPLOAD_BYTES // 2**20} MiB)", type=ACCEPTED_TYPES, key="upload_image",
+                              help="This is the input image for every page. To use your own model, pick "
+                                   "'Your own weights (upload)' under Model instead.")
+        if up is not None:
+            _decode_upload(up, sb)
+    elif source == "camera":
         up = sb.camera_input("Take a picture", key="camera_image")
-    if up is not None:
-        data = up.getvalue()
-        try:
-            img = load_image(data)
-            st.session_state["_last_image"] = (img, up.name or "camera", hashlib.sha1(data).hexdigest()[:16])
-        except ImageError as e:
-            sb.error(f"{up.name}: {e}. The previous image is kept.")
+        if up is not None:
+            _decode_upload(up, sb)
+    else:
+        _drawing(model, sb)
     if "_last_image" not in st.session_state:
-        data = sample_path(names[0]).read_bytes()
-        st.session_state["_last_image"] = (load_image(data), f"sample {names[0]}", hashlib.sha1(data).hexdigest()[:16])
+        return _sample_image(names[0])
     return st.session_state["_last_image"]
 
 
@@ -168,10 +235,24 @@ def sidebar() -> Context:
     return ctx
 
 
+def view_url() -> str:
+    """The absolute URL of the current view (page path + query string), or a relative one when the
+    browser's address is unknown (e.g. under AppTest)."""
+    qs = urlencode(st.query_params.to_dict())
+    try:
+        base = st.context.url or ""
+    except Exception:  # no browser context (AppTest, bare mode)
+        base = ""
+    if base and base.count("/") == 2:  # http://host:port -> http://host:port/
+        base += "/"
+    return (base or "") + (f"?{qs}" if qs else "") or "/"
+
+
 def share_link() -> None:
-    """Show the link that reproduces the current view."""
-    qs = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
-    st.sidebar.markdown("**Link to this view**")
-    st.sidebar.code(("?" + qs) if qs else "(defaults)", language=None)
-    if st.session_state.get("_last_image", (None, ""))[1].startswith("sample") is False:
-        st.sidebar.caption("Uploaded images are not part of links.")
+    """Show the link that reproduces the current view: copy it (button on the code box) or open it."""
+    url = view_url()
+    sb = st.sidebar
+    sb.markdown(f"**Link to this view** · [open]({url})")
+    sb.code(url, language=None, wrap_lines=True)
+    if not st.session_state.get("_last_image", (None, "sample"))[1].startswith("sample"):
+        sb.caption("Uploaded, camera and drawn images are not part of links: the link opens with a sample image.")

@@ -5,6 +5,13 @@ ignored with a notice) and writes its current value back. Values equal to the de
 left out of the URL to keep links short.
 
     value = state.slider("Kernel size", "k", 1, 11, 3)
+
+Streamlit 1.67 clears the query string when the user switches pages (sidebar navigation or
+``st.page_link``); the sidebar's widgets write the shared keys (model, image) back in the same
+run, and each page's controls are remembered for the session, so returning to a page restores
+its last view (and its link). Keys of a control that is not shown in this run (another page's,
+or one hidden by the current mode) are dropped from the URL silently; keys no widget in this
+session ever used are dropped with a notice.
 """
 from __future__ import annotations
 
@@ -15,8 +22,10 @@ import streamlit as st
 _USED = "_qp_used"
 _NOTICES = "_qp_notices"
 _USED_RUN = "_qp_run"
+_MEMORY = "_qp_memory"  # key -> last value of a bound control, kept across page switches
+_KNOWN = "_qp_known"  # every key bound in this session
 # keys owned by the shell (sidebar) rather than by a page
-GLOBAL_KEYS = {"model", "img", "untrained", "arch", "classes"}
+GLOBAL_KEYS = {"model", "img", "untrained", "src"}
 
 
 def begin_run() -> None:
@@ -39,8 +48,33 @@ def pop_notices() -> list[str]:
 
 
 def unknown_keys() -> list[str]:
+    """URL keys that no control in this session has ever used (typos, links from other apps)."""
+    known = st.session_state.get(_USED, set()) | st.session_state.get(_KNOWN, set()) | GLOBAL_KEYS
+    return [k for k in st.query_params.keys() if k not in known]
+
+
+def stale_keys() -> list[str]:
+    """URL keys of controls this session knows but that this run did not show."""
     used = st.session_state.get(_USED, set()) | GLOBAL_KEYS
-    return [k for k in st.query_params.keys() if k not in used]
+    known = st.session_state.get(_KNOWN, set())
+    return [k for k in st.query_params.keys() if k not in used and k in known]
+
+
+def end_run() -> None:
+    """Called once at the end of every app run: show notices, drop unknown and stale URL keys."""
+    for msg in pop_notices():
+        st.toast(msg, icon=":material/info:")
+    unknown = unknown_keys()
+    if unknown:
+        shown = ", ".join(f"{k}={st.query_params.get(k)!r}"[:60] for k in unknown[:8])
+        st.toast(f"Ignored link parameter(s) this view does not use: {shown}", icon=":material/info:")
+    for k in unknown + stale_keys():
+        del st.query_params[k]
+
+
+def _mark_used(key: str) -> None:
+    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    st.session_state[_KNOWN] = st.session_state.get(_KNOWN, set()) | {key}
 
 
 def _initial(key: str, default: Any, parse: Callable[[str], Any], valid: Callable[[Any], bool]) -> Any:
@@ -51,21 +85,26 @@ def _initial(key: str, default: Any, parse: Callable[[str], Any], valid: Callabl
         v = parse(raw)
         if valid(v):
             return v
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
         pass
-    notice(f"Ignored link parameter {key}={raw!r}: not a valid value here; using {default!r}.")
+    notice(f"Ignored link parameter {key}={raw[:40]!r}: not a valid value here; using {default!r}.")
     del st.query_params[key]
     return default
 
 
 def _bind(key: str, default: Any, parse, valid, render: Callable[[str, Any], Any], to_str=str) -> Any:
     wkey = f"qp:{key}"
-    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    _mark_used(key)
+    memory = st.session_state.setdefault(_MEMORY, {})
     if wkey not in st.session_state:
-        st.session_state[wkey] = _initial(key, default, parse, valid)
-    elif not valid(st.session_state[wkey]):
+        if key not in st.query_params and key in memory and _safe_valid(valid, memory[key]):
+            st.session_state[wkey] = memory[key]  # back on this page after a page switch
+        else:
+            st.session_state[wkey] = _initial(key, default, parse, valid)
+    elif not _safe_valid(valid, st.session_state[wkey]):
         st.session_state[wkey] = default
     value = render(wkey, st.session_state[wkey])
+    memory[key] = value
     if value == default:
         if key in st.query_params:
             del st.query_params[key]
@@ -74,6 +113,13 @@ def _bind(key: str, default: Any, parse, valid, render: Callable[[str, Any], Any
         if st.query_params.get(key) != s:
             st.query_params[key] = s
     return value
+
+
+def _safe_valid(valid: Callable[[Any], bool], v: Any) -> bool:
+    try:
+        return bool(valid(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def _parse_bool(s: str) -> bool:
@@ -98,7 +144,6 @@ def slider(label: str, key: str, min_value, max_value, value, step=None, contain
 
 def range_slider(label: str, key: str, min_value, max_value, value: tuple, step=None, container=st, **kw):
     kind = int if all(isinstance(v, int) for v in (min_value, max_value, *value)) else float
-    parse = lambda s: tuple(_num(kind)(p) for p in s.split("-", 1)) if not s.startswith("-") else tuple(float(p) for p in s.split(","))
     return _bind(key, tuple(value), lambda s: tuple(_num(kind)(p) for p in s.split(",")),
                  lambda v: isinstance(v, tuple) and len(v) == 2 and min_value <= v[0] <= v[1] <= max_value,
                  lambda k, _v: container.slider(label, min_value, max_value, step=step, key=k, **kw),
@@ -135,8 +180,10 @@ def multiselect(label: str, key: str, options: Sequence, default: Sequence = (),
     default = [d for d in default if d in options]
 
     def parse(s):
-        vals = [by_str[p] for p in s.split(",") if p]
-        return vals
+        unknown = [p for p in s.split(",") if p and p not in by_str]
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown}")
+        return [by_str[p] for p in s.split(",") if p]
 
     return _bind(key, list(default), parse, lambda v: isinstance(v, list) and all(x in options for x in v),
                  lambda k, _v: container.multiselect(label, options, format_func=format_func, key=k, **kw),
@@ -153,21 +200,38 @@ def text(label: str, key: str, default: str = "", container=st, max_chars: int =
                  lambda k, _v: container.text_input(label, key=k, max_chars=max_chars, **kw))
 
 
-def get_param(key: str, default: Any, parse: Callable[[str], Any] = str) -> Any:
-    """Read a plain (non-widget) value from the URL, e.g. a clicked channel."""
-    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+def get_param(key: str, default: Any, parse: Callable[[str], Any] = str,
+              valid: Callable[[Any], bool] | None = None) -> Any:
+    """Read a plain (non-widget) value from the URL, e.g. a clicked channel.
+
+    Args:
+        key: the URL key (prefixed by the page, e.g. ``"ac_ch"``).
+        default: returned when the key is absent or invalid.
+        parse: turns the URL string into a value; raising ValueError/TypeError marks it invalid.
+        valid: optional check of the parsed value (e.g. ``lambda c: 0 <= c < channels``).
+
+    Examples::
+
+        >>> channel = state.get_param("ac_ch", 0, int, valid=lambda c: 0 <= c < 64)
+    """
+    _mark_used(key)
     raw = st.query_params.get(key)
     if raw is None:
         return default
     try:
-        return parse(raw)
-    except (ValueError, TypeError):
-        notice(f"Ignored link parameter {key}={raw!r}.")
-        return default
+        v = parse(raw)
+        if valid is None or valid(v):
+            return v
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        pass
+    notice(f"Ignored link parameter {key}={raw[:40]!r}: not a valid value here.")
+    del st.query_params[key]
+    return default
 
 
 def set_param(key: str, value: Any, default: Any = None) -> None:
-    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    """Write a plain value into the URL (removed when it equals ``default``)."""
+    _mark_used(key)
     if value is None or value == default:
         if key in st.query_params:
             del st.query_params[key]

@@ -30,7 +30,9 @@ def server():
     env = dict(os.environ, CNNVIZ_DEVICE=os.environ.get("CNNVIZ_DEVICE", "cpu"))
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                             "--server.headless", "true", "--server.address", "127.0.0.1",
+                             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+                             "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -69,17 +71,24 @@ def page(browser):
     ctx.close()
 
 
+IDLE_JS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
+           " return a && a.getAttribute('data-test-connection-state') === 'CONNECTED'"
+           " && a.getAttribute('data-test-script-state') === 'notRunning'; }")
+
+
 def wait_idle(page, timeout: float = 120_000) -> None:
-    """Wait until Streamlit has finished running the script (no running indicator)."""
+    """Wait until Streamlit has finished running the script and the images have loaded.
+
+    Uses the app root's ``data-test-script-state`` attribute (Streamlit 1.67), checked twice
+    with a pause so a rerun that is about to start (after a click) is not mistaken for idle.
+    """
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
-    page.wait_for_timeout(500)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') || "
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout)
+    for _ in range(2):
+        page.wait_for_timeout(400)
+        page.wait_for_function(IDLE_JS, timeout=timeout)
     # images and charts arrive after the script finishes
     page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=timeout)
-    page.wait_for_timeout(800)
+    page.wait_for_timeout(500)
 
 
 def assert_no_exception(page) -> None:

@@ -290,3 +290,24 @@ def test_models_get_the_channels_they_need(lenet, resnet18_untrained):
     seen = resnet18_untrained.prepare_image(gray)
     assert seen.mode == "RGB" and seen.size == (224, 224)
     assert np.asarray(seen)[100, 100].tolist() == [128, 128, 128]
+
+
+@pytest.mark.parametrize("name", ["lenet5-mnist", "small-vgg-fashion", "resnet18", "resnet50", "mobilenet_v3_small"])
+def test_what_the_model_sees_is_the_prepared_image(name):
+    # the sidebar shows deprocess(preprocess(img)): it must equal the resized/cropped/converted image
+    # itself (up to rounding), at the model's input size, for every kind of preprocessing
+    import cnnviz
+    m = cnnviz.load_model(name, untrained=name not in ("lenet5-mnist", "small-vgg-fashion"))
+    rng = np.random.default_rng(1)
+    img = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    seen = m.deprocess(m.preprocess(img))
+    c, h, w = m.input_size
+    assert seen.shape == ((h, w) if c == 1 else (h, w, 3)) and seen.dtype == np.uint8
+    diff = np.abs(seen.astype(int) - np.asarray(m.prepare_image(img), int))
+    assert diff.max() <= 1
+
+
+def test_file_cut_inside_its_header_is_called_truncated():
+    data = encode(halves(), "PNG")[:30]  # signature + part of IHDR
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        load_image(data)
