@@ -32,8 +32,14 @@ untrained_badge(m)
 
 @st.cache_resource
 def _results() -> em.ResultCache:
-    """Features and embeddings shared by all sessions (fitted t-SNE/UMAP models cannot be pickled)."""
+    """Embeddings and scores shared by all sessions (fitted t-SNE/UMAP models cannot be pickled)."""
     return em.ResultCache(maxsize=48)
+
+
+@st.cache_resource
+def _feature_cache() -> em.ResultCache:
+    """Features (up to 20,000 x 4096 floats each, so fewer of them) shared by all sessions."""
+    return em.ResultCache(maxsize=10)
 
 
 def cached(key: tuple, label: str, compute):
@@ -158,7 +164,7 @@ images_src = list(pts.paths) if pts.paths else pts.images
 
 def features_for(name: str):
     key = (m.key, pts_key, name, pooling)
-    cache = _results()
+    cache = _feature_cache()
     if key not in cache:
         # one forward pass for this layer and every default one still missing (the layer comparison)
         want = [name] + [n for n in [layer] + em.comparison_layers(m) if (m.key, pts_key, n, pooling) not in cache]
@@ -216,17 +222,22 @@ if color_by == "label":
     groups, names = labels, pts.classes
 else:
     groups, names = preds, m.classes
-uniq = [g for g in np.unique(groups) if g >= 0]
+uniq = [int(g) for g in np.unique(groups) if g >= 0]
 if len(uniq) > 20:  # ImageNet predictions: colour the 19 most frequent, the rest grey
     counts = {g: int((groups == g).sum()) for g in uniq}
-    top = sorted(uniq, key=lambda g: -counts[g])[:19]
-    groups = np.where(np.isin(groups, top), groups, -1)
-    uniq = top + [-1]
+    uniq = sorted(uniq, key=lambda g: -counts[g])[:19]
+    groups = np.where(np.isin(groups, uniq), groups, -1)
+if (groups < 0).any():
+    uniq = uniq + [-1]  # unlabelled images (a flat folder) or the rarer predicted classes, in grey
 palette = pc.qualitative.Plotly + pc.qualitative.Dark24
 
 
 def _name(g: int) -> str:
-    return "other" if g < 0 else names[g] if g < len(names) else str(g)
+    return ("other" if color_by == "prediction" else "unlabelled") if g < 0 else names[g] if g < len(names) else str(g)
+
+
+def _pct(v: float) -> str:
+    return "—" if v != v else f"{v:.1%}"  # NaN: no labels to score against
 
 
 def _hover(i: int) -> str:
@@ -240,7 +251,7 @@ big = len(P) > 4000
 fig = go.Figure()
 for gi, g in enumerate(uniq):
     sel = np.flatnonzero(groups == g)
-    col = "#AAAAAA" if g < 0 else palette[gi % len(palette)]
+    col = "#AAAAAA" if g < 0 else palette[(g if len(names) <= len(palette) else gi) % len(palette)]
     symbols = np.where(wrong[sel], "x", "circle")
     marker = dict(color=col, size=(4 if big else 7) if dim == 2 else 3, symbol=symbols if dim == 2 else None,
                   line=dict(width=0))
@@ -307,7 +318,7 @@ with right:
     else:
         st.info("Click a point to see its image and neighbours; drag a box or lasso (toolbar) to see a group."
                 if dim == 2 else "Rotate with the mouse. Selecting points works in the 2D view.")
-    st.metric("kNN accuracy (k=10)", f"{em.knn_accuracy(P, labels):.1%}",
+    st.metric("kNN accuracy (k=10)", _pct(em.knn_accuracy(P, labels)),
               help="Leave-one-out: how often the 10 nearest points in the picture mostly share a point's true label.")
     if can_mark:
         st.metric("Misclassified by the model", f"{int(wrong.sum())} of {int(known.sum())}")
@@ -390,16 +401,17 @@ else:
         f2 = go.Figure()
         for gi, g in enumerate(np.unique(labels)):
             sel = labels == g
-            f2.add_trace(go.Scattergl(x=e2.points[sel, 0], y=e2.points[sel, 1], mode="markers", name=_name(g) if g >= 0 else "?",
-                                      marker=dict(size=3, color=palette[gi % len(palette)]), showlegend=False,
+            f2.add_trace(go.Scattergl(x=e2.points[sel, 0], y=e2.points[sel, 1], mode="markers",
+                                      marker=dict(size=3, color="#AAAAAA" if g < 0 else palette[int(g) % len(palette)]),
+                                      showlegend=False,
                                       hoverinfo="skip"))
         f2.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=FONT,
                          title=dict(text=f"{name}<br><sup>{fe.dims} values</sup>", font=dict(size=15)))
         f2.update_xaxes(showticklabels=False)
         f2.update_yaxes(showticklabels=False)
         col.plotly_chart(f2, width="stretch", key=f"em_cmp_{name}")
-        col.metric("kNN accuracy, embedding", f"{acc_e:.1%}")
-        col.metric("kNN accuracy, features", f"{acc_f:.1%}")
+        col.metric("kNN accuracy, embedding", _pct(acc_e))
+        col.metric("kNN accuracy, features", _pct(acc_f))
         col.metric("Trustworthiness", f"{trust:.3f}", help="1.0: every neighbour in the picture is a true neighbour "
                    "in feature space (scikit-learn's trustworthiness, k=10, on up to 2000 points).")
 
