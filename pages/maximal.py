@@ -16,6 +16,7 @@ from cnnviz.ui.sidebar import current
 
 ctx = current()
 m = ctx.model
+COLUMN_PX = 640  # clickable images are drawn at most this wide (the component does not shrink them to the column)
 
 st.title("Maximally activating inputs")
 st.markdown(
@@ -192,12 +193,14 @@ def dataset_examples() -> None:
     side = max(48, min(128, 640 // cols - 8))  # the whole strip fits a ~650 px column
     strip, layout = mx.patch_strip(patches, side=side, labels=labels, cols=cols)
     st.session_state["_mx_strip"] = (layout, strip.shape[1], strip.shape[0])
-    streamlit_image_coordinates(strip, key="mx_stripclick", on_click=_on_strip_click, cursor="pointer", width="content")
+    streamlit_image_coordinates(strip, key="mx_stripclick", on_click=_on_strip_click, cursor="pointer",
+                                width=min(strip.shape[1], COLUMN_PX))
     st.caption("Each patch is the receptive field of the unit where the channel peaked in that image (grey: outside "
                "the image, where the network saw zero padding); the number is the activation. Click a patch to "
                "see the whole image. Images: " + ", ".join(p.caption for p in patches))
 
-    hit_i = state.number("Show in full: patch number", "mx_hit", 1, len(patches), 1)
+    hc, _ = st.columns([1, 3])
+    hit_i = state.number("Show in full: patch number", "mx_hit", 1, len(patches), 1, container=hc)
     p = patches[hit_i - 1]
     full = images.image(p.hit.image)
     scale = max(1, math.ceil(280 / full.shape[0]))
@@ -224,13 +227,17 @@ def dataset_examples() -> None:
         page = state.slider("Channels shown (page of 64)", "mx_page", 1, pages, 1)
         first = (page - 1) * per_page
     chans = list(range(first, min(n_ch, first + per_page)))
-    tile = 28 if m.input_size[1] <= 64 else 48
+    side_n = math.ceil(math.sqrt(per))
+    target = (COLUMN_PX / min(len(chans), 8) - 4 - (side_n + 1)) / side_n  # tile side that fills the column
+    rf_px = patches[0].pixels.shape[0]
+    tile = int(rf_px * max(1, target // rf_px)) if rf_px <= target else max(16, int(target))  # whole multiples stay crisp
     with st.spinner("Cropping patches…"):
         grid, glayout = mx.channel_grid(m, idx, images, layer, chans, per_channel=per, largest=largest, tile=tile)
     st.session_state["_mx_grid"] = (glayout, grid.shape[1], grid.shape[0], chans)  # clicks map back by the displayed size
-    if grid.shape[1] < 700:
-        grid = np.repeat(np.repeat(grid, 2, axis=0), 2, axis=1)
-    streamlit_image_coordinates(grid, key="mx_gridclick", on_click=_on_grid_click, cursor="pointer", width="content")
+    f = max(1, COLUMN_PX // grid.shape[1])  # whole-pixel upscaling keeps 28x28 patches crisp
+    grid = np.repeat(np.repeat(grid, f, axis=0), f, axis=1) if f > 1 else grid
+    streamlit_image_coordinates(grid, key="mx_gridclick", on_click=_on_grid_click, cursor="pointer",
+                                width=min(grid.shape[1], COLUMN_PX))
     st.caption(f"Channels {chans[0]}–{chans[-1]}, left to right and top to bottom, each with its {per} "
                f"{'best' if largest else 'most negative'} patch{'es' if per > 1 else ''}. Click one to select it above.")
 
@@ -294,7 +301,18 @@ def synthesized() -> None:
         slots = slots[:64]
     key = (m.key, tuple(slots), steps, naive, weight, size)
     classes = m.classes
-    captions = [o.label(classes) + (f" #{i % variants + 1}" if variants > 1 else "") for i, o in enumerate(slots)]
+    def short(o: sy.Objective) -> str:
+        sign = "−" if o.sign < 0 else ""
+        if o.kind == "channel":
+            return f"{sign}ch {o.index}"
+        if o.kind == "neuron":
+            return f"{sign}ch {o.index} @({o.y},{o.x})"
+        if o.kind == "layer":
+            return f"{sign}DeepDream"
+        return f"{sign}{'logit' if o.kind == 'logit' else 'P'} {classes[o.index]}"
+
+    captions = [short(o) + (f" #{i % variants + 1}" if variants > 1 else "") for i, o in enumerate(slots)]
+    st.markdown(f"**{len(slots)} image{'s' if len(slots) > 1 else ''}:** " + ", ".join(dict.fromkeys(o.label(classes) for o in slots)))
     side = m.input_size[1]
     width = side * math.ceil(150 / side) if side <= 64 else 200  # whole-pixel upscaling keeps 28x28 crisp
 

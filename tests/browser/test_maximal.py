@@ -37,6 +37,9 @@ def test_dataset_examples_and_clicks(server, page):
     assert page.get_by_text("red box: its receptive field 14×14 px").count() >= 1
     assert_no_exception(page)
     screenshot(page, "maximal-dataset-clicked")
+    page.locator("iframe[title*='streamlit_image_coordinates']").nth(1).scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    screenshot(page, "maximal-grid")  # the grid is below the fold of the scroll container
 
 
 def test_synthesis_runs_live(server, page):
@@ -44,7 +47,9 @@ def test_synthesis_runs_live(server, page):
     wait_idle(page)
     assert_no_exception(page)
     page.get_by_text("Press Render").first.wait_for(timeout=120_000)
-    page.get_by_role("button", name="Render").click()
+    render = page.get_by_role("button", name="Render")
+    render.wait_for(timeout=120_000)
+    render.click()
     page.get_by_text("steps in", exact=False).first.wait_for(timeout=120_000)
     wait_idle(page)
     assert_no_exception(page)
@@ -52,3 +57,18 @@ def test_synthesis_runs_live(server, page):
     assert imgs.count() >= 6
     assert page.get_by_text("up from").count() >= 1
     screenshot(page, "maximal-synth")
+
+
+def test_synthesis_stop_keeps_partial_images(server, page):
+    page.goto(server + "/maximal?mx_view=synth&mx_layer=features.0&mx_steps=1024&mx_n=3")
+    wait_idle(page)
+    render = page.get_by_role("button", name="Render")
+    render.wait_for(timeout=120_000)
+    render.click()
+    page.get_by_text("Step 16 / 1024", exact=False).first.wait_for(timeout=120_000)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped at step", exact=False).first.wait_for(timeout=120_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.locator("[data-testid='stImage'] img").count() >= 3
+    screenshot(page, "maximal-synth-stopped")
