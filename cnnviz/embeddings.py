@@ -720,7 +720,9 @@ def snap_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     ``linear_sum_assignment``): the layout of Karpathy's t-SNE grid.
 
     Points are first scaled so their bounding box spans the cell centres (x to columns, y to rows
-    with y up, so row 0 is the top). Cell ``r * cols + c`` is row r, column c.
+    with y up, so row 0 is the top). Cell ``r * cols + c`` is row r, column c. The assignment is
+    O(cells³): about 0.2 s for 24 x 24 and a few seconds for 40 x 40 on a CPU core (the LAPJV
+    package ``lap`` measured slower than scipy here, so scipy it is).
 
     Args:
         points: [N, 2] with N <= rows * cols.

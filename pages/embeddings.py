@@ -262,7 +262,8 @@ for gi, g in enumerate(uniq):
                             customdata=sel, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
     else:
         fig.add_trace(go.Scatter3d(x=P[sel, 0], y=P[sel, 1], z=P[sel, 2], mode="markers", name=_name(g),
-                                   marker=dict(color=col, size=3), customdata=sel, hovertext=hover,
+                                   marker=dict(color=col, size=np.where(wrong[sel], 5, 3), symbol=symbols),
+                                   customdata=sel, hovertext=hover,
                                    hovertemplate="%{hovertext}<extra></extra>"))
 if own_pos is not None:
     star = dict(size=22, symbol="star" if dim == 2 else "diamond", color="black", line=dict(color="white", width=2))
@@ -326,7 +327,7 @@ with right:
 # ============================================================================ 2. grid
 st.header("2. The image grid", divider="gray")
 g1, g2 = st.columns([1, 2])
-side_max = max(4, min(48, math.isqrt(len(pts)) + 1))
+side_max = max(4, min(40, math.isqrt(len(pts)) + 1))  # the assignment is O(cells³): 40×40 takes seconds
 side = state.slider("Grid side (cells per row)", "em_grid", 4, side_max, min(side_max, 24), container=g1,
                     help="The embedding is snapped to a side × side grid by a linear assignment (each cell gets "
                          "one image, the total move is as small as possible).")
