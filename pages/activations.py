@@ -101,7 +101,7 @@ st.caption(f"**{shown}**: {C} channels of {H}×{W}, tiles in order of **{sort if
            + (f"; one scale for all tiles, {grid.lo:.3g} … {grid.hi:.3g}." if scale == "shared" else "; each tile on its own range.")
            + " **Click a tile** to inspect that channel.")
 streamlit_image_coordinates(grid.image, key="ac_gridclick", on_click=_on_grid_click, cursor="pointer",
-                            width=min(grid.image.shape[1], 1200))
+                            width="stretch" if grid.image.shape[1] > 700 else None)
 
 order = grid.order
 rng = go.Figure(go.Bar(
@@ -129,9 +129,9 @@ link = "/maximal?" + urlencode({**keep, "mx_layer": layer, "mx_ch": ch})
 d1.markdown(f"[What excites channel {ch} most? (Maximally activating inputs)]({link})")
 with d2:
     e1, e2, e3 = st.columns(3)
-    e1.image(ac.render_map(maps[ch], size=300), caption=f"{shown}, channel {ch}: {H}×{W} map (nearest pixels)", width=300)
-    e2.image(ac.overlay_map(m, ctx.image, maps[ch], alpha=alpha), caption="Upsampled onto the input (jet: red = high)",
-             width=300)
+    e1.image(ac.render_map(maps[ch], size=300), caption=f"{shown}, channel {ch}: {H}×{W} map (nearest pixels)", width="stretch")
+    show_image(ac.overlay_map(m, ctx.image, maps[ch], alpha=alpha), caption="Upsampled onto the input (jet: red = high)",
+               container=e2, min_side=300, width="stretch")
     filt = ac.first_layer_filter(m, layer, ch, size=150) if is_conv else None
     if filt is not None:
         e3.image(filt, caption=f"Its filter ({m.module.get_submodule(layer).kernel_size[0]}×"

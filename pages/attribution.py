@@ -101,8 +101,9 @@ def panels(a: at.Attribution, cols, label: str = "") -> None:
     else:
         alone = render_map(a.map, "viridis", 240)
         cap = "yellow = most important"
-    cols[0].image(alone, caption=f"{label}{at.METHODS[a.method].label} ({cap})", width=240)
-    cols[1].image(overlay(seen, a.heat(), alpha=alpha), caption=f"{label}over the image (positive part)", width=240)
+    cols[0].image(alone, caption=f"{label}{at.METHODS[a.method].label} ({cap})", width="stretch")
+    show_image(overlay(seen, a.heat(), alpha=alpha), caption=f"{label}over the image (positive part)", container=cols[1],
+               min_side=240, width="stretch")
 
 
 def method_params(meth: str) -> dict:
@@ -150,8 +151,8 @@ if show_all:
     grid = st.columns(3)
     for i, (meth, res) in enumerate(results.items()):
         with grid[i % 3]:
-            st.image(overlay(seen, res.heat(), alpha=alpha), width=260,
-                     caption=f"{at.METHODS[meth].label} — {res.info.get('seconds', 0) * 1e3:.0f} ms")
+            show_image(overlay(seen, res.heat(), alpha=alpha), min_side=260, width="stretch",
+                       caption=f"{at.METHODS[meth].label} — {res.info.get('seconds', 0) * 1e3:.0f} ms")
 
 # ====================================================================== 4. sanity check
 st.header("4. Sanity check: the same map on a network with random weights", divider="gray")
@@ -175,8 +176,9 @@ else:
         else:
             rho = at.rank_correlation(a.map, b.map)
             s = st.columns([1, 1, 1])
-            s[0].image(overlay(seen, a.heat(), alpha=alpha), caption="trained network", width=240)
-            s[1].image(overlay(seen, b.heat(), alpha=alpha), caption="same architecture, random weights", width=240)
+            show_image(overlay(seen, a.heat(), alpha=alpha), caption="trained network", container=s[0], width="stretch")
+            show_image(overlay(seen, b.heat(), alpha=alpha), caption="same architecture, random weights", container=s[1],
+                       width="stretch")
             s[2].metric("rank correlation", f"{rho:.2f}")
             s[2].caption("High correlation means the map barely depends on the learned weights. "
                          "Compare methods: turn on section 3 and change the method above.")
