@@ -264,10 +264,11 @@ with tab_light:
             fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
             st.plotly_chart(fig, width="stretch")
             show_image(d["strip"], caption=" · ".join(f"{v:g}" for v in d["values"]), min_side=60, width="stretch")
-            st.dataframe(pd.DataFrame({"factor": d["values"], "top class": d["labels"],
-                                       "confidence": [f"{c:.1%}" for c in d["conf"]],
-                                       f"P({d['clean']})": [f"{p:.1%}" for p in d["ref"]]}).set_index("factor").T,
-                         width="stretch")
+            with st.expander(f"Table of the {name} sweep", icon=":material/table:"):
+                st.dataframe(pd.DataFrame({"factor": d["values"], "top class": d["labels"],
+                                           "confidence": [f"{c:.1%}" for c in d["conf"]],
+                                           f"P({d['clean']})": [f"{p:.1%}" for p in d["ref"]]}),
+                             hide_index=True, width="stretch")
     st.markdown("**What to notice.** Brightness multiplies pixels, contrast blends with the mean grey. Normalisation "
                 "removes neither: a network trained on well-lit images meets a dark or flat image as something new.")
 

@@ -1,4 +1,6 @@
 """The /augmentation page in a real browser: sample grid, code, sweeps, 6-to-9 and scramble demos."""
+import re
+
 from .conftest import assert_no_exception, screenshot, wait_idle
 
 
@@ -44,7 +46,14 @@ def test_augmentation_shift_tab_and_mixing(server, page):
     screenshot(page, "augmentation-mixing")
     assert_no_exception(page)
     assert page.get_by_text("Mixed labels").count() == 1
+    assert page.get_by_text(re.compile(r"label 0\.\d\d·")).count() >= 8  # a soft label under every sample
     page.get_by_role("tab", name="Shift (aliasing)").click()
     page.wait_for_timeout(1000)
     assert page.get_by_text("That is aliasing from striding").count() == 1
-    screenshot(page, "augmentation-mixing-shift")
+    page.get_by_text("Invariance sweeps").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(700)
+    screenshot(page, "augmentation-shift")
+    page.get_by_role("tab", name="Brightness and contrast").click()
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Brightness multiplies pixels").count() == 1
+    screenshot(page, "augmentation-light")
