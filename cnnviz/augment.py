@@ -59,6 +59,7 @@ class Param:
         help: one sentence for the tooltip.
         label: the control's label (default: ``name``).
         odd: integers that must be odd (kernel sizes).
+        neutral: the value at which the parameter makes the transform do nothing (0 degrees, padding 0).
     """
 
     name: str
@@ -71,6 +72,7 @@ class Param:
     label: str = ""
     options: tuple = ()
     odd: bool = False
+    neutral: Any = None
 
     def validate(self, value: Any) -> Any:
         """The value, converted to the parameter's type, or a ValueError that says the allowed range."""
@@ -145,9 +147,18 @@ class TransformSpec:
         return {p.name: p.default for p in self.params}
 
 
+def elastic_sigma_limit(target: Target) -> float:
+    """The largest smoothing sigma ElasticTransform can use on this image size.
+
+    torchvision smooths the displacement with a Gaussian kernel of ``int(8 * sigma + 1)`` (made odd) pixels
+    and reflect-pads by half of it, which must stay below the image side: sigma <= (2 * side - 2) / 8.
+    """
+    return (2 * min(target.height, target.width) - 2) / 8
+
+
 def _p(prob_default: float = 0.5) -> Param:
     return Param("p", "float", prob_default, 0.0, 1.0, 0.05, "Probability that the transform is applied to a sample.",
-                 "probability p")
+                 "probability p", neutral=0.0)
 
 
 _CHANNELS = ("red", "green", "blue")
@@ -163,17 +174,17 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
                   note="Upside-down objects rarely occur in real photos; on digits, a flipped 6 is not a 6."),
     TransformSpec("rotate", "Rotation", "geometric", "RandomRotation",
                   (Param("degrees", "float", 20.0, 0.0, 180.0, 1.0, "Rotate by a random angle in [-degrees, +degrees].",
-                         "max angle (degrees)"),),
+                         "max angle (degrees)", neutral=0.0),),
                   lambda v, t: {"degrees": v["degrees"], "interpolation": "bilinear"},
                   "Rotate about the centre; corners fill with black."),
     TransformSpec("translate", "Translation", "geometric", "RandomAffine",
                   (Param("fraction", "float", 0.1, 0.0, 0.5, 0.01,
-                         "Shift by up to this fraction of the width (and height) in each direction.", "max shift (fraction)"),),
+                         "Shift by up to this fraction of the width (and height) in each direction.", "max shift (fraction)", neutral=0.0),),
                   lambda v, t: {"degrees": 0, "translate": (v["fraction"], v["fraction"])},
                   "Shift the image by a random offset; the uncovered border fills with black."),
     TransformSpec("crop", "Crop (pad and crop)", "geometric", "RandomCrop",
                   (Param("padding", "int", 4, 0, 32, 1, "Pad every side by this many pixels, then crop back to the input size.",
-                         "padding (pixels)"),),
+                         "padding (pixels)", neutral=0),),
                   lambda v, t: {"size": (t.height, t.width), "padding": v["padding"]},
                   "Pad, then cut a window of the input size at a random place: a random shift by up to `padding` pixels."),
     TransformSpec("rcrop", "Resized crop", "geometric", "RandomResizedCrop",
@@ -191,34 +202,34 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
                   "Rotation, shift, zoom and shear in one random affine map."),
     TransformSpec("persp", "Perspective", "geometric", "RandomPerspective",
                   (Param("distortion", "float", 0.4, 0.0, 1.0, 0.05, "How far the corners may move (fraction of size).",
-                         "distortion"), _p()),
+                         "distortion", neutral=0.0), _p()),
                   lambda v, t: {"distortion_scale": v["distortion"], "p": v["p"]},
                   "Move the four corners at random: the image as seen from another viewpoint."),
     TransformSpec("elastic", "Elastic", "geometric", "ElasticTransform",
                   (Param("alpha", "float", 30.0, 0.0, 200.0, 1.0, "Strength of the displacement (pixels before smoothing).",
-                         "alpha (strength)"),
+                         "alpha (strength)", neutral=0.0),
                    Param("sigma", "float", 4.0, 1.0, 15.0, 0.5, "Smoothness of the displacement field.", "sigma (smoothness)")),
-                  lambda v, t: {"alpha": v["alpha"], "sigma": v["sigma"]},
+                  lambda v, t: {"alpha": v["alpha"], "sigma": min(v["sigma"], elastic_sigma_limit(t))},
                   "Smoothly warp the image with a random displacement field, like handwriting wobble."),
     # colour
     TransformSpec("bright", "Brightness", "colour", "ColorJitter",
                   (Param("amount", "float", 0.4, 0.0, 1.0, 0.05, "Multiply pixels by a factor in [1-amount, 1+amount].",
-                         "amount"),),
+                         "amount", neutral=0.0),),
                   lambda v, t: {"brightness": v["amount"]},
                   "Scale all pixel values: darker or brighter lighting."),
     TransformSpec("contrast", "Contrast", "colour", "ColorJitter",
                   (Param("amount", "float", 0.4, 0.0, 1.0, 0.05, "Blend with the mean grey by a factor in [1-amount, 1+amount].",
-                         "amount"),),
+                         "amount", neutral=0.0),),
                   lambda v, t: {"contrast": v["amount"]},
                   "Push pixels away from (or towards) the mean grey."),
     TransformSpec("sat", "Saturation", "colour", "ColorJitter",
                   (Param("amount", "float", 0.5, 0.0, 1.0, 0.05, "Blend with the grey image by a factor in [1-amount, 1+amount].",
-                         "amount"),),
+                         "amount", neutral=0.0),),
                   lambda v, t: {"saturation": v["amount"]},
                   "More or less vivid colours.", needs_rgb=True),
     TransformSpec("hue", "Hue", "colour", "ColorJitter",
                   (Param("amount", "float", 0.1, 0.0, 0.5, 0.01, "Rotate the hue by up to this fraction of the colour wheel.",
-                         "amount"),),
+                         "amount", neutral=0.0),),
                   lambda v, t: {"hue": v["amount"]},
                   "Shift every colour around the colour wheel (red towards yellow, ...).", needs_rgb=True),
     TransformSpec("channel", "Channel isolation", "colour", "Lambda",
@@ -238,7 +249,7 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
                   "Convolve with a Gaussian kernel of random width: out-of-focus or low-resolution images."),
     TransformSpec("sharp", "Sharpness", "kernel", "RandomAdjustSharpness",
                   (Param("factor", "float", 2.0, 0.0, 10.0, 0.1, "0 blurs, 1 leaves the image, 2 doubles the sharpening.",
-                         "sharpness factor"), _p()),
+                         "sharpness factor", neutral=1.0), _p()),
                   lambda v, t: {"sharpness_factor": v["factor"], "p": v["p"]},
                   "Blend with a smoothed copy (a 3x3 kernel filter) to sharpen or soften edges."),
     # random erasing
@@ -261,7 +272,7 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
     # noise
     TransformSpec("noise", "Gaussian noise", "noise", "GaussianNoise",
                   (Param("sigma", "float", 0.1, 0.0, 1.0, 0.01, "Standard deviation of the noise (pixel range 0..1).",
-                         "sigma"),),
+                         "sigma", neutral=0.0),),
                   lambda v, t: {"mean": 0.0, "sigma": v["sigma"], "clip": True},
                   "Add independent Gaussian noise to every pixel (sensor noise), clipped to 0..1."),
 ]}
@@ -358,6 +369,22 @@ def check_pipeline(pipeline: Pipeline, target: Target) -> list[str]:
     mixing = [s for s in pipeline if s.spec.mixing]
     if len(mixing) > 1:
         notes.append("Only one mixing step (MixUp or CutMix) is used per pipeline; the later ones are ignored.")
+    idle = []
+    for s in pipeline:
+        values = s.params
+        if "p" in values and values["p"] == 0:
+            idle.append(f"{s.spec.name} (probability 0: never applied)")
+            continue
+        neutral = [p for p in s.spec.params if p.neutral is not None and p.name != "p"]
+        if neutral and all(values[p.name] == p.neutral for p in neutral):
+            what = ", ".join(f"{p.label or p.name} = {p.neutral:g}" for p in neutral)
+            idle.append(f"{s.spec.name} ({what})")
+    if idle:
+        notes.append(f"No effect with these settings: {'; '.join(idle)}. Raise the value to see the transform.")
+    for s in pipeline:
+        if s.key == "elastic" and s.params["sigma"] > elastic_sigma_limit(target):
+            notes.append(f"Elastic: sigma {s.params['sigma']:g} needs a smoothing kernel wider than this "
+                         f"{target.height}x{target.width} image; sigma {elastic_sigma_limit(target):g} is used instead.")
     if target.channels == 1:
         rgb = [s.spec.name for s in pipeline if s.spec.needs_rgb]
         if rgb:

@@ -52,6 +52,27 @@ def test_every_table_entry_builds_a_transform_with_defaults_in_limits(key):
         assert A.step_code(A.step(key), target).startswith("v2.")
 
 
+@pytest.mark.parametrize("end", ["low", "high"])
+def test_every_transform_runs_at_its_limits_on_a_28px_image(end):
+    t = A.Target(1, 28, 28, 10)
+    for key, spec in A.TRANSFORMS.items():
+        values = {}
+        for p in spec.params:
+            if p.kind == "choice":
+                values[p.name] = p.options[0 if end == "low" else -1]
+            elif p.kind == "range":
+                values[p.name] = (p.low, p.low) if end == "low" else (p.high, p.high)
+            else:
+                v = p.low if end == "low" else p.high
+                values[p.name] = (v if v % 2 else v - 1) if p.odd else v
+        tr = A.build_transform(A.step(key, **values), t)
+        if spec.mixing:
+            out = tr(torch.rand(2, 1, 28, 28), torch.tensor([0, 1]))[0]
+        else:
+            out = tr(torch.rand(1, 28, 28))
+        assert out.shape[-2:] == (28, 28), key
+
+
 def test_step_rejects_values_outside_limits_with_the_range():
     with pytest.raises(ValueError, match=r"\[0.0, 180.0\]"):
         A.step("rotate", degrees=200)
@@ -141,6 +162,27 @@ def test_mixup_mixes_images_and_labels_with_the_same_weight(lenet, six):
     assert {c for pairs in b.mixed_labels() for c, _ in pairs} <= {"6", "3"}
     with pytest.raises(ValueError, match="second_image"):
         A.sample_batch(lenet, six, [A.step("cutmix")], n=2)
+
+
+@pytest.mark.parametrize("key", [k for k in A.TRANSFORMS if any(p.neutral is not None for p in A.TRANSFORMS[k].params)])
+def test_neutral_values_really_leave_the_image_unchanged(key):
+    spec = A.TRANSFORMS[key]
+    s = A.step(key, **{p.name: p.neutral for p in spec.params if p.neutral is not None and p.name != "p"} or {"p": 0.0})
+    notes = A.check_pipeline([s], A.Target(3, 32, 32, 10))
+    assert len(notes) == 1 and spec.name in notes[0] and "No effect" in notes[0]
+    x = torch.rand(3, 32, 32)
+    torch.manual_seed(0)
+    assert torch.allclose(A.build_transform(s, A.Target(3, 32, 32, 10))(x), x, atol=1e-6)
+
+
+def test_elastic_sigma_is_limited_to_what_fits_the_image():
+    # 28 px: kernel int(8 * sigma + 1) must keep its half-width below 28, so sigma <= 54 / 8 = 6.75
+    t = A.Target(1, 28, 28, 10)
+    assert A.elastic_sigma_limit(t) == 6.75
+    s = A.step("elastic", sigma=15.0)
+    assert A.build_transform(s, t)(torch.rand(1, 28, 28)).shape == (1, 28, 28)
+    assert any("sigma 6.75 is used" in n for n in A.check_pipeline([s], t))
+    assert "sigma=6.75" in A.step_code(s, t)
 
 
 def test_rgb_only_transforms_are_explained_on_a_grayscale_model(lenet):
