@@ -721,7 +721,7 @@ def snap_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
     Points are first scaled so their bounding box spans the cell centres (x to columns, y to rows
     with y up, so row 0 is the top). Cell ``r * cols + c`` is row r, column c. The assignment is
-    O(cells³): about 0.2 s for 24 x 24 and a few seconds for 40 x 40 on a CPU core (the LAPJV
+    O(cells³): about 0.3 s for 24 x 24, 1 s for 32 x 32 and 6 s for 40 x 40 on a busy CPU core (the LAPJV
     package ``lap`` measured slower than scipy here, so scipy it is).
 
     Args:

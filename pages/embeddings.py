@@ -253,8 +253,8 @@ for gi, g in enumerate(uniq):
     sel = np.flatnonzero(groups == g)
     col = "#AAAAAA" if g < 0 else palette[(g if len(names) <= len(palette) else gi) % len(palette)]
     symbols = np.where(wrong[sel], "x", "circle")
-    marker = dict(color=col, size=(4 if big else 7) if dim == 2 else 3, symbol=symbols if dim == 2 else None,
-                  line=dict(width=0))
+    base = 4 if big else 7
+    marker = dict(color=col, size=np.where(wrong[sel], base + 4, base), symbol=symbols, line=dict(width=0))
     hover = [_hover(i) for i in sel]
     if dim == 2:
         Trace = go.Scattergl if big else go.Scatter
@@ -327,7 +327,7 @@ with right:
 # ============================================================================ 2. grid
 st.header("2. The image grid", divider="gray")
 g1, g2 = st.columns([1, 2])
-side_max = max(4, min(40, math.isqrt(len(pts)) + 1))  # the assignment is O(cells³): 40×40 takes seconds
+side_max = max(4, min(32, math.isqrt(len(pts)) + 1))  # the assignment is O(cells³): 32×32 takes about a second
 side = state.slider("Grid side (cells per row)", "em_grid", 4, side_max, min(side_max, 24), container=g1,
                     help="The embedding is snapped to a side × side grid by a linear assignment (each cell gets "
                          "one image, the total move is as small as possible).")
