@@ -306,6 +306,18 @@ def _scale_for(h: int, w: int, target: int) -> int:
     return max(1, int(round(target / max(h, w))))
 
 
+def grid_geometry(channels: int, width_px: int = 1100, max_tile: int = 160) -> tuple[int, int]:
+    """Columns and tile size for a channel grid about ``width_px`` wide, wider than tall (projectors are).
+
+    Examples::
+
+        >>> grid_geometry(6), grid_geometry(512)
+        ((4, 160), (29, 34))
+    """
+    cols = max(1, int(np.ceil(np.sqrt(channels * 1.6))))
+    return cols, int(np.clip(width_px / cols - 3, 20, max_tile))
+
+
 def render_channel_grid(maps: torch.Tensor, order: str | Sequence[int] = "index", scale: str = "per",
                         cmap: str = "viridis", tile_px: int = 48, cols: int | None = None,
                         value_range: tuple[float, float] | None = None) -> ChannelGrid:

@@ -79,8 +79,7 @@ except Exception as e:  # an unusual user model: say what failed instead of a st
     st.stop()
 C, H, W = maps.shape
 stats = ac.channel_stats(maps)
-cols_grid = max(1, int(np.ceil(np.sqrt(C * 1.6))))  # wider than tall: fits a projector
-tile_px = int(np.clip(1100 / cols_grid - 3, 20, 96))
+cols_grid, tile_px = ac.grid_geometry(C)
 grid = ac.render_channel_grid(maps, order=sort, scale=scale, tile_px=tile_px, cols=cols_grid)
 
 
@@ -152,7 +151,8 @@ strip_by = state.select("Strongest by", "ac_sby", ["mean", "max"], "mean", conta
 
 @st.cache_data(max_entries=16, show_spinner="Running every stage…")
 def _strip(_m, model_key: str, _img, image_key: str, k: int, by: str) -> ac.DepthStrip:
-    return ac.depth_strip(_m, _img, k=k, by=by, tile=56)
+    n_stages = len(ac.conv_stages(_m))
+    return ac.depth_strip(_m, _img, k=k, by=by, tile=int(np.clip(900 // max(1, min(n_stages, 24)), 40, 120)))
 
 
 strip = _strip(m, m.key, ctx.image, ctx.image_key, strip_k, strip_by)

@@ -2,6 +2,10 @@
 import re
 import shutil
 
+import torch
+
+from cnnviz.activations import grid_geometry, render_channel_grid
+
 from .conftest import ROOT, assert_no_exception, screenshot, wait_idle
 
 GRID_IFRAME = "iframe[title='streamlit_image_coordinates.streamlit_image_coordinates']"
@@ -20,13 +24,14 @@ def test_activations_page_click_a_channel(server, page):
     page.get_by_text(re.compile(r"features\.1\*?\*?: 6 channels of 28×28")).first.wait_for()
     _images_loaded(page, 4)  # input, large map, overlay, filter (+ compare images)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3", timeout=90_000)
-    # LeNet features.1: 6 maps of 28x28 drawn 3x (84 px tiles, 2 px padding) in 4 columns: tile 5 is row 1, column 1
+    # LeNet features.1: 6 maps of 28x28 in the page's geometry; click the middle of tile 5
+    g = render_channel_grid(torch.zeros(6, 28, 28), tile_px=grid_geometry(6)[1], cols=grid_geometry(6)[0])
     grid = page.frame_locator(GRID_IFRAME).locator("img")
     grid.wait_for()
     box = grid.bounding_box()
-    natural_w = 2 + 4 * 86
-    f = box["width"] / natural_w
-    grid.click(position={"x": (88 + 42) * f, "y": (88 + 42) * f})
+    f = box["width"] / g.image.shape[1]
+    y, x = g.layout.origin(5)
+    grid.click(position={"x": (x + g.layout.tile_w / 2) * f, "y": (y + g.layout.tile_h / 2) * f})
     page.wait_for_function("() => location.search.includes('ac_ch=5')", timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)

@@ -13,6 +13,7 @@ import cnnviz
 from cnnviz.activations import (_record_with_hooks, activation_after, channel_order, channel_stats, compare_maps,
                                 conv_stages, depth_strip, first_layer_filter, layer_maps, render_channel_grid,
                                 render_map, spatial_layers, transformed)
+from cnnviz.activations import grid_geometry as ac_grid_geometry
 from cnnviz.model import ModelHandle
 from cnnviz.render import COLORMAPS
 
@@ -229,3 +230,10 @@ def test_threads_match_serial_activations(lenet):
     assert not errors
     for a, b in zip(out, serial):
         assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grid_geometry_is_wider_than_tall():
+    # 6 channels: ceil(sqrt(9.6)) = 4 columns, 1100 / 4 - 3 = 272 px capped at 160
+    assert ac_grid_geometry(6) == (4, 160)
+    # 512 channels: ceil(sqrt(819.2)) = 29 columns of int(1100 / 29 - 3) = 34 px
+    assert ac_grid_geometry(512) == (29, 34)
