@@ -232,3 +232,33 @@ def test_strip_and_grid_layouts_map_clicks_back():
     grid, glayout = maximal.channel_grid(m, idx, ds, "0", [0, 1], per_channel=1, tile=3, pad=4)
     assert glayout.n == 2 and grid.shape == (4 + 5 + 4, 4 + 2 * (5 + 4))  # a 3 px patch + 1 px frame each side
     assert glayout.tile_at(6, 4 + 9 + 2) == 1
+
+
+def _lock_free_from_other_thread(m) -> bool:
+    got = []
+
+    def probe():
+        ok = m.lock.acquire(timeout=2)
+        got.append(ok)
+        if ok:
+            m.lock.release()
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    return got == [True]
+
+
+def test_lock_is_taken_per_batch_and_step_and_hooks_are_released(lenet):
+    m = planted_model()
+    free = []
+    build_index(m, ArrayImageSet("planted", planted_images()), k=2, batch_size=4, cache=False,
+                progress=lambda d, t: free.append(_lock_free_from_other_thread(m)))
+    assert free == [True, True, True]  # between batches another session can use the model
+    free.clear()
+    synthesize(lenet, [channel("features.3", 0)], steps=4, every=2, progress=lambda p: free.append(_lock_free_from_other_thread(lenet)))
+    assert free == [True, True]
+    with pytest.raises(IndexError):
+        synthesize(lenet, [channel("features.3", 99)], steps=1)
+    for mod in list(m.module.modules()) + list(lenet.module.modules()):
+        assert not mod._forward_hooks and not mod._forward_pre_hooks
