@@ -39,6 +39,15 @@ def _fig(title: str, xtitle: str, ytitle: str, height: int = 380) -> go.Figure:
     return fig
 
 
+def _safe(fn, *args):
+    """Run a cached computation; a model or image it cannot handle gives a message, not a stack trace."""
+    try:
+        return fn(*args)
+    except (ValueError, RuntimeError, KeyError) as e:
+        st.error(f"This view cannot be computed for {m.name} on this image: {e}")
+        return None
+
+
 def _strip(images, cols: int | None = None):
     """Pixel-domain images [N, C, H, W] (0..1) composed into one grid picture."""
     grid, _ = tile_grid(images, cols=cols or len(images), pad=max(1, images.shape[-1] // 28), pad_value=1.0)
@@ -185,22 +194,24 @@ def _strides(model_key: str, _model):
 tab_rot, tab_shift, tab_light = st.tabs(["Rotation × scale", "Shift (aliasing)", "Brightness and contrast"])
 with tab_rot:
     step = state.select("Angle step (degrees)", "au_rstep", [10, 15, 30, 45], 15, radio=True, horizontal=True)
-    angles, scales, labels, confs, refs, clean = _rot_grid(m.key, ctx.image_key, step, m, ctx.image)
-    table = pd.DataFrame([[f"{lab} ({c:.0%})" for lab, c in zip(lr, cr)] for lr, cr in zip(labels, confs)],
-                         index=[f"scale {s:.0%}" for s in scales], columns=[f"{a:g}°" for a in angles])
-    same = pd.DataFrame([[lab == clean for lab in lr] for lr in labels], index=table.index, columns=table.columns)
-    st.markdown(f"Top prediction and confidence for each rotation (counter-clockwise) and zoom; clean image: **{clean}**. "
-                "Green cells keep the clean prediction.")
-    st.dataframe(table.style.apply(lambda _: same.map(lambda ok: "background-color: #d4edda" if ok else "background-color: #f8d7da"),
-                                   axis=None), width="stretch")
-    fig = _fig(f"P({clean}) against rotation", "rotation (degrees)", f"P({clean})")
-    for s, r, colour in zip(scales, refs, COLOURS):
-        fig.add_trace(go.Scatter(x=angles, y=r, mode="lines+markers", name=f"scale {s:.0%}", line=dict(color=colour, width=3)))
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    fig.update_xaxes(tickvals=angles[::2] if len(angles) > 10 else angles)
-    st.plotly_chart(fig, width="stretch")
-    st.markdown("**What to notice.** Confidence usually falls within a few tens of degrees, and faster when the "
-                "object is also smaller: nothing in a CNN is rotation- or scale-invariant unless training made it so.")
+    rot = _safe(_rot_grid, m.key, ctx.image_key, step, m, ctx.image)
+    if rot is not None:
+        angles, scales, labels, confs, refs, clean = rot
+        table = pd.DataFrame([[f"{lab} ({c:.0%})" for lab, c in zip(lr, cr)] for lr, cr in zip(labels, confs)],
+                             index=[f"scale {s:.0%}" for s in scales], columns=[f"{a:g}°" for a in angles])
+        same = pd.DataFrame([[lab == clean for lab in lr] for lr in labels], index=table.index, columns=table.columns)
+        st.markdown(f"Top prediction and confidence for each rotation (counter-clockwise) and zoom; clean image: **{clean}**. "
+                    "Green cells keep the clean prediction.")
+        st.dataframe(table.style.apply(lambda _: same.map(lambda ok: "background-color: #d4edda" if ok else "background-color: #f8d7da"),
+                                       axis=None), width="stretch")
+        fig = _fig(f"P({clean}) against rotation", "rotation (degrees)", f"P({clean})")
+        for s, r, colour in zip(scales, refs, COLOURS):
+            fig.add_trace(go.Scatter(x=angles, y=r, mode="lines+markers", name=f"scale {s:.0%}", line=dict(color=colour, width=3)))
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+        fig.update_xaxes(tickvals=angles[::2] if len(angles) > 10 else angles)
+        st.plotly_chart(fig, width="stretch")
+        st.markdown("**What to notice.** Confidence usually falls within a few tens of degrees, and faster when the "
+                    "object is also smaller: nothing in a CNN is rotation- or scale-invariant unless training made it so.")
 
 with tab_shift:
     layers = [(name, s) for name, s in _strides(m.key, m) if s]
@@ -217,42 +228,43 @@ with tab_shift:
             kmax = state.slider("Largest shift (pixels)", "au_smax", 1, h // 2, min(h // 2, 8 if h <= 64 else 32))
         with l3:
             direction = state.select("Direction", "au_sdir", list(A.SHIFT_DIRECTIONS), "right", radio=True, horizontal=True)
-        r = _shift(m.key, ctx.image_key, kmax, layer, direction, m, ctx.image)
-        left, right = st.columns(2)
-        with left:
-            fig = _fig(f"Prediction under a shift ({direction})", "shift (pixels)", "probability")
-            fig.add_trace(go.Scatter(x=r["shifts"], y=r["ref"], mode="lines+markers", name=f"P({r['clean']})",
-                                     line=dict(color=COLOURS[0], width=3)))
-            fig.add_trace(go.Scatter(x=r["shifts"], y=r["conf"], mode="markers+text", text=r["labels"], textposition="top center",
-                                     name="top class (label above)", marker=dict(symbol="diamond")))
-            fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
-            st.plotly_chart(fig, width="stretch")
-        with right:
-            fig = _fig(f"Change of {layer} (stride {r['stride']})", "shift (pixels)", "relative L2 change")
-            fig.add_trace(go.Scatter(x=r["shifts"], y=r["change"], mode="lines+markers", name="raw: ‖a(k) − a(0)‖ / ‖a(0)‖",
-                                     line=dict(color=COLOURS[1], width=3)))
-            if r["aligned"] is not None:
-                fig.add_trace(go.Scatter(x=r["shifts"], y=r["aligned"], mode="lines+markers",
-                                         name=f"after moving a(0) by round(k / {r['stride']}) cells",
-                                         line=dict(color=COLOURS[3], width=3)))
-            for k in range(r["stride"], kmax + 1, r["stride"]):
-                fig.add_vline(x=k, line_dash="dot", line_color="gray")
-            st.plotly_chart(fig, width="stretch")
-        with st.expander("Table of the shift sweep", icon=":material/table:"):
-            st.dataframe(pd.DataFrame({
-                "shift (px)": [int(k) for k in r["shifts"]], "top class": r["labels"],
-                "confidence": [f"{c:.1%}" for c in r["conf"]], f"P({r['clean']})": [f"{p:.1%}" for p in r["ref"]],
-                f"change of {layer}": [f"{c:.3f}" for c in r["change"]],
-                "change after alignment": [f"{c:.3f}" for c in r["aligned"]] if r["aligned"] is not None else "—",
-            }), hide_index=True, width="stretch")
-        st.markdown(
-            f"**What to notice.** A shift by a multiple of the layer's stride ({r['stride']} pixels, dotted lines) moves "
-            "the feature map by whole cells, so once that move is taken out the change nearly vanishes. Shifts in "
-            "between cannot be represented on the coarser grid: the features change although the content only moved. "
-            "That is aliasing from striding and pooling, and it is why a one-pixel shift can change a prediction.")
+        r = _safe(_shift, m.key, ctx.image_key, kmax, layer, direction, m, ctx.image)
+        if r is not None:
+            left, right = st.columns(2)
+            with left:
+                fig = _fig(f"Prediction under a shift ({direction})", "shift (pixels)", "probability")
+                fig.add_trace(go.Scatter(x=r["shifts"], y=r["ref"], mode="lines+markers", name=f"P({r['clean']})",
+                                         line=dict(color=COLOURS[0], width=3)))
+                fig.add_trace(go.Scatter(x=r["shifts"], y=r["conf"], mode="markers+text", text=r["labels"], textposition="top center",
+                                         name="top class (label above)", marker=dict(symbol="diamond")))
+                fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
+                st.plotly_chart(fig, width="stretch")
+            with right:
+                fig = _fig(f"Change of {layer} (stride {r['stride']})", "shift (pixels)", "relative L2 change")
+                fig.add_trace(go.Scatter(x=r["shifts"], y=r["change"], mode="lines+markers", name="raw: ‖a(k) − a(0)‖ / ‖a(0)‖",
+                                         line=dict(color=COLOURS[1], width=3)))
+                if r["aligned"] is not None:
+                    fig.add_trace(go.Scatter(x=r["shifts"], y=r["aligned"], mode="lines+markers",
+                                             name=f"after moving a(0) by round(k / {r['stride']}) cells",
+                                             line=dict(color=COLOURS[3], width=3)))
+                for k in range(r["stride"], kmax + 1, r["stride"]):
+                    fig.add_vline(x=k, line_dash="dot", line_color="gray")
+                st.plotly_chart(fig, width="stretch")
+            with st.expander("Table of the shift sweep", icon=":material/table:"):
+                st.dataframe(pd.DataFrame({
+                    "shift (px)": [int(k) for k in r["shifts"]], "top class": r["labels"],
+                    "confidence": [f"{c:.1%}" for c in r["conf"]], f"P({r['clean']})": [f"{p:.1%}" for p in r["ref"]],
+                    f"change of {layer}": [f"{c:.3f}" for c in r["change"]],
+                    "change after alignment": [f"{c:.3f}" for c in r["aligned"]] if r["aligned"] is not None else "—",
+                }), hide_index=True, width="stretch")
+            st.markdown(
+                f"**What to notice.** A shift by a multiple of the layer's stride ({r['stride']} pixels, dotted lines) moves "
+                "the feature map by whole cells, so once that move is taken out the change nearly vanishes. Shifts in "
+                "between cannot be represented on the coarser grid: the features change although the content only moved. "
+                "That is aliasing from striding and pooling, and it is why a one-pixel shift can change a prediction.")
 
 with tab_light:
-    ph = _photometric(m.key, ctx.image_key, m, ctx.image)
+    ph = _safe(_photometric, m.key, ctx.image_key, m, ctx.image) or {}
     cols = st.columns(2)
     for col, (name, d) in zip(cols, ph.items()):
         with col:
@@ -287,30 +299,31 @@ def _six_to_nine(model_key: str, _model):
 
 
 if "6" in m.classes and "9" in m.classes:
-    d = _six_to_nine(m.key, m)
-    if d["flip"] is not None:
-        st.markdown(f"The bundled handwritten 6 (`assets/samples/digit-6.png`) is read as **9** once it is rotated by "
-                    f"**{d['flip']:g}°** ({'clockwise' if d['flip'] < 0 else 'counter-clockwise'}); it stops being a 6 "
-                    f"already at {d['first']:g}°.")
-    else:
-        st.markdown("This model never reads the rotated 6 as a 9; the curves show what it reads instead.")
-    left, right = st.columns([3, 2])
-    with left:
-        fig = _fig("The 6, rotated", "rotation (degrees, + = counter-clockwise)", "probability")
-        fig.add_trace(go.Scatter(x=d["angles"], y=d["p6"], mode="lines", name="P(6)", line=dict(width=3, color=COLOURS[0])))
-        fig.add_trace(go.Scatter(x=d["angles"], y=d["p9"], mode="lines", name="P(9)", line=dict(width=3, color=COLOURS[2])))
+    d = _safe(_six_to_nine, m.key, m)
+    if d is not None:
         if d["flip"] is not None:
-            fig.add_vline(x=d["flip"], line_dash="dash", annotation_text=f"read as 9 at {d['flip']:g}°")
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-        st.plotly_chart(fig, width="stretch")
-    with right:
-        st.write("")
-        show_image(d["strip"], min_side=120, width="stretch")
-        st.markdown("Rotation: read as  \n" + d["strip_caption"])
-    st.markdown("**What to notice.** An augmentation can change the label: rotating digits by up to 180° (or flipping "
-                "them) would teach the network that a 6 and a 9 are the same class. Limit rotations for digits and "
-                "text; for other data ask the same question of every transform (is a flipped shoe still a shoe? yes; "
-                "is a flipped 'b' still a 'b'? no).")
+            st.markdown(f"The bundled handwritten 6 (`assets/samples/digit-6.png`) is read as **9** once it is rotated by "
+                        f"**{d['flip']:g}°** ({'clockwise' if d['flip'] < 0 else 'counter-clockwise'}); it stops being a 6 "
+                        f"already at {d['first']:g}°.")
+        else:
+            st.markdown("This model never reads the rotated 6 as a 9; the curves show what it reads instead.")
+        left, right = st.columns([3, 2])
+        with left:
+            fig = _fig("The 6, rotated", "rotation (degrees, + = counter-clockwise)", "probability")
+            fig.add_trace(go.Scatter(x=d["angles"], y=d["p6"], mode="lines", name="P(6)", line=dict(width=3, color=COLOURS[0])))
+            fig.add_trace(go.Scatter(x=d["angles"], y=d["p9"], mode="lines", name="P(9)", line=dict(width=3, color=COLOURS[2])))
+            if d["flip"] is not None:
+                fig.add_vline(x=d["flip"], line_dash="dash", annotation_text=f"read as 9 at {d['flip']:g}°")
+            fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+            st.plotly_chart(fig, width="stretch")
+        with right:
+            st.write("")
+            show_image(d["strip"], min_side=120, width="stretch")
+            st.markdown("Rotation: read as  \n" + d["strip_caption"])
+        st.markdown("**What to notice.** An augmentation can change the label: rotating digits by up to 180° (or flipping "
+                    "them) would teach the network that a 6 and a 9 are the same class. Limit rotations for digits and "
+                    "text; for other data ask the same question of every transform (is a flipped shoe still a shoe? yes; "
+                    "is a flipped 'b' still a 'b'? no).")
 else:
     st.info(f"This demo needs a model that reads digits ({m.name} has no classes '6' and '9'): pick "
             "**LeNet-5 on MNIST digits** in the sidebar.", icon=":material/info:")
