@@ -422,15 +422,26 @@ def attribute(m: "ModelHandle", img, method: str, target: int | str | None = Non
     return spec.func(m, img, target, **params)
 
 
+def _ranks(v: torch.Tensor) -> torch.Tensor:
+    """Ranks 0..n-1 with ties given their average rank (as in scipy.stats.rankdata, minus one)."""
+    _, inv, counts = torch.unique(v, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0).double()
+    return ((ends - counts.double() + ends - 1) / 2)[inv]
+
+
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two maps (Adebayo et al. compare maps this way).
+    """Spearman rank correlation of two maps, ties averaged (Adebayo et al. compare maps this way).
+
+    Ties matter: Integrated Gradients is exactly zero wherever the input equals the baseline
+    (the black background of a digit), for any weights.
 
     Examples::
 
         >>> rank_correlation(torch.tensor([1., 2., 3.]), torch.tensor([10., 20., 30.]))
         1.0
+        >>> round(rank_correlation(torch.tensor([0., 0., 0., 1.]), torch.tensor([0., 0., 1., 0.])), 4)
+        -0.3333
     """
-    ra = a.flatten().float().argsort().argsort().float()
-    rb = b.flatten().float().argsort().argsort().float()
+    ra, rb = _ranks(a.flatten().float()), _ranks(b.flatten().float())
     ra, rb = ra - ra.mean(), rb - rb.mean()
     return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp_min(1e-12))

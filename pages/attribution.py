@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from cnnviz import attribution as at
 from cnnviz.activations import render_map
 from cnnviz.render import overlay
 from cnnviz.ui import state
-from cnnviz.ui.figures import bar_predictions, show_image, untrained_badge
+from cnnviz.ui.figures import FONT, bar_predictions, show_image, untrained_badge
 from cnnviz.ui.resources import shared_untrained_twin
 from cnnviz.ui.sidebar import current
 
@@ -181,7 +181,27 @@ else:
                        width="stretch")
             s[2].metric("rank correlation", f"{rho:.2f}")
             s[2].caption("High correlation means the map barely depends on the learned weights. "
-                         "Compare methods: turn on section 3 and change the method above.")
+                         "Turn on section 3 to see this for every method.")
+            if show_all:
+                rhos, twin_maps = {}, {}
+                with st.status("Every method on the random network…", expanded=False) as status:
+                    for meth in at.METHODS:
+                        status.update(label=f"{at.METHODS[meth].label} on the random network…")
+                        tb = compute(twin, twin.key, meth, method_params(meth), target)
+                        rhos[meth] = at.rank_correlation(results[meth].map, tb.map)
+                        twin_maps[meth] = tb
+                    status.update(label="Sanity check done for every method", state="complete")
+                fig = go.Figure(go.Bar(x=[at.METHODS[k].label for k in rhos], y=list(rhos.values()),
+                                       text=[f"{v:.2f}" for v in rhos.values()], textposition="outside",
+                                       marker_color=["#E45756" if v > 0.5 else "#4C78A8" for v in rhos.values()]))
+                fig.update_layout(title="Rank correlation, trained vs random weights (red: above 0.5, the map "
+                                        "barely depends on training)", yaxis=dict(range=[-0.2, 1.1]), height=340,
+                                  font=FONT, margin=dict(l=10, r=10, t=50, b=10))
+                st.plotly_chart(fig, width="stretch", key="at_sanity_all")
+                tg = st.columns(6)
+                for col, (meth, tb) in zip(tg, twin_maps.items()):
+                    show_image(overlay(seen, tb.heat(), alpha=alpha), container=col, min_side=160, width="stretch",
+                               caption=f"random: {at.METHODS[meth].label}")
 
 st.header("What to notice", divider="gray")
 st.markdown(

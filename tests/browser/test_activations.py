@@ -42,7 +42,7 @@ def test_activations_page_click_a_channel(server, page):
 
 
 def test_attribution_page_bundled_model(server, page):
-    page.set_viewport_size({"width": 1500, "height": 2600})
+    page.set_viewport_size({"width": 1500, "height": 3600})
     page.goto(server + "/attribution?at_all=1")
     wait_idle(page)
     page.get_by_role("heading", name="Saliency and Grad-CAM").wait_for()
@@ -50,6 +50,9 @@ def test_attribution_page_bundled_model(server, page):
     wait_idle(page)
     assert_no_exception(page)
     assert page.get_by_text("rank correlation").count() >= 1
+    page.get_by_text("Sanity check done for every method").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 2  # predictions, correlation per method
     for label in ("Gradient saliency", "SmoothGrad", "Integrated Gradients", "Guided Grad-CAM", "Occlusion"):
         assert page.get_by_text(re.compile(label + " — \\d+ ms")).count() >= 1, label
     screenshot(page, "attribution")

@@ -175,6 +175,12 @@ def test_sanity_check_untrained_map_differs(lenet):
     assert rank_correlation(a.map, a.map) == pytest.approx(1.0)
     assert rank_correlation(a.map, b.map) < 0.9
     assert rank_correlation(torch.tensor([1.0, 2, 3]), torch.tensor([3.0, 2, 1])) == pytest.approx(-1.0)
+    # ties get their average rank: ranks (1, 1, 1, 3) and (1, 1, 3, 1), centred on 1.5 -> -1 / 3
+    assert rank_correlation(torch.tensor([0.0, 0, 0, 1]), torch.tensor([0.0, 0, 1, 0])) == pytest.approx(-1 / 3)
+    from scipy.stats import spearmanr
+
+    u, v = torch.tensor([0.0, 0, 2, 2, 5, 1]), torch.tensor([1.0, 0, 0, 3, 3, 3])
+    assert rank_correlation(u, v) == pytest.approx(spearmanr(u.numpy(), v.numpy()).statistic)
 
 
 def _hook_count(module: nn.Module) -> int:
