@@ -138,8 +138,9 @@ with st.expander("Method parameters"):
                                help="Small: local detail; large: global structure.")
     seed = state.number("Random seed", "em_seed", 0, 9999, 0, container=a3,
                         help="The same seed gives the same points and the same picture.")
-    st.caption("t-SNE and UMAP first reduce the features to 50 principal components (standard practice: "
-               "faster, and removes noise). t-SNE: openTSNE (Barnes-Hut, FFT from 10,000 points); UMAP: umap-learn.")
+    st.caption("t-SNE and UMAP first reduce the features to 100 principal components (standard practice, with "
+               "50 more common: faster neighbour search, less noise). t-SNE: openTSNE (Barnes-Hut, FFT from 10,000 "
+               "points); UMAP: umap-learn.")
 
 # ============================================================================ compute
 if source == "folder" and not folder.strip():

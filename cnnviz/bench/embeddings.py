@@ -1,4 +1,4 @@
-"""t-SNE of 10,000 real 512-d CNN features: ours (PCA to 50 + openTSNE) vs scikit-learn's TSNE defaults.
+"""t-SNE of 10,000 real 512-d CNN features: ours (PCA to 100 + openTSNE) vs scikit-learn's TSNE defaults.
 
 Features: the bundled Fashion-MNIST model ("small-vgg-fashion", trained), last convolutional block
 (features.16, 128 x 7 x 7) average-pooled to 128 x 2 x 2 = 512 values per image, for 10,000 images
