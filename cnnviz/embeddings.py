@@ -809,13 +809,13 @@ def compare_layers(m: ModelHandle, points: PointSet, layers: Sequence[str] | Non
         >>> views = compare_layers(m, load_points("mnist", "test", 500))
         >>> [round(v.knn_accuracy_embedding, 2) for v in views]   # pixels ... last layer: rising
     """
-    layers = list(layers or comparison_layers(m))
-    src = points.paths or points.images
+    layers = list(dict.fromkeys(layers or comparison_layers(m)))
+    src = list(points.paths) if points.paths else points.images
+    feats = extract_layers(m, src, layers, pooling)  # one forward pass per batch for all layers
     out = []
     for i, name in enumerate(layers):
-        sub = (lambda f, t, i=i: _report(progress, (i + f) / len(layers), f"{name}: {t}")) if progress else None
-        feats = extract_features(m, src, name, pooling)
-        out.append(layer_view(feats, points.labels, method, dim, seed=seed, progress=sub))
+        sub = (lambda f, t, i=i, name=name: _report(progress, (i + f) / len(layers), f"{name}: {t}")) if progress else None
+        out.append(layer_view(feats[name], points.labels, method, dim, seed=seed, progress=sub))
     return out
 
 

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from cnnviz.embeddings import (
-    PIXELS, ResultCache, comparison_layers, embed, extract_features, extract_layers, feature_layers, fit_pca, grid_image,
+    PIXELS, ResultCache, compare_layers, comparison_layers, embed, extract_features, extract_layers, feature_layers, fit_pca, grid_image,
     grid_shape, knn_accuracy, knn_preservation, load_image_folder, load_points, nearest_neighbours, pool_features,
     snap_to_grid, trustworthiness,
 )
@@ -220,6 +220,14 @@ def test_trained_features_separate_digits_better_than_pixels(lenet):
     pts = load_points("mnist", "test", 400, seed=1)
     acc = {l: knn_accuracy(extract_features(lenet, pts.images, l).values, pts.labels) for l in (PIXELS, "classifier.4")}
     assert acc["classifier.4"] > 0.95 and acc["classifier.4"] > acc[PIXELS] + 0.02
+
+
+def test_compare_layers_scores_rise_with_depth(lenet):
+    views = compare_layers(lenet, load_points("mnist", "test", 300, seed=2), method="pca")
+    assert [v.layer for v in views] == comparison_layers(lenet)
+    acc = [v.knn_accuracy_features for v in views]
+    assert acc[-1] > acc[0] and acc[-1] > 0.9  # the classifier's input separates digits better than pixels
+    assert all(0 < v.trustworthiness <= 1 and v.embedding.points.shape == (300, 2) for v in views)
 
 
 def test_load_points_subsets():
