@@ -7,7 +7,6 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from cnnviz import embeddings as em
 from cnnviz.ui import state
