@@ -365,6 +365,9 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
     if cache:
         hit = _MEMORY.get(key) or _load_cached(folder, key)
         if hit is not None:
+            from dataclasses import replace
+
+            hit = replace(hit, from_cache=True)
             _remember(key, hit)
             if progress:
                 progress(len(images), len(images))

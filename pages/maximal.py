@@ -224,7 +224,7 @@ def dataset_examples() -> None:
     pages = max(1, math.ceil(n_ch / per_page))
     first = 0
     if pages > 1:
-        page = state.slider("Channels shown (page of 64)", "mx_page", 1, pages, 1)
+        page = state.slider(f"Page of channels (64 per page, {n_ch} in all)", "mx_page", 1, pages, 1)
         first = (page - 1) * per_page
     chans = list(range(first, min(n_ch, first + per_page)))
     side_n = math.ceil(math.sqrt(per))
@@ -352,7 +352,8 @@ def synthesized() -> None:
         gain = (res.values - res.start_values)
         st.caption(f"{res.steps_done} steps in {res.seconds:.1f} s on {m.device_description}, {len(slots)} image{'s' if len(slots) > 1 else ''} in one batch. "
                    f"Objective (on the final image, without transforms): mean {float(res.values.mean()):.2f}, "
-                   f"up from {float(res.start_values.mean()):.2f} at the random start (+{float(gain.mean()):.2f}).")
+                   f"{'up' if float(gain.mean()) >= 0 else 'DOWN'} from {float(res.start_values.mean()):.2f} at the random start "
+                   f"({float(gain.mean()):+.2f})." + ("" if float(gain.mean()) > 0 else " Try more steps."))
     else:
         partial = st.session_state.get("_mx_partial")
         if partial is not None and partial[0] == key:
