@@ -82,25 +82,25 @@ class _LeafTracer(torch.fx.Tracer):
 
 @dataclass
 class _Extractor:
-    graph_module: torch.fx.GraphModule
+    graph_module: torch.fx.GraphModule | None  # None: the model cannot be traced, use hooks
+    names: list[str]  # the requested leaf layers
     keys: list[str]  # output i is recorded under keys[i] ("name", "name#2", ...)
+    inplace: list[nn.Module]  # modules with an `inplace` flag, switched off while recording
 
 
-def _build_extractor(module: nn.Module, names: tuple[str, ...]) -> _Extractor | None:
+def _build_extractor(module: nn.Module, names: list[str]) -> torch.fx.GraphModule | None:
     """A GraphModule that returns the outputs of every call of the named modules, in call order."""
     try:
         graph = _LeafTracer().trace(module)
     except Exception:  # data-dependent control flow, unsupported ops: fall back to hooks
         return None
     wanted = set(names)
-    nodes, keys, seen = [], [], {}
+    nodes, seen = [], set()
     for node in graph.nodes:
         if node.op == "call_module" and node.target in wanted:
-            n = seen.get(node.target, 0) + 1
-            seen[node.target] = n
+            seen.add(node.target)
             nodes.append(node)
-            keys.append(node.target if n == 1 else f"{node.target}#{n}")
-    if set(seen) != wanted:  # a layer the trace never calls (e.g. inside a traced-through module)
+    if seen != wanted:  # a layer the trace never calls (e.g. inside a traced-through module)
         return None
     out = next(n for n in graph.nodes if n.op == "output")
     graph.erase_node(out)
@@ -111,19 +111,38 @@ def _build_extractor(module: nn.Module, names: tuple[str, ...]) -> _Extractor | 
         gm.recompile()
     except Exception:
         return None
-    return _Extractor(gm, keys)
+    return gm
 
 
-def _extractor_for(module: nn.Module, names: tuple[str, ...]) -> _Extractor | None:
+def _extractor_for(m: "ModelHandle", layers: Iterable[str] | None) -> _Extractor:
+    """The cached extractor for these layers of ``m.module`` (built, and the names checked, once)."""
+    key = None if layers is None else tuple(layers)
+    module = m.module
+    with _extractors_lock:
+        per_module = _extractors.get(module)
+        if per_module is not None and key in per_module:
+            return per_module[key]
+    names = list(key) if key is not None else m.layer_names()
+    mods = dict(module.named_modules())
+    missing = [n for n in names if n not in mods]
+    if missing:
+        raise KeyError(f"layer(s) {missing} not in model {m.name}. Hint: m.layer_names() lists them")
+    gm = _build_extractor(module, names)
+    keys: list[str] = []
+    if gm is not None:
+        calls: dict[str, int] = {}
+        for node in gm.graph.nodes:
+            if node.op == "output":
+                for n in node.args[0]:
+                    calls[n.target] = calls.get(n.target, 0) + 1
+                    keys.append(n.target if calls[n.target] == 1 else f"{n.target}#{calls[n.target]}")
+    inplace = [mod for mod in module.modules() if hasattr(mod, "inplace") and isinstance(getattr(mod, "inplace"), bool)]
+    ex = _Extractor(gm, names, keys, inplace)
     with _extractors_lock:
         per_module = _extractors.setdefault(module, {})
-        if names in per_module:
-            return per_module[names]
-    ex = _build_extractor(module, names)
-    with _extractors_lock:
         if len(per_module) > 32:  # many different layer subsets: keep the cache small
             per_module.clear()
-        per_module[names] = ex
+        per_module[key] = ex
     return ex
 
 
@@ -150,34 +169,44 @@ def _record_with_hooks(module: nn.Module, x: torch.Tensor, names: Sequence[str])
     return acts
 
 
-def record_activations(m: "ModelHandle", x: torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Outputs of the named leaf layers for a normalised batch ``x`` (the engine of ``m.activations``).
+def record_activations(m: "ModelHandle", img, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+    """Outputs of the named leaf layers (default: all) for an image or batch: the engine of ``m.activations``.
 
     Runs one traced forward pass that returns the requested outputs (no hooks, so no hook
     overhead and nothing to release). Tracing also turns in-place tensor ops such as ResNet's
     ``out += identity`` into out-of-place ones in the copy, so a recorded ``bn2`` output is
-    not overwritten by the residual sum (plain forward hooks would record the sum). Models that ``torch.fx`` cannot trace use forward
-    hooks, released in ``finally``. Either way it runs under ``m.inspect()`` (the model's
-    lock, in-place activations off) and in inference mode.
+    not overwritten by the residual sum (plain forward hooks would record the sum). Models
+    that ``torch.fx`` cannot trace use forward hooks (outputs cloned), released in
+    ``finally``. Either way it runs holding the model's lock with in-place activations
+    switched off (what ``m.inspect()`` does; the traced module shares the model's layers,
+    so hooks another caller holds under that lock must not see this pass) and in inference mode.
 
     Args:
         m: the model handle.
-        x: ``[N, C, H, W]`` on ``m.device``.
-        names: leaf layer names (see ``m.layer_names()``); a layer called twice per forward
+        img: anything ``m.preprocess`` takes, or a normalised ``[N, C, H, W]`` tensor.
+        layers: leaf layer names (see ``m.layer_names()``); a layer called twice per forward
             pass appears as ``name`` and ``name#2``.
 
     Examples::
 
-        >>> record_activations(m, m.preprocess(img), ["features.0"])["features.0"].shape
+        >>> record_activations(m, img, ["features.0"])["features.0"].shape
         torch.Size([1, 6, 28, 28])
     """
-    if x.device.type == "cpu":
+    x = m.preprocess(img)
+    if x.device.type == "cpu" and not _allocator_tuned:
         tune_cpu_allocator()
-    ex = _extractor_for(m.module, tuple(names))
-    with m.inspect() as module, torch.inference_mode():
-        if ex is None:
-            return _record_with_hooks(module, x, names)
-        outs = ex.graph_module(x)
+    ex = _extractor_for(m, layers)
+    with m.lock, torch.inference_mode():
+        switched = [mod for mod in ex.inplace if mod.inplace]
+        for mod in switched:
+            mod.inplace = False
+        try:
+            if ex.graph_module is None:
+                return _record_with_hooks(m.module, x, ex.names)
+            outs = ex.graph_module(x)
+        finally:
+            for mod in switched:
+                mod.inplace = True
     return {k: o for k, o in zip(ex.keys, outs) if isinstance(o, torch.Tensor)}
 
 

@@ -240,15 +240,9 @@ class ModelHandle:
             >>> acts["features.0"].shape
             torch.Size([1, 6, 28, 28])
         """
-        x = self.preprocess(img)
-        names = list(layers) if layers is not None else self.layer_names()
-        mods = dict(self.module.named_modules())
-        missing = [n for n in names if n not in mods]
-        if missing:
-            raise KeyError(f"layer(s) {missing} not in model {self.name}. Hint: m.layer_names() lists them")
-        from .activations import record_activations  # traced forward (hooks as fallback); see there
+        from .activations import record_activations  # traced forward (hooks as fallback), cached; see there
 
-        return record_activations(self, x, names)
+        return record_activations(self, img, layers)
 
     def layers(self) -> list[LayerInfo]:
         """Every leaf layer with output shape, own parameters and MACs, from one forward pass."""
