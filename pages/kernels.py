@@ -300,7 +300,7 @@ tile_px = (kh + 1) * (kw + 1) if kh * kw > 1 else 1
 max_tiles = max(1, max_cells // tile_px)
 point = kh * kw == 1  # 1x1 kernels: one pixel per weight, so a larger window fits
 win_c = min(n_c, 256 if point else 64)
-win_f = min(n_f, max(1, max_tiles // max(1, win_c)), 512 if point else 128)
+win_f = min(n_f, max(1, max_tiles // max(1, win_c)), 512 if point else 64 if n_c > 8 else 128)
 f0 = c0 = 0
 if n_f > win_f or n_c > win_c:
     wc1, wc2 = st.columns(2)

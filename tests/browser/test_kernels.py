@@ -17,9 +17,9 @@ def test_kernels_page_renders_and_editor_changes_response(server, page):
     page.get_by_role("heading", name="Filter kernels").wait_for()
     assert_no_exception(page)
     # kernel heat map, two responses, the learned-filter map, per-channel maps, bridge bar and responses
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6", timeout=90_000)
-    assert page.locator("[data-testid='stPlotlyChart']").count() >= 7
-    page.get_by_text("Before and after training").first.wait_for()
+    page.get_by_text("Before and after training").first.wait_for(timeout=90_000)
+    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\").length >= 7",
+                           timeout=90_000)
     before = _response_range(page)
     assert "0 … 0.992" in before, before  # identity on the 0..1 image (bilinear-resized digit): max 0.992
 
@@ -33,16 +33,28 @@ def test_kernels_page_renders_and_editor_changes_response(server, page):
     cell_editor = page.locator("input.gdg-input, textarea.gdg-input").first
     cell_editor.wait_for(timeout=10_000)
     assert cell_editor.input_value() == "1"  # it is the centre cell
-    page.keyboard.press("Control+A")
-    page.keyboard.type("5")
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => Array.from(document.querySelectorAll('p, div')).some(e => e.innerText && e.innerText.startsWith('Response range') && !e.innerText.includes('0.992'))",
-                           timeout=60_000)
+    cell_editor.fill("5")  # focuses the overlay editor and replaces its text
+    cell_editor.press("Enter")
+    try:
+        page.get_by_text(re.compile(r"^Response range 0 … 4\.96")).first.wait_for(timeout=90_000)
+    except Exception:
+        screenshot(page, "kernels-edit-failed")
+        raise
     wait_idle(page)
     assert_no_exception(page)
     after = _response_range(page)
     assert "0 … 4.96" in after, after  # 5 x 0.992
     assert "kn_k=" in page.url  # the edited kernel is part of the link
+
+    # the learned-filter map names the (filter, channel) under the mouse: LeNet's 6 filters of 5x5
+    # sit in 3 columns x 2 rows with 1 px padding, a 19 x 13 map
+    plot_area = page.locator(".st-key-kn_map .nsewdrag").first
+    plot_area.scroll_into_view_if_needed()
+    box = plot_area.bounding_box()
+    for (y, x), expected in (((3.5, 3.5), "filter 0, input channel 0"), ((9.5, 15.5), "filter 5, input channel 0")):
+        page.mouse.move(box["x"] + box["width"] * x / 19, box["y"] + box["height"] * y / 13)
+        # the label updates after the mouse moves: wait for the expected text, not just any label
+        page.locator(".st-key-kn_map .hovertext", has_text=expected).first.wait_for(timeout=10_000)
     screenshot(page, "kernels")
 
 
@@ -53,7 +65,8 @@ def test_kernels_page_rgb_model_and_bridge(server, page):
     assert_no_exception(page)
     page.get_by_text("Each filter as a colour image").first.wait_for()
     page.get_by_text("Learned vs. classic").first.wait_for()
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=90_000)
+    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\").length >= 6",
+                           timeout=90_000)
     page.get_by_text(re.compile("random weights only")).first.wait_for()  # untrained: no comparison offered
     page.get_by_text(re.compile(r"^Filter 0: norm")).first.wait_for()
 
