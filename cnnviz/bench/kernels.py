@@ -10,21 +10,23 @@ from cnnviz.model import load_model
 from cnnviz.render import to_uint8
 
 
-def _deepest_3x3(m) -> str:
-    """The last conv layer with a 3x3 kernel (the largest weight map a page would draw)."""
+def _conv_3x3(m, last: bool = True) -> str:
+    """The last (or first) conv layer with a 3x3 kernel; the last is the largest weight map a page would draw."""
     mods = dict(m.module.named_modules())
-    return [n for n in m.conv_layer_names() if tuple(mods[n].kernel_size) == (3, 3)][-1]
+    names = [n for n in m.conv_layer_names() if tuple(mods[n].kernel_size) == (3, 3)]
+    return names[-1] if last else names[0]
 
 
 @entry("kernels")
 def render_filters(opts: Options) -> list[Result]:
+    # quick (smoke test): ResNet-18, its first 3x3 layer (64x64), one timed run
     name = "resnet18" if opts.quick else "resnet50"
-    repeat = 3 if opts.quick else 7
+    repeat, warmup = (1, 0) if opts.quick else (7, 2)
     m = load_model(name, device=opts.device, untrained=True)
-    first, deep = first_conv_layer(m), _deepest_3x3(m)
+    first, deep = first_conv_layer(m), _conv_3x3(m, last=not opts.quick)
     w1, wd = learned_filters(m, first), learned_filters(m, deep)
     x = torch.randn(1, *m.input_size, device=opts.device)
-    forward = median_time(lambda: m.logits(x), opts.device, repeat=repeat)
+    forward = median_time(lambda: m.logits(x), opts.device, repeat=repeat, warmup=warmup + 1)
 
     def grid():
         img, _ = filter_grid_rgb(w1, "per")
@@ -33,10 +35,10 @@ def render_filters(opts: Options) -> list[Result]:
     def deep_map():
         return weight_map(wd, scale="per_filter").to_image("gray")
 
-    t_grid = median_time(grid, opts.device, repeat=repeat)
-    t_map = median_time(deep_map, opts.device, repeat=repeat)
-    t_both = median_time(lambda: (grid(), deep_map()), opts.device, repeat=repeat)
-    t_bridge = median_time(lambda: best_matches(w1), opts.device, repeat=repeat)
+    t_grid = median_time(grid, opts.device, repeat=repeat, warmup=warmup)
+    t_map = median_time(deep_map, opts.device, repeat=repeat, warmup=warmup)
+    t_both = median_time(lambda: (grid(), deep_map()), opts.device, repeat=repeat, warmup=warmup)
+    t_bridge = median_time(lambda: best_matches(w1), opts.device, repeat=repeat, warmup=warmup)
     px = deep_map().shape
     base = f"one forward pass of {name} (1x{'x'.join(map(str, m.input_size))})"
     return [
