@@ -334,8 +334,9 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
                 cache: bool = True, cache_dir: Path | None = None) -> MaximalIndex:
     """One pass over ``images`` recording each channel's top-``k`` and bottom-``k`` images.
 
-    For every image and channel the map's maximum (and minimum) and its position are taken on the
-    device; ``torch.topk`` over the batch merged with the running best keeps ``k`` per channel.
+    For every image and channel the map's maximum (and minimum) is taken on the device;
+    ``torch.topk`` over the batch merged with the running best keeps ``k`` per channel, and the
+    position inside the map is found only for the entries that make the top ``k``.
     The model lock is taken per batch, so other sessions keep working during a long pass.
 
     Args:
@@ -392,17 +393,22 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
             b, c, h, w = out.shape
             shapes[name] = (c, h, w)
             flat = out.detach().float().reshape(b, c, h * w)
-            mx, amx = flat.max(dim=2)  # [B, C]
-            mn, amn = flat.min(dim=2)
-            base = (torch.arange(b, device=out.device) + offset[0]).view(b, 1) * (h * w)
-            cand = [mx.t(), (amx + base).t(), mn.t(), (amn + base).t()]  # each [C, B]
-            if name in state:
-                old = state[name]
-                cand = [torch.cat([old[i], cand[i]], dim=1) for i in range(4)]
-            kk = min(k, cand[0].shape[1])
-            tv, ti = cand[0].topk(kk, dim=1, largest=True, sorted=True)
-            bv, bi = cand[2].topk(kk, dim=1, largest=False, sorted=True)
-            state[name] = [tv, cand[1].gather(1, ti), bv, cand[3].gather(1, bi)]
+            chan = torch.arange(c, device=out.device).view(c, 1)
+            merged: list[torch.Tensor] = []
+            # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
+            for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
+                old_v, old_w = (state[name][2 * j], state[name][2 * j + 1]) if name in state else (None, None)
+                k_old = 0 if old_v is None else old_v.shape[1]
+                cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
+                top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
+                bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
+                rows = flat[bi, chan]  # [C, kk, H*W]
+                pos = rows.argmax(dim=2) if largest else rows.argmin(dim=2)
+                where = (bi + offset[0]) * (h * w) + pos
+                if old_w is not None:
+                    where = torch.where(top_i >= k_old, where, old_w.gather(1, top_i.clamp(max=k_old - 1)))
+                merged += [top_v, where]
+            state[name] = merged
         return hook
 
     complete, done = True, 0

@@ -262,3 +262,24 @@ def test_lock_is_taken_per_batch_and_step_and_hooks_are_released(lenet):
         synthesize(lenet, [channel("features.3", 99)], steps=1)
     for mod in list(m.module.modules()) + list(lenet.module.modules()):
         assert not mod._forward_hooks and not mod._forward_pre_hooks
+
+
+def test_index_matches_brute_force_on_random_data():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 4, 3)).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    m = ModelHandle("rand", net, torch.device("cpu"), ["x"], (1, 12, 12), (0.0,), (1.0,), "rand")
+    imgs = np.random.default_rng(1).integers(0, 256, (23, 12, 12), dtype=np.uint8)
+    idx = build_index(m, ArrayImageSet("rand", imgs), k=5, batch_size=4, cache=False)  # 23 = 5 batches of 4 + 3
+    x = torch.from_numpy(imgs).float()[:, None] / 255
+    for layer, out in (("0", net[0](x)), ("3", net[3](net[2](net[1](net[0](x)))))):
+        flat = out.flatten(2)
+        for c in range(out.shape[1]):
+            for largest in (True, False):
+                per_image = flat[:, c].amax(1) if largest else flat[:, c].amin(1)
+                want = per_image.sort(descending=largest)
+                hits = idx.hits(layer, c, 5, largest)
+                assert [h.image for h in hits] == want.indices[:5].tolist()
+                for h in hits:
+                    assert out[h.image, c, h.y, h.x].item() == pytest.approx(h.value)
