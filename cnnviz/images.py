@@ -39,7 +39,7 @@ def check_upload_size(nbytes: int, name: str = "the file") -> None:
         >>> check_upload_size(1024, "cat.jpg")  # fine: returns None
     """
     if nbytes > MAX_UPLOAD_BYTES:
-        raise ImageError(f"{name} is {nbytes / 2**20:.1f} MiB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MiB. "
+        raise ImageError(f"{name} is {nbytes / 2**20:.2f} MiB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MiB. "
                          "Resize or recompress it (e.g. save as JPEG at 2000 px on the long side).")
 
 

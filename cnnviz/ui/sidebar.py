@@ -143,7 +143,7 @@ def _decode_upload(up, sb) -> None:
         st.session_state["_upload_seen"] = (file_id, err)
     err = st.session_state["_upload_seen"][1]
     if err:
-        sb.error(f"**{up.name}** cannot be used: {err}. The previous image is kept.", icon=":material/broken_image:")
+        sb.error(f"**{up.name}** cannot be used: {err.rstrip('.')}. The previous image is kept.", icon=":material/broken_image:")
 
 
 def _drawing(model: ModelHandle, sb) -> None:
@@ -155,11 +155,13 @@ def _drawing(model: ModelHandle, sb) -> None:
                    "or pick another source.")
         return
     what = "a digit" if model.dataset == "mnist" else "a piece of clothing"
-    sb.caption(f"Draw {what} with the mouse (white on black, as in the training data).")
     n = st.session_state.setdefault("_canvas_n", 0)
+    sb.write("")  # room for the canvas's hover toolbar, which floats above it
     with sb:
         res = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
                         drawing_mode="freedraw", return_image_data=True, key=f"canvas_{n}")
+    sb.caption(f"Draw {what} with the mouse: white on black, as in the training data. "
+               "It is scaled and centred the way the training images were.")
     if sb.button("Clear drawing", icon=":material/ink_eraser:", key="canvas_clear"):
         st.session_state["_canvas_n"] = n + 1
         st.session_state.pop("_drawn", None)
@@ -199,7 +201,7 @@ def _image_input(model: ModelHandle) -> tuple[Image.Image, str, str]:
         return _sample_image(name)
     if source == "upload":
         up = sb.file_uploader(f"Upload an image to analyse ({', '.join(t.upper() for t in ACCEPTED_TYPES if t not in ('jpeg', 'tif'))}; "
-                              f"up to {MAX_UPLOAD_BYTES // 2**20} MiB)", type=ACCEPTED_TYPES, key="upload_image",
+                              f"up to {MAX_UPLOAD_BYTES // 2**20} MiB)", type=ACCEPTED_TYPES, key="upload_image", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
                               help="This is the input image for every page. To use your own model, pick "
                                    "'Your own weights (upload)' under Model instead.")
         if up is not None:
