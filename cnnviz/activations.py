@@ -331,6 +331,28 @@ class ChannelGrid:
         return None if i is None else self.order[i]
 
 
+    def highlight(self, channel: int, color: tuple[int, int, int] = (228, 26, 28)) -> np.ndarray:
+        """A copy of :attr:`image` with a frame drawn in the padding around ``channel``'s tile.
+
+        Examples::
+
+            >>> g.highlight(g.order[0])[0, 0].tolist()   # top-left corner of the first tile's frame
+            [228, 26, 28]
+        """
+        img = self.image.copy()
+        if channel not in self.order:
+            return img
+        y, x = self.layout.origin(self.order.index(channel))
+        p = self.layout.pad
+        y0, x0 = max(0, y - p), max(0, x - p)
+        y1, x1 = y + self.layout.tile_h + p, x + self.layout.tile_w + p
+        img[y0:y, x0:x1] = color
+        img[y + self.layout.tile_h:y1, x0:x1] = color
+        img[y0:y1, x0:x] = color
+        img[y0:y1, x + self.layout.tile_w:x1] = color
+        return img
+
+
 def _scale_for(h: int, w: int, target: int) -> int:
     return max(1, int(round(target / max(h, w))))
 

@@ -98,8 +98,13 @@ st.session_state["_ac_grid"] = (grid, grid.image.shape[0], grid.image.shape[1])
 st.caption(f"**{shown}**: {C} channels of {H}×{W}, tiles in order of **{sort if sort != 'index' else 'channel index'}** "
            f"(left to right, top to bottom). Colour: viridis, dark = low, yellow = high"
            + (f"; one scale for all tiles, {grid.lo:.3g} … {grid.hi:.3g}." if scale == "shared" else "; each tile on its own range.")
-           + " **Click a tile** to inspect that channel.")
-streamlit_image_coordinates(grid.image, key="ac_gridclick", on_click=_on_grid_click, cursor="pointer",
+           + " **Click a tile** to inspect that channel (red frame: the one shown in section 3).")
+picked = st.session_state.get("qp:ac_ch", st.query_params.get("ac_ch"))
+try:
+    picked = int(picked) if picked is not None else int(grid.order[0])
+except ValueError:
+    picked = int(grid.order[0])
+streamlit_image_coordinates(grid.highlight(picked), key="ac_gridclick", on_click=_on_grid_click, cursor="pointer",
                             width="stretch" if grid.image.shape[1] > 700 else None)
 
 order = grid.order

@@ -121,6 +121,10 @@ def test_grid_layout_and_click_mapping_by_hand():
     top, bottom = ((np.asarray(COLORMAPS["viridis"][i]) * 255).round() for i in (-1, 0))
     assert np.array_equal(g.image[2, 2], top) and np.array_equal(g.image[2, 10], bottom)
     assert (g.lo, g.hi) == (0.0, 2.0)
+    # the frame of channel 1 (tile 1, origin (2, 6)) fills the padding around it, the tile itself is untouched
+    red = g.highlight(1)
+    assert red[0, 4].tolist() == [228, 26, 28] and red[5, 9].tolist() == [228, 26, 28] and red[3, 5].tolist() == [228, 26, 28]
+    assert np.array_equal(red[2:4, 6:8], g.image[2:4, 6:8]) and np.array_equal(g.highlight(7), g.image)
     # per-channel scale: a constant map has no range and shows the bottom colour
     gp = render_channel_grid(maps, scale="per", tile_px=2, cols=3)
     assert np.array_equal(gp.image[2, 10], bottom)
