@@ -42,7 +42,9 @@ def all_layer_activations(opts: Options) -> list[Result]:
     repeat = 3 if opts.quick else 31
     for name in ("lenet5-mnist", "resnet18"):
         m = load_model(name, device=opts.device, untrained=(name == "resnet18"))
-        x = torch.randn(1, *m.input_size, device=opts.device)
+        c, h, w = m.input_size
+        side = min(h, 64) if opts.quick else h  # quick (smoke test): a small input
+        x = torch.randn(1, c, side, side if opts.quick else w, device=opts.device)
         names = m.layer_names()
 
         def bare():
@@ -53,9 +55,10 @@ def all_layer_activations(opts: Options) -> list[Result]:
             with m.inspect() as module, torch.inference_mode():
                 _record_with_hooks(module, x, names)
 
-        t_bare, t_ours, t_hooks = paired_medians([bare, lambda: m.activations(x), hooks], opts.device, repeat)
+        t_bare, t_ours, t_hooks = paired_medians([bare, lambda: m.activations(x), hooks], opts.device, repeat,
+                                                 warmup=1 if opts.quick else 2)
         n = len(m.activations(x))
-        out.append(Result(f"all-layer activations {name} ({n} outputs)", t_ours, baseline="bare forward",
+        out.append(Result(f"all-layer activations {name} {side}x{side} ({n} outputs)", t_ours, baseline="bare forward",
                           baseline_value=t_bare, ratio=t_ours / t_bare, target="<= 1.3x",
                           note=f"traced extractor; forward hooks (fallback path) {t_hooks / t_bare:.2f}x"
                                + ("; glibc keeps freed blocks (tune_cpu_allocator)" if tuned else "")))
@@ -69,7 +72,8 @@ def gradcam_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     m = load_model("resnet18", device=opts.device, untrained=True)
-    x = torch.randn(1, *m.input_size, device=opts.device)
+    side = 64 if opts.quick else m.input_size[1]  # quick (smoke test): a small input
+    x = torch.randn(1, 3, side, side, device=opts.device)
     layer = default_cam_layer(m)
     target = int(m.logits(x)[0].argmax())
     # pytorch-grad-cam needs a model whose weights require grad (as torchvision returns it); ours is frozen
@@ -80,7 +84,7 @@ def gradcam_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
     with GradCAM(model=theirs_model, target_layers=[theirs_model.get_submodule(layer)]) as cam:
         t_ours, t_theirs = paired_medians([lambda: grad_cam(m, x, target, layer),
                                            lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(target)])],
-                                          opts.device, repeat)
-    return [Result("Grad-CAM ResNet-18 224x224, one image", t_ours, baseline="pytorch-grad-cam GradCAM",
+                                          opts.device, repeat, warmup=1 if opts.quick else 2)
+    return [Result(f"Grad-CAM ResNet-18 {side}x{side}, one image", t_ours, baseline="pytorch-grad-cam GradCAM",
                    baseline_value=t_theirs, ratio=t_theirs / t_ours, target="theirs/ours >= 1",
                    note="torchcam reports GradCAM on ResNet-18 at ~41 ms on CPU (its README, other hardware)")]
