@@ -62,7 +62,7 @@ def _model_label(name: str) -> str:
         acc = card.get("test_accuracy")
         return f"{zoo.BUNDLED[name]['title']}" + (f" — {acc:.1%}" if acc else "")
     ok = zoo.weight_status(name).available
-    return f"{zoo.ZOO[name]['title']} — ImageNet" + ("" if ok else " (weights missing: untrained)")
+    return f"{zoo.ZOO[name]['title']} · " + ("ImageNet" if ok else "untrained (no weights)")
 
 
 def _model_picker() -> ModelHandle:

@@ -68,6 +68,9 @@ def test_uploaded_image_reaches_every_page(server, page):
             problems.append(f"{name}: no title")
         if page.locator(FIGURES).count() == 0:
             problems.append(f"{name}: no figure")
+        toasts = " ".join(t.inner_text() for t in page.locator("[data-testid='stToast']").all())
+        if "Ignored" in toasts:  # the previous page's controls must not come back as "unknown"
+            problems.append(f"{name}: notice after a plain page switch: {toasts}")
         if "seven.png" not in model_sees_caption(page):
             problems.append(f"{name}: the uploaded image was not kept across the page switch")
     assert not problems, "\n".join(problems)
@@ -119,6 +122,7 @@ def test_bad_upload_shows_message_and_keeps_image(upload_page, name, make, messa
     # the page still works: the home page still shows its figures for the kept image
     assert page.locator(FIGURES).count() >= 1
     if name == "bomb.png":
+        err.first.scroll_into_view_if_needed()
         screenshot(page, "inputs-bad-upload")
 
 
