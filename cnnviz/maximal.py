@@ -402,8 +402,12 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
                 cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
                 top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
                 bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
-                rows = flat[bi, chan]  # [C, kk, H*W]
-                pos = rows.argmax(dim=2) if largest else rows.argmin(dim=2)
+                if 2 * bi.shape[1] >= b:  # most of the batch is in the top-k: one arg-reduction over all of it
+                    arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
+                    pos = arg.t().gather(1, bi)
+                else:  # only the k winners: gather their rows (k << batch)
+                    rows = flat[bi, chan]  # [C, kk, H*W]
+                    pos = rows.argmax(dim=2) if largest else rows.argmin(dim=2)
                 where = (bi + offset[0]) * (h * w) + pos
                 if old_w is not None:
                     where = torch.where(top_i >= k_old, where, old_w.gather(1, top_i.clamp(max=k_old - 1)))
