@@ -189,3 +189,23 @@ def test_drawn_digit_is_classified(server, page):
     sb.get_by_role("button", name=re.compile("Clear drawing")).click()
     wait_idle(page)
     assert_no_exception(page)
+
+
+def test_webcam_picture_becomes_the_input(server, browser):
+    # Chromium's fake camera (see CHROMIUM_ARGS) delivers a test pattern
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1400}, permissions=["camera"])
+    try:
+        page = ctx.new_page()
+        page.goto(server + "/?src=camera")
+        wait_idle(page)
+        cam = page.locator(SIDEBAR + " [data-testid='stCameraInput']")
+        button = cam.get_by_role("button", name="Take Photo")
+        button.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)  # the video stream starts
+        button.click()
+        page.locator(SIDEBAR).get_by_text(re.compile(r"What the model sees.*camera-input")).first.wait_for(timeout=60_000)
+        wait_idle(page)
+        assert_no_exception(page)
+        assert page.locator(FIGURES).count() >= 1
+    finally:
+        ctx.close()
