@@ -176,3 +176,11 @@ def test_upload_over_size_limit_refused():
     _upload(at, "huge.png", big)
     assert "MiB" in " ".join(e.value for e in at.sidebar.error)
     assert _ctx(at).image_label.startswith("sample")
+
+
+def test_draw_source_runs_for_the_digit_model():
+    at = _app(src="draw")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.radio(key="qp:src").value == "draw" and not _toasts(at)
+    assert any("Clear drawing" in b.label for b in at.sidebar.button)
+    assert _ctx(at).image_label.startswith("sample digit-")  # nothing drawn yet: the previous image
