@@ -196,10 +196,10 @@ def test_spatial_layers(lenet):
     assert spatial_layers(lenet) == ["features.0", "features.1", "features.2", "features.3", "features.4", "features.5"]
 
 
-def test_activations_memory_bounded_and_hooks_free(small_vgg):
-    m = small_vgg
-    x = m.preprocess(cnnviz.load_image(SAMPLES / "fashion-bag.png"))
-    names = ["features.3", "features.9"]
+def test_activations_memory_bounded_and_hooks_free(lenet):
+    m = lenet
+    x = m.preprocess(cnnviz.load_image(SAMPLES / "digit-1.png"))
+    names = ["features.0", "features.4"]
     for _ in range(3):
         m.activations(x, names)
     gc.collect()
