@@ -143,8 +143,8 @@ with st.expander("Method parameters"):
 
 # ============================================================================ compute
 if source == "folder" and not folder.strip():
-    stop_with("Type the path of an image folder on the server (one sub-folder per class), or pick a bundled data set.",
-              st.info)
+    stop_with("Type the path of an image folder on the server (one sub-folder per class, e.g. an ImageNet or "
+              "Imagenette validation folder), or pick a bundled data set above (28×28 grayscale, upscaled).", st.info)
 pts_key = ("points", source, folder.strip(), n_points, seed)
 
 
@@ -199,6 +199,8 @@ preds = feats.predictions.cpu().numpy()
 # which model class each true label is (bundled: the same list; folders: by name)
 model_index = {c.lower(): i for i, c in enumerate(m.classes)}
 label_to_model = np.array([model_index.get(c.lower(), -1) for c in pts.classes])
+if source != "folder" and not source.startswith(f"{m.dataset}:"):
+    label_to_model[:] = -1  # bundled 28x28 data on an ImageNet model: not its task, so nothing is "misclassified"
 known = (labels >= 0) & (label_to_model[np.clip(labels, 0, None)] >= 0)
 wrong = known & (label_to_model[np.clip(labels, 0, None)] != preds)
 can_mark = bool(known.any())
