@@ -441,11 +441,13 @@ class DepthStrip:
 def conv_stages(m: "ModelHandle") -> list[str]:
     """For every conv layer, the layer to show: the activation after it when there is one.
 
-    1x1 projection convs of ResNet shortcuts (``downsample``) are left out.
+    1x1 projection convs of ResNet shortcuts (``downsample``) and convs on a 1x1 map (the
+    squeeze-excitation gates of MobileNetV3) are left out.
     """
     out = []
+    spatial = set(spatial_layers(m))
     for conv in m.conv_layer_names():
-        if ".downsample." in conv or conv.endswith(".downsample"):
+        if ".downsample." in conv or conv.endswith(".downsample") or conv not in spatial:
             continue
         out.append(activation_after(m, conv) or conv)
     return out

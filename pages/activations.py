@@ -31,7 +31,8 @@ layers_info = m.layers()
 shapes: dict[str, tuple[int, ...]] = {}
 for li in layers_info:
     shapes.setdefault(li.name, li.output_shape)
-convs = [n for n in m.conv_layer_names() if len(shapes.get(n, ())) == 3]
+spatial = set(ac.spatial_layers(m))
+convs = [n for n in m.conv_layer_names() if n in spatial]  # maps of at least 2 pixels (not SE gates)
 if not convs:
     st.info(f"{m.name} has no convolutional layer with 2-D feature maps: nothing to show on this page.")
     st.stop()

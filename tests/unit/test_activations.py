@@ -241,3 +241,11 @@ def test_grid_geometry_is_wider_than_tall():
     assert ac_grid_geometry(6) == (4, 160)
     # 512 channels: ceil(sqrt(819.2)) = 29 columns of int(1100 / 29 - 3) = 34 px
     assert ac_grid_geometry(512) == (29, 34)
+
+
+def test_conv_stages_skip_squeeze_excitation_gates():
+    m = cnnviz.load_model("mobilenet_v3_small", untrained=True)
+    stages = conv_stages(m)
+    assert not any(".fc" in s for s in stages)  # SE gates work on a 1x1 map: nothing to show
+    assert "features.1.block.1.fc1" in m.conv_layer_names() and "features.1.block.1.fc1" not in spatial_layers(m)
+    assert stages[0] == "features.0.2"  # conv -> BN -> Hardswish: the activation after the first conv
