@@ -4,20 +4,76 @@ Every figure of the app is one call away in a notebook::
 
     >>> import cnnviz
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> m.predict(cnnviz.load_image("assets/samples/digit-7.png"), k=1)
+    >>> img = cnnviz.load_image("assets/samples/digit-7.png")
+    >>> m.predict(img, k=1)[0][0]
+    '7'
+    >>> cam = cnnviz.grad_cam(m, img)                 # attribution
+    >>> cnnviz.receptive_fields(m)["features.3"].size # (14, 14)
+    (14, 14)
+
+The core (models, images, data, arithmetic, receptive fields) is imported eagerly; the
+heavier topic modules (attribution, embeddings, synthesis, ...) load on first use.
 """
-from .device import describe_device, pick_device
-from .images import ImageError, load_image, MAX_PIXELS, MAX_UPLOAD_BYTES
-from .model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict
+from __future__ import annotations
+
+import importlib
+
+from .arithmetic import conv_output_size
 from .datasets import load_dataset
-from .zoo import BUNDLED, ZOO, DEFAULT_MODEL, model_names, weight_status
+from .device import describe_device, pick_device
+from .images import ImageError, MAX_PIXELS, MAX_UPLOAD_BYTES, load_image
+from .model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict
+from .receptive_field import ReceptiveField, ReceptiveFieldError, effective_receptive_field, receptive_fields
+from .zoo import BUNDLED, DEFAULT_MODEL, ZOO, model_names, weight_status
+
+# name -> submodule that defines it (loaded lazily on first attribute access)
+_LAZY = {
+    # activations and attribution
+    "layer_maps": "activations", "render_channel_grid": "activations", "depth_strip": "activations",
+    "channel_stats": "activations", "activation_after": "activations",
+    "attribute": "attribution", "saliency": "attribution", "smoothgrad": "attribution",
+    "integrated_gradients": "attribution", "grad_cam": "attribution", "guided_grad_cam": "attribution",
+    "occlusion": "attribution", "LayerGradients": "attribution",
+    # kernels
+    "classic_kernel": "kernels", "apply_kernel": "kernels", "learned_filters": "kernels",
+    "filter_grid_rgb": "kernels", "weight_map": "kernels", "best_matches": "kernels",
+    "similarity_to_classic": "kernels", "cluster_filters": "kernels",
+    # maximally activating inputs
+    "build_index": "maximal", "top_patches": "maximal", "channel_grid": "maximal",
+    "synthesize": "synthesis", "render_channels": "synthesis", "render_diverse": "synthesis",
+    # embeddings
+    "extract_features": "embeddings", "extract_layers": "embeddings", "embed": "embeddings",
+    "snap_to_grid": "embeddings", "nearest_neighbours": "embeddings", "knn_accuracy": "embeddings",
+    "compare_layers": "embeddings",
+    # augmentation
+    "sample_batch": "augment", "pipeline_code": "augment", "rotation_scale_grid": "augment",
+    "shift_sweep": "augment", "brightness_sweep": "augment", "contrast_sweep": "augment",
+    "rotate_until": "augment", "scramble_sweep": "augment", "TRANSFORMS": "augment",
+    # architecture
+    "layer_table": "architecture",
+}
+_SUBMODULES = {"activations", "attribution", "kernels", "maximal", "synthesis", "embeddings", "augment",
+               "architecture", "arithmetic", "receptive_field", "render", "datasets", "zoo", "train", "bench"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'cnnviz' has no attribute {name!r}. Hint: dir(cnnviz) lists the public names")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | _SUBMODULES)
+
 
 __all__ = [
     "describe_device", "pick_device", "ImageError", "load_image", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
     "LayerInfo", "ModelFileError", "ModelHandle", "load_model", "read_state_dict", "load_dataset",
-    "BUNDLED", "ZOO", "DEFAULT_MODEL", "model_names", "weight_status",
-    "ReceptiveField", "receptive_fields",
+    "BUNDLED", "ZOO", "DEFAULT_MODEL", "model_names", "weight_status", "conv_output_size",
+    "ReceptiveField", "ReceptiveFieldError", "receptive_fields", "effective_receptive_field",
+    *_LAZY,
 ]
-from .arithmetic import conv_output_size  # noqa: E402
-__all__ += ["conv_output_size"]
-from .receptive_field import ReceptiveField, receptive_fields
