@@ -393,7 +393,6 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
             b, c, h, w = out.shape
             shapes[name] = (c, h, w)
             flat = out.detach().float().reshape(b, c, h * w)
-            chan = torch.arange(c, device=out.device).view(c, 1)
             merged: list[torch.Tensor] = []
             # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
             for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
@@ -402,15 +401,17 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
                 cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
                 top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
                 bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
-                if 2 * bi.shape[1] >= b:  # most of the batch is in the top-k: one arg-reduction over all of it
+                if old_w is None and 2 * bi.shape[1] >= b:  # first batch, most of it wins: one arg-reduction
                     arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
-                    pos = arg.t().gather(1, bi)
-                else:  # only the k winners: gather their rows (k << batch)
-                    rows = flat[bi, chan]  # [C, kk, H*W]
-                    pos = rows.argmax(dim=2) if largest else rows.argmin(dim=2)
-                where = (bi + offset[0]) * (h * w) + pos
-                if old_w is not None:
-                    where = torch.where(top_i >= k_old, where, old_w.gather(1, top_i.clamp(max=k_old - 1)))
+                    where = (bi + offset[0]) * (h * w) + arg.t().gather(1, bi)
+                else:  # positions only for the entries new to the top-k (few, once the pass is under way)
+                    is_new = top_i >= k_old
+                    where = torch.zeros_like(top_i) if old_w is None else old_w.gather(1, top_i.clamp(max=max(k_old - 1, 0)))
+                    cs, js = is_new.nonzero(as_tuple=True)
+                    if len(cs):
+                        rows = flat[bi[cs, js], cs]  # [new entries, H*W]
+                        pos = rows.argmax(dim=1) if largest else rows.argmin(dim=1)
+                        where[cs, js] = (bi[cs, js] + offset[0]) * (h * w) + pos
                 merged += [top_v, where]
             state[name] = merged
         return hook
