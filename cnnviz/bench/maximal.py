@@ -57,8 +57,6 @@ def index_throughput(opts: Options) -> list[Result]:
         if opts.quick:
             images = ArrayImageSet(images.name, images.images[: 128 if m.grayscale else 4])
         repeat = 1 if opts.quick else 3
-        if opts.device.type == "cpu" and not m.grayscale and not opts.quick:
-            images = ArrayImageSet(images.name, images.images[:32])  # 2-core CPUs: 32 photos, 3 rounds
         # interleaved rounds (forward, index, forward, index, ...) so a change in machine load hits both alike
         t_fwd, t_idx = _interleaved([lambda: _forward_pass(m, images, bs),
                                      lambda: build_index(m, images, batch_size=bs, cache=False)], opts.device, repeat)
