@@ -67,3 +67,22 @@ def median_time(fn: Callable[[], object], device: torch.device, repeat: int = 7,
         synchronize(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def paired_medians(fns: list[Callable[[], object]], device: torch.device, repeat: int, warmup: int = 2) -> list[float]:
+    """Median seconds of each function, calling them in turn (a, b, c, a, b, c, ...).
+
+    Interleaving keeps a ratio honest on a shared machine whose load drifts during the run.
+    """
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            synchronize(device)
+            t0 = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]

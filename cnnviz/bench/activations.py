@@ -2,36 +2,13 @@
 from __future__ import annotations
 
 import copy
-import statistics
-import time
-from typing import Callable
 
 import torch
 
 from cnnviz.activations import _record_with_hooks, tune_cpu_allocator
 from cnnviz.attribution import default_cam_layer, grad_cam
-from cnnviz.bench import Options, Result, entry
-from cnnviz.device import synchronize
+from cnnviz.bench import Options, Result, entry, paired_medians
 from cnnviz.model import load_model
-
-
-def paired_medians(fns: list[Callable[[], object]], device: torch.device, repeat: int, warmup: int = 2) -> list[float]:
-    """Median seconds of each function, calling them in turn (a, b, c, a, b, c, ...).
-
-    Interleaving keeps a ratio honest on a shared machine whose load drifts during the run.
-    """
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            synchronize(device)
-            t0 = time.perf_counter()
-            fn()
-            synchronize(device)
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
 
 
 @entry("activations")

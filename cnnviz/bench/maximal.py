@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.device import synchronize
+from cnnviz.bench import Options, Result, entry, median_time, paired_medians
 from cnnviz.maximal import ArrayImageSet, bundled_images, build_index, images_to_batch, sample_photo_images
 from cnnviz.model import load_model
 from cnnviz.synthesis import channel, synthesize
@@ -22,24 +21,6 @@ def _forward_pass(m, images, batch_size: int) -> None:
         x = images_to_batch(m, images.arrays(start, min(len(images), start + batch_size)))
         with m.lock, torch.inference_mode():
             m.module(x)
-
-
-def _interleaved(fns, device, repeat: int) -> list[float]:
-    """Median seconds of each function, timed in alternating rounds after one warm-up call each."""
-    import statistics
-    import time
-
-    for fn in fns:
-        fn()
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            synchronize(device)
-            t0 = time.perf_counter()
-            fn()
-            synchronize(device)
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
 
 
 @entry("maximal")
@@ -58,8 +39,8 @@ def index_throughput(opts: Options) -> list[Result]:
             images = ArrayImageSet(images.name, images.images[: 128 if m.grayscale else 4])
         repeat = 1 if opts.quick else 3
         # interleaved rounds (forward, index, forward, index, ...) so a change in machine load hits both alike
-        t_fwd, t_idx = _interleaved([lambda: _forward_pass(m, images, bs),
-                                     lambda: build_index(m, images, batch_size=bs, cache=False)], opts.device, repeat)
+        t_fwd, t_idx = paired_medians([lambda: _forward_pass(m, images, bs),
+                                       lambda: build_index(m, images, batch_size=bs, cache=False)], opts.device, repeat, warmup=1)
         n_layers = len(m.conv_layer_names())
         out.append(Result(f"index {name} ({len(images)} images, {n_layers} conv layers)", t_idx, unit="s",
                           baseline="bare forward pass, same batches", baseline_value=t_fwd, ratio=t_fwd / t_idx,
