@@ -1,5 +1,6 @@
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,21 @@ def small_vgg():
 @pytest.fixture(scope="session")
 def resnet18_untrained():
     return cnnviz.load_model("resnet18", untrained=True)
+
+
+def run_in_threads(work, n: int = 8) -> list[BaseException]:
+    """Call ``work(i)`` for i in 0..n-1, each in its own thread, all at once; the exceptions raised."""
+    errors: list[BaseException] = []
+
+    def guarded(i):
+        try:
+            work(i)
+        except BaseException as e:  # noqa: BLE001 - returned to the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

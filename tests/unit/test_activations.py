@@ -1,6 +1,5 @@
 """Activation maps: the recording engine against plain PyTorch, grids, stats, pre/post pairs, safety."""
 import gc
-import threading
 import tracemalloc
 
 import numpy as np
@@ -17,7 +16,7 @@ from cnnviz.activations import grid_geometry as ac_grid_geometry
 from cnnviz.model import ModelHandle
 from cnnviz.render import COLORMAPS
 
-from ..conftest import SAMPLES
+from ..conftest import SAMPLES, run_in_threads
 
 
 def _reference(m, x):
@@ -217,20 +216,13 @@ def test_activations_memory_bounded_and_hooks_free(lenet):
 def test_threads_match_serial_activations(lenet):
     imgs = [lenet.preprocess(cnnviz.load_image(SAMPLES / f"digit-{d}.png")) for d in range(8)]
     serial = [lenet.activations(x) for x in imgs]
-    out, errors = [None] * 8, []
+    out = [None] * 8
 
     def worker(i):
-        try:
-            for _ in range(5):
-                out[i] = lenet.activations(imgs[i])
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
+        for _ in range(5):
+            out[i] = lenet.activations(imgs[i])
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(worker, 8)
     assert not errors
     for a, b in zip(out, serial):
         assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)

@@ -1,6 +1,5 @@
 """Attribution methods: hand-worked answers on a tiny model, second methods (Captum), shared-model safety."""
 import gc
-import threading
 import tracemalloc
 
 import pytest
@@ -13,7 +12,7 @@ from cnnviz.attribution import (METHODS, Attribution, LayerGradients, attribute,
                                 resolve_target, saliency, smoothgrad)
 from cnnviz.model import ModelHandle
 
-from ..conftest import SAMPLES
+from ..conftest import SAMPLES, run_in_threads
 
 
 def tiny_model() -> ModelHandle:
@@ -237,20 +236,13 @@ def test_threads_match_serial_results(small_vgg):
         return guided_backprop(small_vgg, xs[j], 1).map
 
     serial = {job: run(*job) for job in jobs}
-    results, errors = {}, []
+    results = {}
 
     def worker(i):
-        try:
-            for job in jobs[i::8] + jobs[(i + 3) % len(jobs)::5]:
-                results.setdefault(job, []).append(run(*job))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        for job in jobs[i::8] + jobs[(i + 3) % len(jobs)::5]:
+            results.setdefault(job, []).append(run(*job))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(worker, 8)
     assert not errors, errors
     assert set(results) == set(jobs)
     for job, outs in results.items():
