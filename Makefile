@@ -1,20 +1,22 @@
 # The two commands of the README:
 #   make run    install what the app needs and start it on the bundled default model
-#   make test   install what the tests need and run the whole suite
+#   make test   install what the tests need and run the whole suite (with the linter)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench install install-dev chromium
+.PHONY: run test lint bench gpu-check install install-dev chromium
 
-$(VENV)/.installed: requirements.txt
+# The package is installed editable, so the checkout is what runs; `pip install .` gives the same
+# `cnnviz` command from a wheel.
+$(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -e .
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
-	$(PY) -m pip install -r requirements-dev.txt
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -27,12 +29,21 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 run: $(VENV)/.installed
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(VENV)/bin/cnnviz run --port $(PORT)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check cnnviz tests
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent green.
-test: $(VENV)/.installed-dev chromium
+test: $(VENV)/.installed-dev chromium lint
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m cnnviz.bench
+
+# On a machine with CUDA: the whole suite and the bench on the GPU (see BENCHMARKS.md).
+gpu-check: $(VENV)/.installed-dev
+	$(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-check: no CUDA device here')"
+	CNNVIZ_DEVICE=cuda $(PY) -m pytest -x -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 0 ] || exit $$rc
+	CNNVIZ_DEVICE=cuda $(PY) -m cnnviz.bench --json > bench-cuda.json && echo "wrote bench-cuda.json"

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import importlib
 
-from .arithmetic import conv_output_size
-from .datasets import load_dataset
-from .device import describe_device, pick_device
-from .images import ImageError, MAX_PIXELS, MAX_UPLOAD_BYTES, load_image
-from .model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict
-from .receptive_field import ReceptiveField, ReceptiveFieldError, effective_receptive_field, receptive_fields
-from .zoo import BUNDLED, DEFAULT_MODEL, ZOO, model_names, weight_status
+from cnnviz.methods.arithmetic import conv_output_size
+from cnnviz.core.datasets import load_dataset
+from cnnviz.core.device import describe_device, pick_device
+from cnnviz.core.images import ImageError, MAX_PIXELS, MAX_UPLOAD_BYTES, load_image
+from cnnviz.core.model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict
+from cnnviz.methods.receptive_field import ReceptiveField, ReceptiveFieldError, effective_receptive_field, receptive_fields
+from cnnviz.core.zoo import BUNDLED, DEFAULT_MODEL, ZOO, model_names, weight_status
+from cnnviz.errors import CnnvizError
 
 # name -> submodule that defines it (loaded lazily on first attribute access)
 _LAZY = {
@@ -46,23 +47,30 @@ _LAZY = {
     "snap_to_grid": "embeddings", "nearest_neighbours": "embeddings", "knn_accuracy": "embeddings",
     "compare_layers": "embeddings",
     # augmentation
-    "sample_batch": "augment", "pipeline_code": "augment", "rotation_scale_grid": "augment",
-    "shift_sweep": "augment", "brightness_sweep": "augment", "contrast_sweep": "augment",
-    "rotate_until": "augment", "scramble_sweep": "augment", "TRANSFORMS": "augment",
+    "sample_batch": "augmentation", "pipeline_code": "augmentation", "rotation_scale_grid": "augmentation",
+    "shift_sweep": "augmentation", "brightness_sweep": "augmentation", "contrast_sweep": "augmentation",
+    "rotate_until": "augmentation", "scramble_sweep": "augmentation", "TRANSFORMS": "augmentation",
     # architecture
     "layer_table": "architecture",
 }
-_SUBMODULES = {"activations", "attribution", "kernels", "maximal", "synthesis", "embeddings", "augment",
-               "architecture", "arithmetic", "receptive_field", "render", "datasets", "zoo", "train", "bench"}
+_SUBMODULES = {
+    "core": "core", "methods": "methods", "figures": "figures", "bench": "bench", "errors": "errors",
+    "activations": "methods.activations", "attribution": "methods.attribution", "kernels": "methods.kernels",
+    "maximal": "methods.maximal", "synthesis": "methods.synthesis", "embeddings": "methods.embeddings",
+    "augmentation": "methods.augmentation", "architecture": "methods.architecture",
+    "arithmetic": "methods.arithmetic", "receptive_field": "methods.receptive_field",
+    "training": "methods.training", "capture": "core.capture", "model": "core.model", "zoo": "core.zoo",
+    "datasets": "core.datasets", "images": "core.images", "render": "figures.render",
+}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_SUBMODULES[_LAZY[name]]}", __name__), name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_SUBMODULES[name]}", __name__)
     raise AttributeError(f"module 'cnnviz' has no attribute {name!r}. Hint: dir(cnnviz) lists the public names")
 
 
@@ -71,7 +79,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "describe_device", "pick_device", "ImageError", "load_image", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
+    "CnnvizError", "describe_device", "pick_device", "ImageError", "load_image", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
     "LayerInfo", "ModelFileError", "ModelHandle", "load_model", "read_state_dict", "load_dataset",
     "BUNDLED", "ZOO", "DEFAULT_MODEL", "model_names", "weight_status", "conv_output_size",
     "ReceptiveField", "ReceptiveFieldError", "receptive_fields", "effective_receptive_field",

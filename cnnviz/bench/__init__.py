@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from cnnviz.device import pick_device, synchronize
+from cnnviz.core.device import pick_device, synchronize
 
 
 @dataclass

@@ -11,7 +11,7 @@ import traceback
 import torch
 
 import cnnviz.bench as bench
-from cnnviz.device import describe_device, pick_device
+from cnnviz.core.device import describe_device, pick_device
 
 
 def load_all() -> None:

@@ -5,10 +5,10 @@ import copy
 
 import torch
 
-from cnnviz.activations import _record_with_hooks, tune_cpu_allocator
-from cnnviz.attribution import default_cam_layer, grad_cam
+from cnnviz.methods.activations import _record_with_hooks, tune_cpu_allocator
+from cnnviz.methods.attribution import default_cam_layer, grad_cam
 from cnnviz.bench import Options, Result, entry, paired_medians
-from cnnviz.model import load_model
+from cnnviz.core.model import load_model
 
 
 @entry("activations")

@@ -5,10 +5,10 @@ import time
 
 import torch
 
-from cnnviz.architecture import layer_table, receptive_fields_or_none, totals
-from cnnviz.arithmetic import LayerSpec
+from cnnviz.methods.architecture import layer_table, receptive_fields_or_none, totals
+from cnnviz.methods.arithmetic import LayerSpec
 from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.model import load_model
+from cnnviz.core.model import load_model
 
 
 def _count_forward_calls(module: torch.nn.Module, fn) -> tuple[object, int]:
@@ -47,7 +47,7 @@ def resnet50_layer_table(opts: Options) -> list[Result]:
     t0 = time.perf_counter()
     (fields, why), rf_calls = _count_forward_calls(first_conv, lambda: receptive_fields_or_none(m))
     t_rf = time.perf_counter() - t0
-    out.append(Result(f"receptive fields {name} (cnnviz.receptive_field, first call)", t_rf, baseline="layer table",
+    out.append(Result(f"receptive fields {name} (cnnviz.methods.receptive_field, first call)", t_rf, baseline="layer table",
                       baseline_value=t_table, ratio=t_rf / t_table,
                       note=(why or f"{len(fields)} entries") + f"; its own traced shape pass ran the first conv {rf_calls}x"))
     return out
@@ -55,7 +55,7 @@ def resnet50_layer_table(opts: Options) -> list[Result]:
 
 @entry("arithmetic")
 def sliding_window_figure_build(opts: Options) -> list[Result]:
-    from cnnviz.arithmetic_plots import sliding_window_figure
+    from cnnviz.figures.arithmetic import sliding_window_figure
 
     n = 8 if opts.quick else 32
     x = (torch.arange(n * n, dtype=torch.float64).view(n, n) % 10)

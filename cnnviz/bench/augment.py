@@ -5,12 +5,12 @@ from pathlib import Path
 
 import torch
 
-from cnnviz import augment as A
+from cnnviz.methods import augmentation as A
 from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.images import load_image
-from cnnviz.model import load_model
+from cnnviz.core.images import load_image
+from cnnviz.core.model import load_model
 
-SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
+from cnnviz.core.paths import SAMPLES_DIR as SAMPLES
 # a typical training pipeline: geometric, colour, kernel, erasing and noise steps
 PIPELINE = (A.step("hflip"), A.step("rotate", degrees=20), A.step("rcrop", scale=(0.6, 1.0)), A.step("bright"),
             A.step("blur"), A.step("erase"), A.step("noise", sigma=0.05))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.model import load_model
+from cnnviz.core.model import load_model
 
 
 @entry("core")

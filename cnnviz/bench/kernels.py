@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.kernels import best_matches, filter_grid_rgb, first_conv_layer, learned_filters, weight_map
-from cnnviz.model import load_model
-from cnnviz.render import to_uint8
+from cnnviz.methods.kernels import best_matches, filter_grid_rgb, first_conv_layer, learned_filters, weight_map
+from cnnviz.core.model import load_model
+from cnnviz.figures.render import to_uint8
 
 
 def _conv_3x3(m, last: bool = True) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 
 from cnnviz.bench import Options, Result, entry, median_time, paired_medians
-from cnnviz.maximal import ArrayImageSet, bundled_images, build_index, images_to_batch, sample_photo_images
-from cnnviz.model import load_model
-from cnnviz.synthesis import channel, synthesize
+from cnnviz.methods.maximal import ArrayImageSet, bundled_images, build_index, images_to_batch, sample_photo_images
+from cnnviz.core.model import load_model
+from cnnviz.methods.synthesis import channel, synthesize
 
 
 def _forward_pass(m, images, batch_size: int) -> None:

@@ -5,7 +5,7 @@ import torch
 import torchvision
 
 from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.receptive_field import receptive_fields
+from cnnviz.methods.receptive_field import receptive_fields
 
 
 @entry("receptive_field")

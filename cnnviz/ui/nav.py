@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from cnnviz.core.paths import PAGES_DIR
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class PageSpec:
 
     @property
     def path(self) -> Path:
-        return ROOT / "pages" / self.file
+        return PAGES_DIR / self.file
 
     @property
     def exists(self) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.model import ModelHandle, load_model
+from cnnviz.core.model import ModelHandle, load_model
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=6)

@@ -10,14 +10,14 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from cnnviz import zoo
-from cnnviz.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
-from cnnviz.model import ModelFileError, ModelHandle
+from cnnviz.core import zoo as zoo
+from cnnviz.core.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
+from cnnviz.core.model import ModelFileError, ModelHandle
 from cnnviz.ui import state
-from cnnviz.ui.figures import enlarge
+from cnnviz.figures.common import enlarge
 from cnnviz.ui.resources import shared_model, shared_uploaded_model
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
+from cnnviz.core.paths import SAMPLES_DIR
 _CTX = "cnnviz_ctx"
 UPLOAD_MODEL = "upload"
 

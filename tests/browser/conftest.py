@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnviz.core.paths import APP_SCRIPT
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium")
@@ -31,7 +33,7 @@ def server():
     port = _free_port()
     env = dict(os.environ, CNNVIZ_DEVICE=os.environ.get("CNNVIZ_DEVICE", "cpu"))
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1",
                              "--server.fileWatcherType", "none", "--server.runOnSave", "false",
                              "--browser.gatherUsageStats", "false"],

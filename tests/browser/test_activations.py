@@ -4,8 +4,9 @@ import shutil
 
 import torch
 
-from cnnviz.activations import grid_geometry, render_channel_grid
+from cnnviz.methods.activations import grid_geometry, render_channel_grid
 
+from ..conftest import SAMPLES
 from .conftest import ROOT, assert_no_exception, screenshot, wait_idle
 
 GRID_IFRAME = "iframe[title='streamlit_image_coordinates.streamlit_image_coordinates']"
@@ -60,7 +61,7 @@ def test_attribution_page_bundled_model(server, page):
 
 def test_uploaded_photo_on_resnet18_both_pages(server, page, tmp_path):
     photo = tmp_path / "my-photo.jpg"
-    shutil.copy(ROOT / "assets" / "samples" / "photo-rocket.jpg", photo)
+    shutil.copy(SAMPLES / "photo-rocket.jpg", photo)
     page.set_viewport_size({"width": 1500, "height": 3400})
     # upload on the home page, then move through the navigation: the image is kept for every page
     page.goto(server + "/?model=resnet18&untrained=1&src=upload")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cnnviz.images import MAX_UPLOAD_BYTES
+from cnnviz.core.images import MAX_UPLOAD_BYTES
 from cnnviz.ui.nav import available_pages
-from tests.unit.test_images import png_header_claiming
+from tests.core.test_images import png_header_claiming
 
 from .conftest import assert_no_exception, screenshot, wait_idle
 

@@ -1,0 +1,1 @@
+"""The core: device, images, bundled data, the zoo, model handles and the capture engine."""

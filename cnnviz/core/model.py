@@ -1,0 +1,484 @@
+"""The model handle: one loaded network with its preprocessing, classes and device.
+
+A handle is shared by every browser session, so everything that hooks or temporarily
+changes the module goes through :meth:`ModelHandle.inspect`, which holds the handle's lock.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from cnnviz.core.networks import ARCHITECTURES
+from cnnviz.core.device import describe_device, pick_device
+from cnnviz.core.images import ImageSource, load_image, to_grayscale, to_rgb
+from cnnviz.core import zoo as zoo
+from cnnviz.errors import CnnvizError
+
+_INPLACE_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.SiLU,
+                  nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Mish, nn.Dropout, nn.Dropout2d)
+
+
+class ModelFileError(CnnvizError):
+    """A weight file that does not fit the chosen architecture, or is not safe to read."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One leaf layer of a model, as seen in a forward pass on an input of the model's size."""
+
+    name: str
+    type: str
+    output_shape: tuple[int, ...]  # without the batch dimension
+    params: int
+    macs: int  # multiply-accumulates for one image
+    kernel: tuple | None = None
+    stride: tuple | None = None
+    padding: tuple | str | None = None
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _macs(module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        k = int(np.prod(module.kernel_size))
+        return int(out[0].numel() * (module.in_channels // module.groups) * k)
+    if isinstance(module, (nn.ConvTranspose2d,)):
+        k = int(np.prod(module.kernel_size))
+        return int(inp[0].numel() * (module.out_channels // module.groups) * k)
+    if isinstance(module, nn.Linear):
+        return int(out[0].numel() * module.in_features)
+    return 0
+
+
+@dataclass(eq=False)
+class ModelHandle:
+    """A loaded model ready for inspection.
+
+    Attributes:
+        name: the name it was loaded under (``"lenet5-mnist"``, ``"resnet18"``, a file name).
+        module: the ``nn.Module`` in eval mode with frozen parameters, on ``device``.
+        device: where its tensors live.
+        classes: class names in output order.
+        input_size: ``(channels, height, width)`` the network expects.
+        mean, std: per-channel normalisation applied by :meth:`preprocess`.
+        resize_size: shorter side before the centre crop (ImageNet models), or None.
+        trained: False for randomly initialised weights; every view labels it.
+        source: ``"bundled"``, ``"zoo"`` or ``"upload"``.
+        dataset: the bundled data set it was trained on, if any.
+        card: facts for the model card (accuracy, data, command, weight status).
+    """
+
+    name: str
+    module: nn.Module
+    device: torch.device
+    classes: list[str]
+    input_size: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    architecture: str
+    resize_size: int | None = None
+    trained: bool = True
+    source: str = "bundled"
+    dataset: str | None = None
+    card: dict = field(default_factory=dict)
+    invert_light_background: bool = False
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _layers: list | None = field(default=None, repr=False)
+    _twin: "ModelHandle | None" = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- identity
+    @property
+    def title(self) -> str:
+        return self.card.get("title", self.name) + ("" if self.trained else " [UNTRAINED]")
+
+    @property
+    def key(self) -> str:
+        """Identifies model and weights, for cache keys."""
+        return f"{self.name}|{self.architecture}|{'trained' if self.trained else 'untrained'}|{self.card.get('weights_digest', '')}"
+
+    @property
+    def grayscale(self) -> bool:
+        return self.input_size[0] == 1
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    @property
+    def device_description(self) -> str:
+        return describe_device(self.device)
+
+    # ---------------------------------------------------------------- inputs
+    def prepare_image(self, img: ImageSource) -> Image.Image:
+        """The image resized/cropped/converted exactly as the network will see it (before normalising)."""
+        img = load_image(img)
+        c, h, w = self.input_size
+        img = to_grayscale(img) if c == 1 else to_rgb(img)
+        if self.resize_size is not None:
+            sw, sh = img.size
+            s = self.resize_size / min(sw, sh)
+            img = img.resize((max(w, round(sw * s)), max(h, round(sh * s))), Image.BILINEAR)
+            sw, sh = img.size
+            left, top = (sw - w) // 2, (sh - h) // 2
+            img = img.crop((left, top, left + w, top + h))
+        elif img.size != (w, h):
+            img = _fit_digit(img, (w, h)) if self.invert_light_background else img.resize((w, h), Image.BILINEAR)
+        if self.invert_light_background:
+            arr = np.asarray(img)
+            border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+            if border.mean() > 127:  # dark strokes on light paper: MNIST is light on dark
+                img = Image.fromarray(255 - arr)
+        return img
+
+    def image_to_tensor(self, img: Image.Image) -> torch.Tensor:
+        """A prepared PIL image (or uint8 array) to a normalised [C,H,W] float tensor on the device."""
+        arr = np.asarray(img, dtype=np.uint8)
+        t = torch.from_numpy(arr.copy()).to(self.device)
+        t = t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
+        t = t.float().div_(255)
+        mean = torch.tensor(self.mean, device=self.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, device=self.device).view(-1, 1, 1)
+        return (t - mean) / std
+
+    def preprocess(self, img: ImageSource | Sequence[ImageSource]) -> torch.Tensor:
+        """Image(s) to the normalised batch ``[N, C, H, W]`` on the model's device.
+
+        Examples::
+
+            >>> m = load_model("lenet5-mnist")
+            >>> m.preprocess(load_image("assets/samples/digit-7.png")).shape
+            torch.Size([1, 1, 28, 28])
+        """
+        if isinstance(img, torch.Tensor):
+            t = img.to(self.device)
+            return t.unsqueeze(0) if t.ndim == 3 else t
+        imgs = img if isinstance(img, (list, tuple)) else [img]
+        return torch.stack([self.image_to_tensor(self.prepare_image(i)) for i in imgs])
+
+    def deprocess(self, x: torch.Tensor) -> np.ndarray:
+        """Normalised tensor [C,H,W] or [1,C,H,W] back to a uint8 image array (what the model sees)."""
+        x = x.detach()
+        if x.ndim == 4:
+            x = x[0]
+        mean = torch.tensor(self.mean, device=x.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(-1, 1, 1)
+        arr = ((x * std + mean).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        return arr[..., 0] if arr.shape[2] == 1 else arr
+
+    # ---------------------------------------------------------------- running
+    @contextlib.contextmanager
+    def inspect(self) -> Iterator[nn.Module]:
+        """Exclusive use of the shared module: hooks may be registered inside and in-place
+        activations are switched off (so captured tensors are not overwritten); both are
+        restored on exit, whatever happens."""
+        with self.lock:
+            changed = []
+            for mod in self.module.modules():
+                if isinstance(mod, _INPLACE_TYPES) and getattr(mod, "inplace", False):
+                    mod.inplace = False
+                    changed.append(mod)
+            try:
+                yield self.module
+            finally:
+                for mod in changed:
+                    mod.inplace = True
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        with self.lock, torch.inference_mode():
+            return self.module(x.to(self.device))
+
+    def predict(self, img: ImageSource | torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
+        """Top-``k`` classes and probabilities for one image.
+
+        Examples::
+
+            >>> m.predict(load_image("assets/samples/digit-7.png"), k=1)[0][0]
+            '7'
+        """
+        probs = torch.softmax(self.logits(self.preprocess(img)), dim=1)[0]
+        top = probs.topk(min(k, len(self.classes)))
+        return [(self.classes[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+    def predict_batch(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Softmax probabilities [N, classes] for a normalised batch, run in chunks on the device."""
+        outs = [torch.softmax(self.logits(x[i:i + batch_size]), 1) for i in range(0, len(x), batch_size)]
+        return torch.cat(outs)
+
+    def layer_names(self, kinds: tuple[type, ...] | None = None) -> list[str]:
+        """Names of leaf modules (optionally only of the given types), in definition order."""
+        out = []
+        for name, mod in self.module.named_modules():
+            if not name or any(True for _ in mod.children()):
+                continue
+            if kinds is None or isinstance(mod, kinds):
+                out.append(name)
+        return out
+
+    def conv_layer_names(self) -> list[str]:
+        return self.layer_names((nn.Conv2d,))
+
+    def activations(self, img: ImageSource | torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """Outputs of the named layers (default: every leaf layer) for one image or batch.
+
+        Tensors stay on the model's device. A module called twice in one forward pass
+        (e.g. the shared ReLU of a ResNet block) appears as ``name`` and ``name#2``.
+
+        Examples::
+
+            >>> acts = m.activations(img, layers=["features.0"])
+            >>> acts["features.0"].shape
+            torch.Size([1, 6, 28, 28])
+        """
+        from cnnviz.methods.activations import record_activations  # traced forward (hooks as fallback), cached; see there
+
+        return record_activations(self, img, layers)
+
+    def layers(self) -> list[LayerInfo]:
+        """Every leaf layer with output shape, own parameters and MACs, from one forward pass."""
+        if self._layers is not None:
+            return self._layers
+        infos: list[LayerInfo] = []
+        mods = self.module
+
+        def hook_for(name):
+            def hook(m, inp, out):
+                if not isinstance(out, torch.Tensor):
+                    return
+                p = sum(q.numel() for q in m.parameters(recurse=False))
+                kernel = stride = padding = None
+                if hasattr(m, "kernel_size"):
+                    kernel, stride = _pair(m.kernel_size), _pair(m.stride)
+                    padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
+                infos.append(LayerInfo(name, type(m).__name__, tuple(out.shape[1:]), p, _macs(m, inp[0] if inp else None, out), kernel, stride, padding))
+            return hook
+
+        x = torch.zeros(1, *self.input_size, device=self.device)
+        with self.inspect(), torch.inference_mode():
+            leaf = {n: m for n, m in mods.named_modules() if n and not any(True for _ in m.children())}
+            handles = [m.register_forward_hook(hook_for(n)) for n, m in leaf.items()]
+            try:
+                mods(x)
+            finally:
+                for h in handles:
+                    h.remove()
+        self._layers = infos
+        return infos
+
+    def untrained(self) -> "ModelHandle":
+        """The same architecture with fresh random weights (seeded), for comparisons.
+
+        Built once per handle and kept, so pages can ask for it on every rerun.
+        """
+        if not self.trained:
+            return self
+        with self.lock:
+            if self._twin is None:
+                self._twin = self._make_untrained()
+            return self._twin
+
+    def _make_untrained(self) -> "ModelHandle":
+        fresh = copy.deepcopy(self.module).cpu()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for mod in fresh.modules():
+                if hasattr(mod, "reset_parameters") and mod is not fresh:
+                    mod.reset_parameters()
+        fresh = _freeze(fresh).to(self.device)
+        card = dict(self.card, test_accuracy=None)
+        return ModelHandle(self.name, fresh, self.device, self.classes, self.input_size, self.mean, self.std,
+                           self.architecture, self.resize_size, False, self.source, self.dataset, card,
+                           self.invert_light_background)
+
+
+def _fit_digit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize keeping aspect ratio and pad with the border colour (for drawn or photographed digits)."""
+    w, h = size
+    arr = np.asarray(img)
+    bg = int(np.median(np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])))
+    s = min(w / img.width, h / img.height)
+    small = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.BILINEAR)
+    canvas = Image.new("L", size, bg)
+    canvas.paste(small, ((w - small.width) // 2, (h - small.height) // 2))
+    return canvas
+
+
+def _freeze(module: nn.Module) -> nn.Module:
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def read_state_dict(src: str | Path | bytes, filename: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a state_dict from .safetensors or a weights-only .pt/.pth, never unpickling code.
+
+    Args:
+        src: a path or the file's bytes.
+        filename: the original name when ``src`` is bytes (its extension picks the format).
+    """
+    name = str(filename or src if not isinstance(src, (bytes, bytearray)) else filename or "upload")
+    data = bytes(src) if isinstance(src, (bytes, bytearray)) else Path(src).read_bytes()
+    if not data:
+        raise ModelFileError(f"{name} is empty")
+    if name.endswith(".safetensors") or data[8:9] == b"{":
+        from safetensors.torch import load as st_load
+
+        try:
+            return st_load(data)
+        except Exception as e:  # safetensors raises its own SafetensorError
+            raise ModelFileError(f"{name} is not a valid safetensors file ({e})") from None
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:
+        msg = str(e).split("\n")[0]
+        raise ModelFileError(
+            f"{name} cannot be read as a weights-only PyTorch file: {msg}. Files that contain "
+            "code or whole pickled models are refused; save `model.state_dict()` with "
+            "safetensors.torch.save_file (or torch.save of the state_dict) instead."
+        ) from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelFileError(f"{name} does not hold a state_dict (a mapping of parameter names to tensors)")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_state_into(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` strictly, turning key and shape mismatches into a readable error."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
+    if wrong:
+        problems.append(f"wrong shapes: {'; '.join(wrong[:5])}")
+    if problems:
+        raise ModelFileError(f"the weights do not match {what}: " + " | ".join(problems) +
+                             ". Check the architecture and the number of classes you chose.")
+    module.load_state_dict(state, strict=True)
+
+
+def _digest(state: dict[str, torch.Tensor]) -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    for k in sorted(state):
+        h.update(k.encode())
+        h.update(state[k].detach().cpu().contiguous().view(-1)[:64].float().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def load_model(name: str, weights: str | Path | bytes | None = None, *, device: str | torch.device | None = None,
+               num_classes: int | None = None, classes: Sequence[str] | None = None, untrained: bool = False,
+               architecture: str | None = None, weights_name: str | None = None) -> ModelHandle:
+    """Load a bundled model, a torchvision zoo model, or your own weights for a known architecture.
+
+    Args:
+        name: ``"lenet5-mnist"``, ``"small-vgg-fashion"``, a zoo name (``"resnet18"``, ``"alexnet"``,
+            ``"vgg16"``, ``"resnet50"``, ``"googlenet"``, ``"mobilenet_v3_small"``), or a path to a
+            ``.safetensors``/``.pt`` state_dict (then ``architecture`` is required).
+        weights: a weight file for the architecture (path or bytes); default: bundled weights, or
+            the torch hub cache for zoo models.
+        device: where to run; default :func:`cnnviz.core.device.pick_device`.
+        num_classes: output classes of your own weights (default: the architecture's own).
+        classes: class names for your own weights.
+        untrained: random weights (seeded) instead of trained ones.
+        architecture: the architecture of a weight file given as ``name``.
+        weights_name: the original file name when ``weights`` is bytes.
+
+    Examples::
+
+        >>> m = load_model("lenet5-mnist")
+        >>> m.input_size
+        (1, 28, 28)
+    """
+    dev = torch.device(device) if device is not None else pick_device()
+    if name not in zoo.BUNDLED and name not in zoo.ZOO:
+        if architecture is None:
+            raise ValueError(f"unknown model {name!r}. Known: {zoo.model_names()}; for a weight file also pass architecture=")
+        weights, weights_name, name = name, weights_name or Path(str(name)).name, architecture
+    arch_name = name
+    if name in zoo.BUNDLED:
+        spec = zoo.BUNDLED[name]
+        from cnnviz.core.datasets import DATASETS
+
+        ds_classes = list(DATASETS[spec["dataset"]])
+        n = num_classes or len(ds_classes)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            module = ARCHITECTURES[spec["architecture"]](num_classes=n)
+        card = dict(zoo.bundled_card(name))
+        card.update(title=spec["title"], data=spec["dataset"])
+        trained = not untrained
+        source = "bundled"
+        if weights is not None:
+            state = read_state_dict(weights, weights_name)
+            load_state_into(module, state, f"{spec['architecture']} with {n} classes")
+            card = {"title": f"{spec['architecture']} ({weights_name or 'your weights'})", "weights_digest": _digest(state)}
+            source = "upload"
+        elif trained:
+            from safetensors.torch import load_file
+
+            path = zoo.MODELS_DIR / f"{name}.safetensors"
+            if not path.exists():
+                raise FileNotFoundError(f"bundled weights {path} are missing; run `python -m cnnviz.train {name}`")
+            load_state_into(module, load_file(str(path)), name)
+        else:
+            card["test_accuracy"] = None
+        cls = list(classes) if classes else (ds_classes if n == len(ds_classes) else [str(i) for i in range(n)])
+        handle = ModelHandle(name, _freeze(module).to(dev), dev, cls, (1, 28, 28), (spec["mean"],), (spec["std"],),
+                             spec["architecture"], None, trained, source, spec["dataset"] if source == "bundled" else None,
+                             card, invert_light_background=spec["dataset"] == "mnist")
+        return handle
+
+    spec = zoo.ZOO[arch_name]
+    w = zoo.zoo_weights(arch_name)
+    tf = w.transforms()
+    crop = tf.crop_size[0]
+    card = {"title": spec["title"], "data": "ImageNet-1k", "weights_url": w.url,
+            "test_accuracy": w.meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")}
+    own_classes = num_classes is not None and num_classes != len(w.meta["categories"])
+    module = zoo.build_zoo_module(arch_name, for_weights=not untrained, num_classes=num_classes if own_classes else None)
+    trained, source = False, "zoo"
+    if weights is not None:
+        state = read_state_dict(weights, weights_name)
+        if arch_name == "googlenet" and not any(k.startswith("aux") for k in state):
+            module.aux1 = module.aux2 = None
+            module.aux_logits = False
+        load_state_into(module, state, f"{arch_name} with {num_classes or len(w.meta['categories'])} classes")
+        trained, source = True, ("upload" if own_classes or weights_name else "zoo")
+        card.update(weights_digest=_digest(state), weights_file=str(weights_name or weights if not isinstance(weights, bytes) else weights_name))
+        if source == "upload":
+            card.update(title=f"{spec['title']} ({weights_name or 'your weights'})", data="your data", test_accuracy=None)
+    elif not untrained:
+        status = zoo.weight_status(arch_name)
+        card["weight_status"] = status.message
+        if status.available:
+            state = torch.load(status.path, map_location="cpu", weights_only=True)
+            load_state_into(module, state, arch_name)
+            trained = True
+            card["weights_digest"] = _digest(state)
+    if not trained:
+        card["test_accuracy"] = None
+        if arch_name == "googlenet":
+            module.transform_input = False
+    module = zoo.finish_zoo_module(arch_name, module)
+    cls = list(classes) if classes else (list(w.meta["categories"]) if not own_classes else [str(i) for i in range(num_classes)])
+    return ModelHandle(arch_name, _freeze(module).to(dev), dev, cls, (3, crop, crop), tuple(tf.mean), tuple(tf.std),
+                       arch_name, tf.resize_size[0], trained, source, None, card)

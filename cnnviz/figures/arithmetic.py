@@ -1,0 +1,259 @@
+"""Plotly figures for convolution arithmetic: the animated sliding window, number grids, im2col.
+
+Pure Plotly (no Streamlit), so each figure is one call away in a notebook::
+
+    >>> import torch
+    >>> from cnnviz.methods.arithmetic import LayerSpec
+    >>> fig = sliding_window_figure(torch.arange(49.).view(7, 7) % 10, torch.ones(3, 3), 0.0,
+    ...                             LayerSpec("conv", 7, 7, 1, 1, kernel=3, stride=2, padding=1))
+    >>> len(fig.to_dict()["frames"])
+    16
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from cnnviz.methods import arithmetic as ar
+
+FONT = dict(size=15)
+PAD_COLOR = "#f3d9a4"       # padding cells: warm sand, clearly not image
+INSERTED_COLOR = "#d8e6f3"  # zeros inserted by a transposed convolution
+OVERHANG_COLOR = "#eeeeee"  # ceil-mode windows hanging past the padded input
+WINDOW_COLOR = "#e4572e"
+MAX_GRID = 40               # cells per side that stay legible in the animation
+MAX_FRAMES = 1600
+
+
+def _fmt_value(v: float, decimals: int) -> str:
+    if v == float("-inf"):
+        return "−∞"
+    if decimals == 0:
+        return f"{int(round(v))}"
+    return f"{v:.{decimals}f}".rstrip("0").rstrip(".") if v == v else ""
+
+
+def _decimals(values: np.ndarray) -> int:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or np.allclose(finite, np.round(finite)):
+        return 0
+    return 1 if np.abs(finite).max() >= 10 else 2
+
+
+def _cell_font(cells: int, px: int) -> int:
+    return int(max(7, min(18, px / max(cells, 1) * 0.42)))
+
+
+def _outline(r0: float, c0: float, r1: float, c1: float) -> tuple[list[float], list[float]]:
+    """A closed rectangle path around cells r0..r1, c0..c1 (inclusive) for a scatter line."""
+    return ([c0 - .5, c1 + .5, c1 + .5, c0 - .5, c0 - .5], [r0 - .5, r0 - .5, r1 + .5, r1 + .5, r0 - .5])
+
+
+def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: float, spec: ar.LayerSpec,
+                          start: int = 0, speed_ms: int = 500, height: int | None = None,
+                          width: int = 1050) -> go.Figure:
+    """The kernel sliding over the padded input, with the output cell and the dot product per frame.
+
+    Args:
+        x: one input channel ``[H, W]`` (small integers read best).
+        weight: the kernel ``[k, k]`` (None for pooling).
+        bias: added to every dot product.
+        spec: layer settings; must be valid (see :func:`cnnviz.methods.arithmetic.problems`).
+        start: the step shown first (and where the slider starts).
+        speed_ms: milliseconds per step when playing.
+        height: figure height in pixels (default: what the grid needs at ``width``).
+        width: the width the figure will be shown at, to size cells and fonts.
+
+    Returns:
+        A figure with one frame per output cell, Play/Pause buttons and a slider to scrub.
+        Padding cells are sand-coloured, inserted zeros (transposed) light blue.
+    """
+    spec = replace(spec, height=x.shape[0], width=x.shape[1])
+    steps = ar.sliding_windows(x, weight, bias, spec)
+    grid = ar.padded_grid(x, spec)
+    gv = grid.values.numpy()
+    kind = grid.kind.numpy()
+    gh, gw = gv.shape
+    _, oh, ow = spec.output_shape()
+    out = np.array([s.value for s in steps], dtype=float).reshape(oh, ow)
+    steps = steps[:MAX_FRAMES]
+    start = int(min(max(start, 0), len(steps) - 1))
+    k = spec.kernel
+
+    left = gw / (gw + ow) if gw < ow else max(0.58, gw / (gw + ow))  # the input gets the room; outputs are smaller
+    top, bottom = 30 + 22 * min(k, 5), 105
+    cell = min(48.0, (width - 40) * left / gw, 900 / gh)
+    if height is None:
+        height = int(cell * gh + top + bottom + 30)
+    fig = make_subplots(rows=1, cols=2, column_widths=[left, 1 - left], horizontal_spacing=0.05,
+                        subplot_titles=(f"Input {x.shape[0]}×{x.shape[1]} with padding → grid {gh}×{gw}",
+                                        f"Output {oh}×{ow}"))
+    px = int(cell * max(gh, gw))  # pixels along the longer side of the input grid
+    out_cell = min((width - 40) * (1 - left) / max(ow, 1), cell * gh / max(oh, 1))
+    in_font = int(max(7, min(18, cell * 0.5)))
+    out_font = int(max(7, min(18, out_cell * 0.36)))
+    dec_in = _decimals(gv)
+    in_text = np.vectorize(lambda v: _fmt_value(v, dec_in))(gv)
+    # image cells
+    zin = np.where(kind == ar.CELL_INPUT, gv, np.nan)
+    finite_in = zin[np.isfinite(zin)]
+    lo, hi = (float(finite_in.min()), float(finite_in.max())) if finite_in.size else (0.0, 1.0)
+    fig.add_trace(go.Heatmap(z=zin, colorscale=[[0, "#ffffff"], [1, "#9a9a9a"]], showscale=False, zmin=lo, zmax=max(hi, lo + 1e-9),
+                             xgap=1, ygap=1, text=in_text, texttemplate="%{text}",
+                             textfont=dict(size=in_font, color="#111111"),
+                             hovertemplate="grid row %{y}, col %{x}: %{text}<extra>input</extra>"), 1, 1)
+    # padding / inserted zeros / overhang, one colour each
+    zpad = np.where(kind == ar.CELL_INPUT, np.nan, kind.astype(float))
+    pad_scale = [[0, PAD_COLOR], [0.5, PAD_COLOR], [0.5, INSERTED_COLOR], [0.75, INSERTED_COLOR], [0.75, OVERHANG_COLOR], [1, OVERHANG_COLOR]]
+    pad_text = np.where((kind == ar.CELL_OVERHANG) | (kind == ar.CELL_INPUT), "", in_text)
+    fig.add_trace(go.Heatmap(z=zpad, colorscale=pad_scale, zmin=1, zmax=3, showscale=False, xgap=1, ygap=1,
+                             text=pad_text, texttemplate="%{text}", textfont=dict(size=in_font, color="#7a5c1e"),
+                             hovertemplate="grid row %{y}, col %{x}: padding<extra></extra>"), 1, 1)
+    dec_out = _decimals(out)
+    out_text = np.vectorize(lambda v: _fmt_value(v, dec_out))(out)
+    progressive = oh * ow <= 400
+
+    def out_z(i: int) -> np.ndarray:
+        if not progressive:
+            return out
+        z = out.copy().ravel()
+        z[i + 1:] = np.nan
+        return z.reshape(oh, ow)
+
+    def out_t(i: int) -> np.ndarray:
+        if not progressive:
+            return out_text
+        t = out_text.copy().ravel()
+        t[i + 1:] = ""
+        return t.reshape(oh, ow)
+
+    fin = out[np.isfinite(out)]
+    lim = float(np.abs(fin).max()) if fin.size else 1.0
+    out_scale = "RdBu" if (fin < 0).any() else "Blues"
+    out_texttemplate = "%{text}" if out_cell >= 15 else ""  # too small to read: colours and hover only
+    fig.add_trace(go.Heatmap(z=out_z(start), text=out_t(start), texttemplate=out_texttemplate, colorscale=out_scale,
+                             zmid=0 if out_scale == "RdBu" else None, zmin=None if out_scale == "RdBu" else 0, zmax=lim if out_scale != "RdBu" else None,
+                             showscale=False, xgap=1, ygap=1, textfont=dict(size=out_font),
+                             hovertemplate="output row %{y}, col %{x}: %{z}<extra></extra>"), 1, 2)
+
+    marker_size = max(6, px / max(gh, gw) * 0.8)
+
+    def frame_traces(s: ar.WindowStep) -> list[dict]:
+        r0, c0 = min(s.rows), min(s.cols)
+        wx, wy = _outline(r0, c0, r0 + (k - 1) * spec.dilation, c0 + (k - 1) * spec.dilation)
+        ox, oy = _outline(s.out_row, s.out_col, s.out_row, s.out_col)
+        return [
+            dict(type="scatter", x=wx, y=wy, mode="lines", line=dict(color=WINDOW_COLOR, width=3), hoverinfo="skip"),
+            dict(type="scatter", x=list(s.cols), y=list(s.rows), mode="markers", hoverinfo="skip",
+                 marker=dict(symbol="square-open", size=marker_size, color=WINDOW_COLOR, line=dict(width=2))),
+            dict(type="scatter", x=ox, y=oy, mode="lines", line=dict(color=WINDOW_COLOR, width=4), hoverinfo="skip"),
+        ]
+
+    def caption(s: ar.WindowStep) -> str:
+        body = ar.format_dot_product(s, bias, spec.mode, max_terms=25, per_line=k, newline="<br>")
+        return f"<b>output ({s.out_row}, {s.out_col})</b>  =  {body}"
+
+    first = frame_traces(steps[start])
+    fig.add_trace(go.Scatter(first[0]), 1, 1)
+    fig.add_trace(go.Scatter(first[1]), 1, 1)
+    fig.add_trace(go.Scatter(first[2]), 1, 2)
+    n_static = 3
+    titles = [a.to_plotly_json() for a in _title_annotations(fig)]
+    frames = []
+    for i, s in enumerate(steps):
+        data = ([dict(type="heatmap", z=out_z(i), text=out_t(i))] if progressive else []) + frame_traces(s)
+        idx = ([2] if progressive else []) + [n_static, n_static + 1, n_static + 2]
+        frames.append(dict(name=str(i), data=data, traces=idx, layout=dict(annotations=[_caption_annotation(caption(s))] + titles)))
+    fig.layout.annotations = [_caption_annotation(caption(steps[start]))] + titles
+    for col in (1, 2):
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if col == 1 else 2}", constrain="domain", showgrid=False,
+                         zeroline=False, showticklabels=max(gh, gw) <= 24, dtick=1, row=1, col=col)
+        fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain", showticklabels=max(gh, gw) <= 24, dtick=1, row=1, col=col)
+    play = dict(label="▶ Play", method="animate",
+                args=[None, dict(frame=dict(duration=speed_ms, redraw=True), fromcurrent=True, transition=dict(duration=0), mode="immediate")])
+    pause = dict(label="❚❚ Pause", method="animate",
+                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))])
+    slider_steps = [dict(method="animate", label=f"{s.out_row},{s.out_col}",
+                         args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
+                    for i, s in enumerate(steps)]
+    fig.update_layout(
+        height=height, font=FONT, showlegend=False, margin=dict(l=10, r=10, t=top, b=bottom),
+        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0.0, y=-0.08, xanchor="left", yanchor="top",
+                          pad=dict(r=8, t=8), buttons=[play, pause], font=dict(size=15, color="#222222"))],
+        sliders=[dict(active=start, steps=slider_steps, x=0.26, len=0.74, y=-0.05, yanchor="top",
+                      currentvalue=dict(prefix="step (output row, col): ", font=dict(size=15, color="#333333")), pad=dict(t=40),
+                      font=dict(size=1, color="rgba(0,0,0,0)"), ticklen=0, tickcolor="rgba(0,0,0,0)",
+                      transition=dict(duration=0))],
+        plot_bgcolor="white",
+    )
+    fig.layout.meta = {"steps": len(steps), "output": [oh, ow]}
+    # hundreds of frames: kept as plain dicts, since validating them as go.Frame objects takes seconds
+    out_fig = FramedFigure(fig)
+    out_fig.raw_frames = frames
+    return out_fig
+
+
+class FramedFigure(go.Figure):
+    """A figure whose animation frames are plain dicts (added by :meth:`to_dict`), not validated objects.
+
+    Streamlit, ``fig.show()`` and ``plotly.io`` all serialise through ``to_dict``, so the frames
+    play as usual; ``fig.raw_frames`` holds them.
+    """
+
+    raw_frames: list[dict] = []
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["frames"] = list(self.raw_frames)
+        return d
+
+    def __reduce__(self):  # pickling (st.cache_data) keeps the frames unvalidated too
+        d = go.Figure.to_dict(self)
+        return (_rebuild_framed, (d, self.raw_frames))
+
+
+def _rebuild_framed(d: dict, frames: list[dict]) -> "FramedFigure":
+    fig = FramedFigure(d)
+    fig.raw_frames = frames
+    return fig
+
+
+def _caption_annotation(text: str) -> dict:
+    return dict(text=text, x=0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False,
+                align="left", font=dict(size=16, family="monospace", color="#222222"), yshift=28)
+
+
+def _title_annotations(fig: go.Figure) -> list:
+    """The subplot titles (annotations) that a frame's layout.annotations would otherwise erase."""
+    return [a for a in fig.layout.annotations if not (a.font and a.font.family == "monospace")]
+
+
+def number_grid(z: np.ndarray, title: str = "", colorscale: str = "Blues", height: int | None = None,
+                highlight: list[tuple[int, int, int, int, str]] | None = None) -> go.Figure:
+    """A small matrix drawn as a heat map with its numbers written in the cells.
+
+    Args:
+        z: the values ``[rows, cols]``.
+        title: figure title.
+        colorscale: Plotly colour scale.
+        height: pixels (default: from the number of rows).
+        highlight: rectangles ``(r0, c0, r1, c1, colour)`` (inclusive cells) drawn on top.
+    """
+    z = np.asarray(z, dtype=float)
+    dec = _decimals(z)
+    text = np.vectorize(lambda v: _fmt_value(v, dec))(z)
+    rows, cols = z.shape
+    h = height or int(min(560, max(180, 34 * rows + 70)))
+    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale=colorscale, showscale=False, xgap=1, ygap=1,
+                               textfont=dict(size=_cell_font(max(rows, cols / 2), h)), hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>"))
+    for r0, c0, r1, c1, color in highlight or []:
+        xs, ys = _outline(r0, c0, r1, c1)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=4), hoverinfo="skip", showlegend=False))
+    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, dtick=1 if rows <= 20 else None)
+    fig.update_xaxes(showgrid=False, zeroline=False, dtick=1 if cols <= 30 else None)
+    fig.update_layout(title=title, height=h, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, plot_bgcolor="white")
+    return fig

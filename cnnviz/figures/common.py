@@ -1,0 +1,57 @@
+"""Figures every page uses: heat maps, prediction bars, crisp enlargement of small images.
+
+Streamlit-free: each function returns a Plotly figure or an image array.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+FONT = dict(size=15)
+
+
+def enlarge(arr: np.ndarray, min_side: int = 224) -> np.ndarray:
+    """Nearest-neighbour upscale so small images (28x28) show crisp pixels, not blur.
+
+    Examples::
+
+        >>> enlarge(np.zeros((28, 28), np.uint8)).shape
+        (224, 224)
+    """
+    h, w = arr.shape[:2]
+    f = max(1, int(np.ceil(min_side / max(1, min(h, w)))))
+    return arr if f == 1 else np.repeat(np.repeat(arr, f, axis=0), f, axis=1)
+
+
+def heatmap(z: np.ndarray, title: str = "", colorscale: str = "Viridis", zmid: float | None = None,
+            text: bool = False, height: int | None = None, hover: str | None = None, customdata=None) -> go.Figure:
+    """A Plotly heat map with the origin at the top left (image convention)."""
+    fig = go.Figure(go.Heatmap(z=z, colorscale=colorscale, zmid=zmid, customdata=customdata,
+                               text=np.round(z, 2) if text else None, texttemplate="%{text}" if text else None,
+                               hovertemplate=hover or "row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(showgrid=False, constrain="domain")
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
+                      height=height)
+    return fig
+
+
+def bar_predictions(preds: list[tuple[str, float]], title: str = "Top predictions") -> go.Figure:
+    """Horizontal bars of ``(label, probability)``, best on top, labels kept as categories (so
+    digit classes "0".."9" are not read as numbers) and percentages legible outside the bars.
+
+    Examples::
+
+        >>> fig = bar_predictions([("7", 0.98), ("1", 0.01)])
+        >>> list(fig.data[0].y)
+        ['1', '7']
+    """
+    labels = [str(p[0]) for p in preds][::-1]
+    vals = [float(p[1]) for p in preds][::-1]
+    fig = go.Figure(go.Bar(x=vals, y=labels, orientation="h", text=[f"{v:.1%}" for v in vals], textposition="outside",
+                           cliponaxis=False, marker_color="#4C78A8", textfont=dict(size=15),
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1.18], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1]),
+                      yaxis=dict(type="category", automargin=True), margin=dict(l=10, r=10, t=40, b=10),
+                      height=70 + 34 * len(preds), font=FONT)
+    return fig

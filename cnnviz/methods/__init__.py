@@ -1,0 +1,1 @@
+"""The methods: one module per family of visualization, computed with PyTorch, no figures."""

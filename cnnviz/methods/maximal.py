@@ -1,0 +1,676 @@
+"""Maximally activating dataset examples: which real images (and where in them) excite a channel most.
+
+One pass over a data set records, for every chosen layer and channel, the ``k`` images with the
+largest (and the smallest) activation anywhere in the channel's map, with the position of that
+maximum. Reductions run inside forward hooks on the model's device (``amax`` over the map, then
+``torch.topk`` over the batch merged with the running best), so the full activation maps are never
+kept or moved to the CPU. The result is cached on disk under ``.cache/maximal/``.
+
+Patches are cropped to the unit's theoretical receptive field (:mod:`cnnviz.methods.receptive_field`),
+so a patch shows exactly the pixels that can influence the unit.
+
+Examples::
+
+    >>> m = load_model("lenet5-mnist")
+    >>> idx = build_index(m, bundled_images("mnist"))
+    >>> hits = idx.top("features.3", channel=5, k=4)
+    >>> patches = top_patches(m, idx, bundled_images("mnist"), "features.3", 5, k=4)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnviz.core.model import ModelHandle
+from cnnviz.core.paths import SAMPLES_DIR, cache_dir
+
+CACHE_DIR = cache_dir("maximal")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+DEFAULT_K = 16  # kept per channel and direction; pages show fewer
+INDEX_VERSION = 1
+
+ProgressFn = Callable[[int, int], None]
+StopFlag = Callable[[], bool] | threading.Event | None
+
+
+# --------------------------------------------------------------------------- image sets
+class ImageSet:
+    """A sequence of images prepared exactly as the model sees them (uint8, before normalising).
+
+    Subclasses give ``name``, ``key`` (content identity, for caches), ``__len__``, ``arrays(i0, i1)``
+    and ``caption(i)``.
+    """
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def arrays(self, start: int, stop: int) -> np.ndarray:  # pragma: no cover - abstract
+        """Images ``start..stop-1`` as uint8 ``[B, H, W]`` (grayscale) or ``[B, H, W, 3]``."""
+        raise NotImplementedError
+
+    def image(self, i: int) -> np.ndarray:
+        """Image ``i`` as a uint8 array."""
+        return self.arrays(i, i + 1)[0]
+
+    def caption(self, i: int) -> str:
+        return f"#{i}"
+
+
+@dataclass
+class ArrayImageSet(ImageSet):
+    """Images held in memory as one uint8 array (bundled data sets, augmented sample photos).
+
+    Args:
+        name: shown on the page and stored in cache keys.
+        images: uint8 ``[N, H, W]`` or ``[N, H, W, 3]``, already at the model's input size.
+        labels: optional class index per image; ``classes`` names them.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray | None = None
+    classes: Sequence[str] | None = None
+    note: str = ""
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4):
+            raise ValueError(f"images must be uint8 [N,H,W] or [N,H,W,3], got {self.images.dtype} {self.images.shape}")
+        if not self.key:
+            h = hashlib.sha1(str(self.images.shape).encode())
+            h.update(np.ascontiguousarray(self.images).tobytes())
+            self.key = f"{self.name}:{len(self.images)}:{h.hexdigest()[:12]}"
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def arrays(self, start: int, stop: int) -> np.ndarray:
+        return self.images[start:stop]
+
+    def caption(self, i: int) -> str:
+        if self.labels is not None and self.classes is not None:
+            return f"#{i} {self.classes[int(self.labels[i])]}"
+        return f"#{i}"
+
+
+class FolderImageSet(ImageSet):
+    """Image files under a folder (ImageFolder layout: one sub-folder per class, or flat).
+
+    Each file is read and prepared with ``model.prepare_image`` (resize, centre crop, colour mode)
+    when its batch is needed, so the set costs no memory up front.
+
+    Args:
+        folder: the folder to scan recursively.
+        model: the model whose input preparation is applied.
+        limit: at most this many files (sorted by path), to bound the index pass.
+    """
+
+    def __init__(self, folder: str | Path, model: ModelHandle, limit: int = 5000):
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is not a folder. Give a folder of images (ImageFolder layout: "
+                                    "one sub-folder per class) that exists on the machine running the app")
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
+        self.root, self.model = root, model
+        self.files = files[:limit]
+        self.name = f"folder {root.name}"
+        self.note = f"{len(self.files)} images from {root}" + (f" (first {limit} of {len(files)})" if len(files) > limit else "")
+        h = hashlib.sha1(str(root.resolve()).encode())
+        for p in self.files:
+            st = p.stat()
+            h.update(f"{p.relative_to(root)}|{st.st_size}|{int(st.st_mtime)}".encode())
+        self.key = f"folder:{len(self.files)}:{h.hexdigest()[:12]}:{model.input_size}:{model.resize_size}"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def arrays(self, start: int, stop: int) -> np.ndarray:
+        from cnnviz.core.images import load_image
+
+        return np.stack([np.asarray(self.model.prepare_image(load_image(p)), dtype=np.uint8) for p in self.files[start:stop]])
+
+    def caption(self, i: int) -> str:
+        p = self.files[i]
+        return f"#{i} {p.parent.name}/{p.name}" if p.parent != self.root else f"#{i} {p.name}"
+
+
+def bundled_images(name: str, split: str = "test") -> ArrayImageSet:
+    """A bundled data set split (``"mnist"`` or ``"fashion-mnist"``) as an image set.
+
+    Examples::
+
+        >>> len(bundled_images("mnist"))
+        2000
+    """
+    from cnnviz.core.datasets import load_dataset
+
+    ds = load_dataset(name, split)
+    return ArrayImageSet(f"{name} {split}", ds.images, ds.labels, ds.classes,
+                         note=f"{len(ds)} bundled {name} {split} images", key=f"{name}:{split}:{len(ds)}")
+
+
+def sample_photo_images(model: ModelHandle, crops_per_photo: int = 16, seed: int = 0) -> ArrayImageSet:
+    """A TINY set for RGB models when no image folder is given: the bundled sample photos plus
+    seeded random crops and flips of them, prepared at the model's input size.
+
+    It is far too small to say what a channel of an ImageNet model is for; it only shows how the
+    method works. Give an image folder for real answers.
+    """
+    from PIL import Image
+
+    from cnnviz.core.images import load_image
+
+    photos = sorted(p for p in SAMPLES_DIR.iterdir() if p.name.startswith("photo-"))
+    if not photos:
+        raise FileNotFoundError(f"no photo-*.jpg in {SAMPLES_DIR}")
+    rng = np.random.default_rng(seed)
+    c, h, w = model.input_size
+    out, labels = [], []
+    for k, path in enumerate(photos):
+        img = load_image(path)
+        img = img.convert("L" if c == 1 else "RGB")
+        out.append(np.asarray(model.prepare_image(img), dtype=np.uint8))
+        labels.append(k)
+        for _ in range(crops_per_photo - 1):
+            s = rng.uniform(0.3, 0.9)  # side of the crop as a fraction of the shorter side
+            side = max(8, int(min(img.size) * s))
+            x0 = int(rng.integers(0, img.width - side + 1))
+            y0 = int(rng.integers(0, img.height - side + 1))
+            crop = img.crop((x0, y0, x0 + side, y0 + side)).resize((w, h), Image.BILINEAR)
+            if rng.random() < 0.5:
+                crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+            out.append(np.asarray(crop, dtype=np.uint8))
+            labels.append(k)
+    names = [p.stem.removeprefix("photo-") for p in photos]
+    arr = np.stack(out)
+    return ArrayImageSet("sample photos (tiny set)", arr, np.asarray(labels), names,
+                         note=f"TINY set: {len(photos)} bundled photos + random crops/flips = {len(arr)} images")
+
+
+def images_to_batch(model: ModelHandle, arr: np.ndarray) -> torch.Tensor:
+    """uint8 images ``[B,H,W]`` / ``[B,H,W,3]`` to the normalised float batch on the model's device."""
+    arr = np.ascontiguousarray(arr)
+    t = torch.from_numpy(arr if arr.flags.writeable else arr.copy()).to(model.device)
+    t = t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2)
+    mean = torch.tensor(model.mean, device=model.device).view(1, -1, 1, 1)
+    std = torch.tensor(model.std, device=model.device).view(1, -1, 1, 1)
+    return (t.float() / 255 - mean) / std
+
+
+# --------------------------------------------------------------------------- the index
+@dataclass(frozen=True)
+class Hit:
+    """One dataset example of a channel: the activation ``value`` at position (``y``, ``x``) of
+    the channel's map, reached in image ``image`` (its largest, or for bottom hits smallest, value)."""
+
+    value: float
+    image: int
+    y: int
+    x: int
+
+
+@dataclass
+class MaximalIndex:
+    """Top-k and bottom-k images per channel of each indexed layer.
+
+    For layer ``L`` (output ``[C, H, W]``), ``top_values[L]`` is ``[C, k]`` (descending),
+    ``top_where[L]`` is ``[C, k]`` int64 with ``image * H * W + y * W + x``; ``bottom_*`` likewise,
+    ascending. Tensors live on the CPU (the reduction ran on the device).
+    """
+
+    model_key: str
+    dataset_key: str
+    layers: list[str]
+    shapes: dict[str, tuple[int, int, int]]
+    k: int
+    n_images: int
+    top_values: dict[str, torch.Tensor]
+    top_where: dict[str, torch.Tensor]
+    bottom_values: dict[str, torch.Tensor]
+    bottom_where: dict[str, torch.Tensor]
+    complete: bool = True
+    from_cache: bool = False
+    seconds: float = 0.0
+
+    def hits(self, layer: str, channel: int, k: int | None = None, largest: bool = True) -> list[Hit]:
+        """The ``k`` best (``largest``) or worst images of one channel, with value and position.
+
+        Examples::
+
+            >>> idx.hits("features.0", 2, k=1)[0]
+            Hit(value=3.1, image=123, y=14, x=9)
+        """
+        if layer not in self.top_values:
+            raise KeyError(f"layer {layer!r} is not in this index; indexed layers: {self.layers}. "
+                           "Build the index with layers=[...] including it")
+        c, h, w = self.shapes[layer]
+        if not 0 <= channel < c:
+            raise IndexError(f"channel {channel} out of range: layer {layer} has {c} channels (0..{c - 1})")
+        vals = (self.top_values if largest else self.bottom_values)[layer][channel]
+        where = (self.top_where if largest else self.bottom_where)[layer][channel]
+        n = min(k or self.k, self.k, self.n_images)
+        out = []
+        for v, pos in zip(vals[:n].tolist(), where[:n].tolist()):
+            if pos < 0:
+                continue
+            img, rest = divmod(int(pos), h * w)
+            y, x = divmod(rest, w)
+            out.append(Hit(float(v), img, y, x))
+        return out
+
+    top = hits
+
+    def bottom(self, layer: str, channel: int, k: int | None = None) -> list[Hit]:
+        return self.hits(layer, channel, k, largest=False)
+
+
+def weights_digest(model: ModelHandle) -> str:
+    """A digest of every parameter and buffer (shapes and a strided sample of values), memoised per module."""
+    cached = _DIGESTS.get(id(model.module))
+    if cached is not None and cached[0] is model.module:
+        return cached[1]
+    h = hashlib.sha1()
+    for name, t in list(model.module.state_dict().items()):
+        flat = t.detach().reshape(-1)
+        step = max(1, flat.numel() // 4096)
+        h.update(f"{name}{tuple(t.shape)}".encode())
+        h.update(flat[::step].float().cpu().numpy().tobytes())
+    d = h.hexdigest()[:16]
+    _DIGESTS[id(model.module)] = (model.module, d)
+    return d
+
+
+_DIGESTS: dict[int, tuple[nn.Module, str]] = {}
+_MEMORY: "OrderedDict[str, MaximalIndex]" = OrderedDict()
+_MEMORY_MAX = 8
+
+
+def is_cached(model: ModelHandle, images: ImageSet, layers: Sequence[str] | None = None, k: int = DEFAULT_K,
+              cache_dir: Path | None = None) -> bool:
+    """Whether :func:`build_index` with these arguments would return at once (memory or disk cache)."""
+    key = cache_key(model, images, _check_layers(model, layers), k)
+    return key in _MEMORY or ((cache_dir or CACHE_DIR) / f"{key}.safetensors").exists()
+
+
+def cache_key(model: ModelHandle, images: ImageSet, layers: Sequence[str], k: int) -> str:
+    """The disk-cache identity of an index: model, weights digest, data set, layer set and k."""
+    raw = json.dumps([INDEX_VERSION, model.key, weights_digest(model), images.key, list(layers), k])
+    return hashlib.sha1(raw.encode()).hexdigest()[:20]
+
+
+def _stopped(stop: StopFlag) -> bool:
+    if stop is None:
+        return False
+    if isinstance(stop, threading.Event):
+        return stop.is_set()
+    return bool(stop())
+
+
+def _check_layers(model: ModelHandle, layers: Sequence[str] | None) -> list[str]:
+    names = list(layers) if layers is not None else model.conv_layer_names()
+    if not names:
+        raise ValueError(f"{model.name} has no Conv2d layers to index; pass layers=[...] (see m.layer_names())")
+    mods = dict(model.module.named_modules())
+    missing = [n for n in names if n not in mods]
+    if missing:
+        raise KeyError(f"layer(s) {missing} not in model {model.name}. Hint: m.conv_layer_names() lists them")
+    return names
+
+
+def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | None = None, k: int = DEFAULT_K,
+                batch_size: int = 256, progress: ProgressFn | None = None, stop: StopFlag = None,
+                cache: bool = True, cache_dir: Path | None = None) -> MaximalIndex:
+    """One pass over ``images`` recording each channel's top-``k`` and bottom-``k`` images.
+
+    For every image and channel the map's maximum (and minimum) is taken on the device;
+    ``torch.topk`` over the batch merged with the running best keeps ``k`` per channel, and the
+    position inside the map is found only for the entries that make the top ``k``.
+    The model lock is taken per batch, so other sessions keep working during a long pass.
+
+    Args:
+        model: the model to index.
+        images: the data set (:func:`bundled_images`, :func:`sample_photo_images`, :class:`FolderImageSet`).
+        layers: layer names whose outputs are ``[N, C, H, W]``; default every Conv2d.
+        k: examples kept per channel and direction.
+        batch_size: images per forward pass.
+        progress: called as ``progress(done, total)`` after each batch.
+        stop: a ``threading.Event`` or a function returning True to interrupt; the partial index is
+            returned with ``complete=False`` and is not cached.
+        cache: read and write the disk cache (``.cache/maximal/``).
+
+    Examples::
+
+        >>> idx = build_index(load_model("lenet5-mnist"), bundled_images("mnist"), k=8)
+        >>> idx.top_values["features.0"].shape
+        torch.Size([6, 8])
+    """
+    import time
+
+    names = _check_layers(model, layers)
+    if len(images) == 0:
+        raise ValueError(f"the image set {images.name!r} is empty")
+    key = cache_key(model, images, names, k)
+    folder = cache_dir or CACHE_DIR
+    if cache:
+        hit = _MEMORY.get(key) or _load_cached(folder, key)
+        if hit is not None:
+            from dataclasses import replace
+
+            hit = replace(hit, from_cache=True)
+            _remember(key, hit)
+            if progress:
+                progress(len(images), len(images))
+            return hit
+
+    t0 = time.perf_counter()
+    mods = dict(model.module.named_modules())
+    n = len(images)
+    state: dict[str, list[torch.Tensor]] = {}  # layer -> [top_v, top_w, bot_v, bot_w]
+    shapes: dict[str, tuple[int, int, int]] = {}
+    seen: set[str] = set()
+    offset = [0]
+
+    def hook_for(name: str):
+        def hook(_m, _inp, out):
+            if name in seen or not isinstance(out, torch.Tensor):
+                return  # a module called twice (shared ReLU) counts its first call only
+            seen.add(name)
+            if out.ndim != 4:
+                raise ValueError(f"layer {name} gives outputs of shape {tuple(out.shape)}; only [N,C,H,W] maps can "
+                                 "be indexed. Pick a convolutional layer")
+            b, c, h, w = out.shape
+            shapes[name] = (c, h, w)
+            flat = out.detach().float().reshape(b, c, h * w)
+            merged: list[torch.Tensor] = []
+            # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
+            for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
+                old_v, old_w = (state[name][2 * j], state[name][2 * j + 1]) if name in state else (None, None)
+                k_old = 0 if old_v is None else old_v.shape[1]
+                cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
+                top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
+                bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
+                if old_w is None and 2 * bi.shape[1] >= b:  # first batch, most of it wins: one arg-reduction
+                    arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
+                    where = (bi + offset[0]) * (h * w) + arg.t().gather(1, bi)
+                else:  # positions only for the entries new to the top-k (few, once the pass is under way)
+                    is_new = top_i >= k_old
+                    where = torch.zeros_like(top_i) if old_w is None else old_w.gather(1, top_i.clamp(max=max(k_old - 1, 0)))
+                    cs, js = is_new.nonzero(as_tuple=True)
+                    if len(cs):
+                        rows = flat[bi[cs, js], cs]  # [new entries, H*W]
+                        pos = rows.argmax(dim=1) if largest else rows.argmin(dim=1)
+                        where[cs, js] = (bi[cs, js] + offset[0]) * (h * w) + pos
+                merged += [top_v, where]
+            state[name] = merged
+        return hook
+
+    complete, done = True, 0
+    for start in range(0, n, batch_size):
+        if _stopped(stop):
+            complete = False
+            break
+        stop_i = min(n, start + batch_size)
+        x = images_to_batch(model, images.arrays(start, stop_i))
+        offset[0] = start
+        seen.clear()
+        with model.inspect() as module, torch.inference_mode():
+            handles = [mods[nm].register_forward_hook(hook_for(nm)) for nm in names]
+            try:
+                module(x)
+            finally:
+                for hnd in handles:
+                    hnd.remove()
+        done = stop_i
+        if progress:
+            progress(done, n)
+    missing = [nm for nm in names if nm not in state]
+    if missing and complete:
+        raise ValueError(f"layer(s) {missing} were not called in the forward pass of {model.name}; pick layers on the main path")
+    cpu = {nm: [t.cpu() for t in v] for nm, v in state.items()}
+    idx = MaximalIndex(model.key, images.key, [nm for nm in names if nm in cpu], shapes, k,
+                       done,
+                       {nm: v[0] for nm, v in cpu.items()}, {nm: v[1] for nm, v in cpu.items()},
+                       {nm: v[2] for nm, v in cpu.items()}, {nm: v[3] for nm, v in cpu.items()},
+                       complete=complete, seconds=time.perf_counter() - t0)
+    if complete and cache:
+        _save_cached(folder, key, idx)
+        _remember(key, idx)
+    return idx
+
+
+def _remember(key: str, idx: MaximalIndex) -> None:
+    _MEMORY[key] = idx
+    _MEMORY.move_to_end(key)
+    while len(_MEMORY) > _MEMORY_MAX:
+        _MEMORY.popitem(last=False)
+
+
+def _save_cached(folder: Path, key: str, idx: MaximalIndex) -> None:
+    from safetensors.torch import save_file
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        for i, nm in enumerate(idx.layers):
+            for part in ("top_values", "top_where", "bottom_values", "bottom_where"):
+                tensors[f"{i}.{part}"] = getattr(idx, part)[nm].contiguous()
+        meta = {"model_key": idx.model_key, "dataset_key": idx.dataset_key, "layers": idx.layers,
+                "shapes": {nm: list(s) for nm, s in idx.shapes.items()}, "k": idx.k, "n_images": idx.n_images,
+                "seconds": idx.seconds, "version": INDEX_VERSION}
+        import os
+
+        tmp = folder / f"{key}.{os.getpid()}-{threading.get_ident()}.tmp"  # one per writer: sessions may race
+        save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
+        tmp.replace(folder / f"{key}.safetensors")  # atomic: a concurrent reader sees all or nothing
+    except OSError:
+        pass  # a read-only checkout still works, just without the disk cache
+
+
+def _load_cached(folder: Path, key: str) -> MaximalIndex | None:
+    from safetensors import safe_open
+
+    path = folder / f"{key}.safetensors"
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["meta"])
+            parts: dict[str, dict[str, torch.Tensor]] = {p: {} for p in ("top_values", "top_where", "bottom_values", "bottom_where")}
+            for i, nm in enumerate(meta["layers"]):
+                for p in parts:
+                    parts[p][nm] = f.get_tensor(f"{i}.{p}")
+    except Exception:  # a truncated or foreign file: rebuild
+        return None
+    return MaximalIndex(meta["model_key"], meta["dataset_key"], meta["layers"],
+                        {nm: tuple(s) for nm, s in meta["shapes"].items()}, meta["k"], meta["n_images"],
+                        parts["top_values"], parts["top_where"], parts["bottom_values"], parts["bottom_where"],
+                        complete=True, from_cache=True, seconds=meta.get("seconds", 0.0))
+
+
+# --------------------------------------------------------------------------- patches
+@dataclass
+class Patch:
+    """A dataset patch: the pixels of ``image`` inside the unit's receptive field ``box``
+    (top, left, bottom, right; exclusive, may extend past the image where it was padded)."""
+
+    pixels: np.ndarray
+    hit: Hit
+    box: tuple[int, int, int, int]
+    caption: str = ""
+
+
+def crop_box(image: np.ndarray, box: tuple[int, int, int, int], fill: int = 128) -> np.ndarray:
+    """Crop ``image`` (uint8 ``[H,W]`` or ``[H,W,3]``) to ``box`` = (top, left, bottom, right),
+    filling parts outside the image with ``fill`` so the crop is always ``bottom-top`` x ``right-left``.
+
+    Examples::
+
+        >>> crop_box(np.ones((4, 4), np.uint8), (-1, -1, 2, 2), fill=0)
+        array([[0, 0, 0],
+               [0, 1, 1],
+               [0, 1, 1]], dtype=uint8)
+    """
+    top, left, bottom, right = (int(v) for v in box)
+    h, w = image.shape[:2]
+    out = np.full((bottom - top, right - left, *image.shape[2:]), fill, dtype=image.dtype)
+    y0, y1, x0, x1 = max(top, 0), min(bottom, h), max(left, 0), min(right, w)
+    if y1 > y0 and x1 > x0:
+        out[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1]
+    return out
+
+
+def unit_box(model: ModelHandle, layer: str, y: int, x: int) -> tuple[int, int, int, int]:
+    """The receptive-field box (top, left, bottom, right; exclusive, unclipped) of unit (``y``, ``x``) of ``layer``.
+
+    Raises:
+        cnnviz.methods.receptive_field.ReceptiveFieldError: the model cannot be traced.
+    """
+    import math
+
+    from cnnviz.methods.receptive_field import receptive_fields
+
+    rfs = receptive_fields(model)  # cached per model by the receptive_field module
+    if layer not in rfs:
+        raise KeyError(f"no receptive field computed for layer {layer!r} of {model.name}; "
+                       "cnnviz.receptive_fields(m) lists the layers it covers")
+    rf = rfs[layer]
+    top, left, _, _ = rf.box(y, x)
+    top, left = math.floor(top), math.floor(left)
+    return top, left, top + int(rf.size[0]), left + int(rf.size[1])
+
+
+def top_patches(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer: str, channel: int,
+                k: int = 9, largest: bool = True, fill: int = 128) -> list[Patch]:
+    """The ``k`` best (or worst) dataset patches of one channel, cropped to the receptive field.
+
+    Args:
+        fill: grey level for the part of a receptive field that lies outside the image (the
+            network saw zero padding there).
+
+    Examples::
+
+        >>> [p.pixels.shape for p in top_patches(m, idx, ds, "features.3", 0, k=2)]
+        [(14, 14), (14, 14)]
+    """
+    if index.dataset_key != images.key:
+        raise ValueError(f"this index was built over {index.dataset_key!r}, not {images.key!r}; build it for this image set")
+    out = []
+    for hit in index.hits(layer, channel, k, largest):
+        box = unit_box(model, layer, hit.y, hit.x)
+        out.append(Patch(crop_box(images.image(hit.image), box, fill), hit, box, images.caption(hit.image)))
+    return out
+
+
+def channel_grid_patches(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer: str,
+                         channels: Sequence[int], per_channel: int = 1, largest: bool = True,
+                         fill: int = 128) -> list[list[Patch]]:
+    """For each channel, its ``per_channel`` best patches (for the many-channels-at-once grid)."""
+    return [top_patches(model, index, images, layer, c, per_channel, largest, fill) for c in channels]
+
+
+def channel_grid(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer: str, channels: Sequence[int],
+                 per_channel: int = 4, largest: bool = True, tile: int = 64, pad: int = 4, fill: int = 128):
+    """Many channels at once: for each channel a small mosaic of its ``per_channel`` best patches,
+    all mosaics in one grid image.
+
+    Args:
+        tile: side in pixels of each patch in the grid (patches are resized to it, area-averaged
+            when larger, nearest when smaller so 28x28 data stays crisp).
+        pad: pixels between channel mosaics (white).
+
+    Returns:
+        ``(grid, layout)``: a uint8 image ``[H, W]`` or ``[H, W, 3]`` and the
+        :class:`cnnviz.figures.render.GridLayout` of the channel mosaics (``layout.tile_at(y, x)`` is the
+        position in ``channels`` of the mosaic under a click).
+
+    Examples::
+
+        >>> grid, layout = channel_grid(m, idx, ds, "features.3", range(16), per_channel=4, tile=14)
+        >>> layout.n
+        16
+    """
+    import math
+
+    from torch.nn import functional as F
+
+    from cnnviz.figures.render import tile_grid, to_uint8
+
+    rgb = model.input_size[0] == 3
+    side = math.ceil(math.sqrt(per_channel))
+    mosaics = []
+    for c in channels:
+        patches = top_patches(model, index, images, layer, c, per_channel, largest, fill)
+        arr = [p.pixels for p in patches] + [np.full_like(patches[0].pixels, fill)] * (side * side - len(patches))
+        t = torch.from_numpy(np.stack(arr)).float() / 255  # [P, h, w] or [P, h, w, 3]
+        t = t.permute(0, 3, 1, 2) if rgb else t[:, None]
+        h = t.shape[-1]
+        if h != tile:
+            t = F.interpolate(t, size=(tile, tile), mode="area" if h > tile else "nearest")
+        mosaic, _ = tile_grid(t, cols=side, pad=1, pad_value=1.0)
+        mosaics.append(mosaic)
+    grid, layout = tile_grid(torch.stack(mosaics), pad=pad, pad_value=1.0, cols=max(1, min(len(mosaics), 8)))
+    return to_uint8(grid), layout
+
+
+def patch_strip(patches: Sequence[Patch], side: int = 96, labels: Sequence[str] | None = None, pad: int = 6,
+                font_size: int = 18, cols: int | None = None):
+    """Patches side by side (``cols`` per row), each resized to ``side`` px, with a text label under each.
+
+    Returns:
+        ``(strip, layout)``: a uint8 RGB image and the :class:`cnnviz.figures.render.GridLayout` of the
+        patches (label bands included in the tile height), so a click maps to a patch.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    from cnnviz.figures.render import GridLayout
+
+    band = font_size + 10 if labels else 0
+    n = len(patches)
+    cols = max(1, min(cols or n, n))
+    rows = max(1, -(-n // cols))
+    w = pad + cols * (side + pad)
+    h = pad + rows * (side + band + pad)
+    canvas = Image.new("RGB", (max(w, 1), h), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=font_size)
+    for i, p in enumerate(patches):
+        img = Image.fromarray(p.pixels).convert("RGB")
+        small = img.width > side
+        img = img.resize((side, side), Image.BOX if small else Image.NEAREST)
+        r, c = divmod(i, cols)
+        x0, y0 = pad + c * (side + pad), pad + r * (side + band + pad)
+        canvas.paste(img, (x0, y0))
+        if labels:
+            draw.text((x0 + side / 2, y0 + side + 4), labels[i], fill=(20, 20, 20), font=font, anchor="ma")
+    return np.asarray(canvas), GridLayout(n, cols, rows, side + band, side, pad)
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int], scale: int = 1, color=(255, 40, 40),
+             width: int = 2) -> np.ndarray:
+    """The image (nearest-upscaled by ``scale``) as RGB with the box outlined, clipped to the picture."""
+    from PIL import Image, ImageDraw
+
+    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    big = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    pil = Image.fromarray(big)
+    top, left, bottom, right = box
+    h, w = big.shape[:2]
+    rect = [max(0, left * scale), max(0, top * scale), min(w - 1, right * scale - 1), min(h - 1, bottom * scale - 1)]
+    ImageDraw.Draw(pil).rectangle(rect, outline=color, width=width)
+    return np.asarray(pil)
+
+
+__all__ = ["ImageSet", "ArrayImageSet", "FolderImageSet", "bundled_images", "sample_photo_images", "images_to_batch",
+           "Hit", "MaximalIndex", "build_index", "cache_key", "weights_digest", "Patch", "crop_box", "unit_box",
+           "top_patches", "channel_grid_patches", "channel_grid", "patch_strip", "is_cached", "draw_box", "CACHE_DIR", "DEFAULT_K"]
