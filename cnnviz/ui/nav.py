@@ -44,6 +44,14 @@ PAGES = [
              "How much of the image a unit sees: theoretical and effective receptive fields."),
     PageSpec("augmentation.py", "Augmentation effects", "augmentation", ":material/transform:",
              "Transforms of your image and what they do to the prediction; invariance sweeps."),
+    PageSpec("training.py", "Training", "training", ":material/model_training:",
+             "Watch a CNN learn: live curves and filters, vanishing gradients, overfitting, transfer learning."),
+    PageSpec("adversarial.py", "Adversarial examples", "adversarial", ":material/bug_report:",
+             "An invisible change that flips the answer: FGSM and PGD, accuracy against epsilon, robust training."),
+    PageSpec("network.py", "The network at a glance", "network", ":material/hub:",
+             "The executed graph with live activations; one unit computed with the real weights."),
+    PageSpec("deck.py", "Deck player", "deck", ":material/slideshow:",
+             "Step through a lecture deck of saved views, in presenter view."),
 ]
 
 
