@@ -95,3 +95,17 @@ def untrained_badge(model) -> None:
 def show_error(e: CnnvizError, container=st) -> None:
     """A domain error's message on the page (the page goes on rendering)."""
     container.error(str(e), icon=":material/error:")
+
+
+def what_to_notice(markdown: str, container=st) -> None:
+    """A page's "what to notice" notes (in presenter view, shown as short speaker notes)."""
+    container.info(markdown, icon=":material/lightbulb:")
+
+
+def secondary_controls(container=st):
+    """A context for controls that do not change what a slide shows (presenter view tucks them away).
+
+        with secondary_controls():
+            cmap = state.selectbox("Colour map", "cmap", COLORMAPS)
+    """
+    return container.container()
