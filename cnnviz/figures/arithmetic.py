@@ -102,17 +102,51 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     zin = np.where(kind == ar.CELL_INPUT, gv, np.nan)
     finite_in = zin[np.isfinite(zin)]
     lo, hi = (float(finite_in.min()), float(finite_in.max())) if finite_in.size else (0.0, 1.0)
-    fig.add_trace(go.Heatmap(z=zin, colorscale=[[0, "#ffffff"], [1, "#9a9a9a"]], showscale=False, zmin=lo, zmax=max(hi, lo + 1e-9),
-                             xgap=1, ygap=1, text=in_text, texttemplate="%{text}",
-                             textfont=dict(size=in_font, color="#111111"),
-                             hovertemplate="grid row %{y}, col %{x}: %{text}<extra>input</extra>"), 1, 1)
+    fig.add_trace(
+        go.Heatmap(
+            z=zin,
+            colorscale=[[0, "#ffffff"], [1, "#9a9a9a"]],
+            showscale=False,
+            zmin=lo,
+            zmax=max(hi, lo + 1e-9),
+            xgap=1,
+            ygap=1,
+            text=in_text,
+            texttemplate="%{text}",
+            textfont=dict(size=in_font, color="#111111"),
+            hovertemplate="grid row %{y}, col %{x}: %{text}<extra>input</extra>",
+        ),
+        1,
+        1,
+    )
     # padding / inserted zeros / overhang, one colour each
     zpad = np.where(kind == ar.CELL_INPUT, np.nan, kind.astype(float))
-    pad_scale = [[0, PAD_COLOR], [0.5, PAD_COLOR], [0.5, INSERTED_COLOR], [0.75, INSERTED_COLOR], [0.75, OVERHANG_COLOR], [1, OVERHANG_COLOR]]
+    pad_scale = [
+        [0, PAD_COLOR],
+        [0.5, PAD_COLOR],
+        [0.5, INSERTED_COLOR],
+        [0.75, INSERTED_COLOR],
+        [0.75, OVERHANG_COLOR],
+        [1, OVERHANG_COLOR],
+    ]
     pad_text = np.where((kind == ar.CELL_OVERHANG) | (kind == ar.CELL_INPUT), "", in_text)
-    fig.add_trace(go.Heatmap(z=zpad, colorscale=pad_scale, zmin=1, zmax=3, showscale=False, xgap=1, ygap=1,
-                             text=pad_text, texttemplate="%{text}", textfont=dict(size=in_font, color="#7a5c1e"),
-                             hovertemplate="grid row %{y}, col %{x}: padding<extra></extra>"), 1, 1)
+    fig.add_trace(
+        go.Heatmap(
+            z=zpad,
+            colorscale=pad_scale,
+            zmin=1,
+            zmax=3,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            text=pad_text,
+            texttemplate="%{text}",
+            textfont=dict(size=in_font, color="#7a5c1e"),
+            hovertemplate="grid row %{y}, col %{x}: padding<extra></extra>",
+        ),
+        1,
+        1,
+    )
     dec_out = _decimals(out)
     out_text = np.vectorize(lambda v: _fmt_value(v, dec_out))(out)
     progressive = oh * ow <= 400
@@ -121,24 +155,38 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
         if not progressive:
             return out
         z = out.copy().ravel()
-        z[i + 1:] = np.nan
+        z[i + 1 :] = np.nan
         return z.reshape(oh, ow)
 
     def out_t(i: int) -> np.ndarray:
         if not progressive:
             return out_text
         t = out_text.copy().ravel()
-        t[i + 1:] = ""
+        t[i + 1 :] = ""
         return t.reshape(oh, ow)
 
     fin = out[np.isfinite(out)]
     lim = float(np.abs(fin).max()) if fin.size else 1.0
     out_scale = "RdBu" if (fin < 0).any() else "Blues"
     out_texttemplate = "%{text}" if out_cell >= 15 else ""  # too small to read: colours and hover only
-    fig.add_trace(go.Heatmap(z=out_z(start), text=out_t(start), texttemplate=out_texttemplate, colorscale=out_scale,
-                             zmid=0 if out_scale == "RdBu" else None, zmin=None if out_scale == "RdBu" else 0, zmax=lim if out_scale != "RdBu" else None,
-                             showscale=False, xgap=1, ygap=1, textfont=dict(size=out_font),
-                             hovertemplate="output row %{y}, col %{x}: %{z}<extra></extra>"), 1, 2)
+    fig.add_trace(
+        go.Heatmap(
+            z=out_z(start),
+            text=out_t(start),
+            texttemplate=out_texttemplate,
+            colorscale=out_scale,
+            zmid=0 if out_scale == "RdBu" else None,
+            zmin=None if out_scale == "RdBu" else 0,
+            zmax=lim if out_scale != "RdBu" else None,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            textfont=dict(size=out_font),
+            hovertemplate="output row %{y}, col %{x}: %{z}<extra></extra>",
+        ),
+        1,
+        2,
+    )
 
     marker_size = max(6, px / max(gh, gw) * 0.8)
 
@@ -148,8 +196,14 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
         ox, oy = _outline(s.out_row, s.out_col, s.out_row, s.out_col)
         return [
             dict(type="scatter", x=wx, y=wy, mode="lines", line=dict(color=WINDOW_COLOR, width=3), hoverinfo="skip"),
-            dict(type="scatter", x=list(s.cols), y=list(s.rows), mode="markers", hoverinfo="skip",
-                 marker=dict(symbol="square-open", size=marker_size, color=WINDOW_COLOR, line=dict(width=2))),
+            dict(
+                type="scatter",
+                x=list(s.cols),
+                y=list(s.rows),
+                mode="markers",
+                hoverinfo="skip",
+                marker=dict(symbol="square-open", size=marker_size, color=WINDOW_COLOR, line=dict(width=2)),
+            ),
             dict(type="scatter", x=ox, y=oy, mode="lines", line=dict(color=WINDOW_COLOR, width=4), hoverinfo="skip"),
         ]
 
@@ -167,27 +221,94 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     for i, s in enumerate(steps):
         data = ([dict(type="heatmap", z=out_z(i), text=out_t(i))] if progressive else []) + frame_traces(s)
         idx = ([2] if progressive else []) + [n_static, n_static + 1, n_static + 2]
-        frames.append(dict(name=str(i), data=data, traces=idx, layout=dict(annotations=[_caption_annotation(caption(s))] + titles)))
+        frames.append(
+            dict(
+                name=str(i), data=data, traces=idx, layout=dict(annotations=[_caption_annotation(caption(s))] + titles)
+            )
+        )
     fig.layout.annotations = [_caption_annotation(caption(steps[start]))] + titles
     for col in (1, 2):
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if col == 1 else 2}", constrain="domain", showgrid=False,
-                         zeroline=False, showticklabels=max(gh, gw) <= 24, dtick=1, row=1, col=col)
-        fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain", showticklabels=max(gh, gw) <= 24, dtick=1, row=1, col=col)
-    play = dict(label="▶ Play", method="animate",
-                args=[None, dict(frame=dict(duration=speed_ms, redraw=True), fromcurrent=True, transition=dict(duration=0), mode="immediate")])
-    pause = dict(label="❚❚ Pause", method="animate",
-                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))])
-    slider_steps = [dict(method="animate", label=f"{s.out_row},{s.out_col}",
-                         args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
-                    for i, s in enumerate(steps)]
+        fig.update_yaxes(
+            autorange="reversed",
+            scaleanchor=f"x{'' if col == 1 else 2}",
+            constrain="domain",
+            showgrid=False,
+            zeroline=False,
+            showticklabels=max(gh, gw) <= 24,
+            dtick=1,
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(
+            showgrid=False,
+            zeroline=False,
+            constrain="domain",
+            showticklabels=max(gh, gw) <= 24,
+            dtick=1,
+            row=1,
+            col=col,
+        )
+    play = dict(
+        label="▶ Play",
+        method="animate",
+        args=[
+            None,
+            dict(
+                frame=dict(duration=speed_ms, redraw=True),
+                fromcurrent=True,
+                transition=dict(duration=0),
+                mode="immediate",
+            ),
+        ],
+    )
+    pause = dict(
+        label="❚❚ Pause",
+        method="animate",
+        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))],
+    )
+    slider_steps = [
+        dict(
+            method="animate",
+            label=f"{s.out_row},{s.out_col}",
+            args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))],
+        )
+        for i, s in enumerate(steps)
+    ]
     fig.update_layout(
-        height=height, font=FONT, showlegend=False, margin=dict(l=10, r=10, t=top, b=bottom),
-        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0.0, y=-0.08, xanchor="left", yanchor="top",
-                          pad=dict(r=8, t=8), buttons=[play, pause], font=dict(size=15, color="#222222"))],
-        sliders=[dict(active=start, steps=slider_steps, x=0.26, len=0.74, y=-0.05, yanchor="top",
-                      currentvalue=dict(prefix="step (output row, col): ", font=dict(size=15, color="#333333")), pad=dict(t=40),
-                      font=dict(size=1, color="rgba(0,0,0,0)"), ticklen=0, tickcolor="rgba(0,0,0,0)",
-                      transition=dict(duration=0))],
+        height=height,
+        font=FONT,
+        showlegend=False,
+        margin=dict(l=10, r=10, t=top, b=bottom),
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                showactive=False,
+                x=0.0,
+                y=-0.08,
+                xanchor="left",
+                yanchor="top",
+                pad=dict(r=8, t=8),
+                buttons=[play, pause],
+                font=dict(size=15, color="#222222"),
+            )
+        ],
+        sliders=[
+            dict(
+                active=start,
+                steps=slider_steps,
+                x=0.26,
+                len=0.74,
+                y=-0.05,
+                yanchor="top",
+                currentvalue=dict(prefix="step (output row, col): ", font=dict(size=15, color="#333333")),
+                pad=dict(t=40),
+                font=dict(size=1, color="rgba(0,0,0,0)"),
+                ticklen=0,
+                tickcolor="rgba(0,0,0,0)",
+                transition=dict(duration=0),
+            )
+        ],
         plot_bgcolor="white",
     )
     fig.layout.meta = {"steps": len(steps), "output": [oh, ow]}
@@ -216,15 +337,26 @@ class FramedFigure(go.Figure):
         return (_rebuild_framed, (d, self.raw_frames))
 
 
-def _rebuild_framed(d: dict, frames: list[dict]) -> "FramedFigure":
+def _rebuild_framed(d: dict, frames: list[dict]) -> FramedFigure:
     fig = FramedFigure(d)
     fig.raw_frames = frames
     return fig
 
 
 def _caption_annotation(text: str) -> dict:
-    return dict(text=text, x=0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False,
-                align="left", font=dict(size=16, family="monospace", color="#222222"), yshift=28)
+    return dict(
+        text=text,
+        x=0,
+        y=1.0,
+        xref="paper",
+        yref="paper",
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        align="left",
+        font=dict(size=16, family="monospace", color="#222222"),
+        yshift=28,
+    )
 
 
 def _title_annotations(fig: go.Figure) -> list:
@@ -232,8 +364,13 @@ def _title_annotations(fig: go.Figure) -> list:
     return [a for a in fig.layout.annotations if not (a.font and a.font.family == "monospace")]
 
 
-def number_grid(z: np.ndarray, title: str = "", colorscale: str = "Blues", height: int | None = None,
-                highlight: list[tuple[int, int, int, int, str]] | None = None) -> go.Figure:
+def number_grid(
+    z: np.ndarray,
+    title: str = "",
+    colorscale: str = "Blues",
+    height: int | None = None,
+    highlight: list[tuple[int, int, int, int, str]] | None = None,
+) -> go.Figure:
     """A small matrix drawn as a heat map with its numbers written in the cells.
 
     Args:
@@ -248,12 +385,81 @@ def number_grid(z: np.ndarray, title: str = "", colorscale: str = "Blues", heigh
     text = np.vectorize(lambda v: _fmt_value(v, dec))(z)
     rows, cols = z.shape
     h = height or int(min(560, max(180, 34 * rows + 70)))
-    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale=colorscale, showscale=False, xgap=1, ygap=1,
-                               textfont=dict(size=_cell_font(max(rows, cols / 2), h)), hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            colorscale=colorscale,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            textfont=dict(size=_cell_font(max(rows, cols / 2), h)),
+            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+        )
+    )
     for r0, c0, r1, c1, color in highlight or []:
         xs, ys = _outline(r0, c0, r1, c1)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=4), hoverinfo="skip", showlegend=False))
+        fig.add_trace(
+            go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=4), hoverinfo="skip", showlegend=False)
+        )
     fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, dtick=1 if rows <= 20 else None)
     fig.update_xaxes(showgrid=False, zeroline=False, dtick=1 if cols <= 30 else None)
-    fig.update_layout(title=title, height=h, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, plot_bgcolor="white")
+    fig.update_layout(
+        title=title, height=h, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, plot_bgcolor="white"
+    )
     return fig
+
+
+def animation_too_large(x: torch.Tensor, spec: ar.LayerSpec) -> str | None:
+    """Why the animation declines this input (its padded grid would be over ``MAX_GRID`` cells a side), or None."""
+    gh, gw = ar.padded_grid(x, replace(spec, height=x.shape[0], width=x.shape[1])).values.shape
+    if max(gh, gw) <= MAX_GRID:
+        return None
+    return (
+        f"The animation draws grids up to {MAX_GRID}×{MAX_GRID} cells so the numbers stay readable; this one is "
+        f"{gh}×{gw}. Make the input smaller (the formulas above work for any size), or use a preset."
+    )
+
+
+POOL_COLORS = ("#e4572e", "#17becf", "#2ca02c", "#9467bd")
+
+
+def pool_example_figures(ex: ar.PoolExample, height: int = 300) -> tuple[go.Figure, go.Figure]:
+    """The 4x4 input with its four 2x2 windows outlined, and the 2x2 output with each cell in its window's colour.
+
+    Examples::
+
+        >>> fin, fout = pool_example_figures(ar.pool_example())
+        >>> fout.data[0].z.tolist()
+        [[6.0, 8.0], [3.0, 4.0]]
+    """
+    k = ex.x.shape[0] // ex.y.shape[0]
+    fin = number_grid(
+        ex.x.numpy(),
+        f"Input {ex.x.shape[0]}×{ex.x.shape[1]}",
+        height=height,
+        highlight=[(r, c, r + k - 1, c + k - 1, POOL_COLORS[i % 4]) for i, (r, c) in enumerate(ex.windows)],
+    )
+    oh, ow = ex.y.shape
+    fout = number_grid(
+        ex.y.numpy(),
+        f"Max pool {k}×{k}, stride {k} → {oh}×{ow}",
+        height=height,
+        highlight=[(r, c, r, c, POOL_COLORS[(r * ow + c) % 4]) for r in range(oh) for c in range(ow)],
+    )
+    return fin, fout
+
+
+def im2col_figures(ex: ar.Im2colExample, max_columns: int = 24) -> tuple[go.Figure, go.Figure]:
+    """The kernel as one row ``W`` and the first ``max_columns`` columns of ``X_cols`` as number grids."""
+    kk, n_cols = ex.cols.shape
+    show = min(n_cols, max_columns)
+    fw = number_grid(ex.weight_row.numpy(), "W: the kernel as one row", colorscale="RdBu", height=120)
+    fx = number_grid(
+        ex.cols[:, :show].numpy(),
+        "X_cols: one column per window position" + (f" (first {show} of {n_cols})" if show < n_cols else ""),
+        colorscale="Greys",
+        height=min(520, 28 * kk + 80),
+    )
+    return fw, fx

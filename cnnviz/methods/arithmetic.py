@@ -17,12 +17,18 @@ Examples::
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
+
+from cnnviz.core.images import load_image
+from cnnviz.core.paths import SAMPLES_DIR
+from cnnviz.errors import CnnvizError
 
 MODES = ("conv", "maxpool", "avgpool", "transposed")
 MODE_TITLES = {"conv": "Convolution", "maxpool": "Max pooling", "avgpool": "Average pooling",
@@ -115,13 +121,16 @@ def conv_output_size(n: int, kernel: int, stride: int = 1, padding: Padding = 0,
     if ceil_mode and (out - 1) * stride >= n + pb:
         out -= 1
     if out < 1 or (room < 0 and not ceil_mode):
-        raise ValueError(f"the kernel ({span} pixels{' with dilation' if dilation > 1 else ''}) is larger than the padded "
-                         f"input ({n + pb + pa}): it fits nowhere; use a smaller kernel or dilation, or more padding")
+        raise ValueError(
+            f"the kernel ({span} pixels{' with dilation' if dilation > 1 else ''}) is larger than the padded "
+            f"input ({n + pb + pa}): it fits nowhere; use a smaller kernel or dilation, or more padding"
+        )
     return out
 
 
-def transposed_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
-                           output_padding: int = 0) -> int:
+def transposed_output_size(
+    n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, output_padding: int = 0
+) -> int:
     """Output length of a transposed convolution along one axis.
 
     ``(n - 1)s - 2p + d(k - 1) + output_padding + 1``: the size of the input a convolution with
@@ -138,12 +147,15 @@ def transposed_output_size(n: int, kernel: int, stride: int = 1, padding: int = 
         raise ValueError(f"stride must be at least 1, got {stride}")
     out = (n - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     if out < 1:  # PyTorch returns an empty tensor for 0 and refuses negative sizes
-        raise ValueError(f"the output would have {out} pixels: the padding {padding} crops away everything; use less padding")
+        raise ValueError(
+            f"the output would have {out} pixels: the padding {padding} crops away everything; use less padding"
+        )
     return out
 
 
-def pool_output_size(n: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1,
-                     ceil_mode: bool = False) -> int:
+def pool_output_size(
+    n: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1, ceil_mode: bool = False
+) -> int:
     """Output length of max/average pooling (stride defaults to the kernel size, as in PyTorch).
 
     Examples::
@@ -182,7 +194,9 @@ def conv_params(in_channels: int, out_channels: int, kernel: int, groups: int = 
     return ParamCount(kernel * kernel * (in_channels // groups) * out_channels, out_channels if bias else 0)
 
 
-def transposed_params(in_channels: int, out_channels: int, kernel: int, groups: int = 1, bias: bool = True) -> ParamCount:
+def transposed_params(
+    in_channels: int, out_channels: int, kernel: int, groups: int = 1, bias: bool = True
+) -> ParamCount:
     """Parameters of a transposed convolution: weights ``C_in·(C_out/groups)·k·k``, biases ``C_out``."""
     return ParamCount(in_channels * (out_channels // groups) * kernel * kernel, out_channels if bias else 0)
 
@@ -204,12 +218,16 @@ def conv_macs(out_h: int, out_w: int, in_channels: int, out_channels: int, kerne
 
 
 def transposed_macs(in_h: int, in_w: int, in_channels: int, out_channels: int, kernel: int, groups: int = 1) -> int:
-    """Multiply-accumulates of a transposed convolution: each input value is scattered through ``k·k·C_out/groups`` weights."""
+    """Multiply-accumulates of a transposed convolution.
+
+    Each input value is scattered through ``k·k·C_out/groups`` weights.
+    """
     return in_h * in_w * in_channels * (out_channels // groups) * kernel * kernel
 
 
-def uncovered(n: int, kernel: int, stride: int = 1, padding: Padding = 0, dilation: int = 1,
-              ceil_mode: bool = False) -> list[int]:
+def uncovered(
+    n: int, kernel: int, stride: int = 1, padding: Padding = 0, dilation: int = 1, ceil_mode: bool = False
+) -> list[int]:
     """Input indices (0-based) that no kernel tap ever reads along one axis.
 
     Rows at the end are skipped when the stride does not tile ``n + 2p - d(k-1) - 1``; with
@@ -308,8 +326,12 @@ class LayerSpec:
     def output_size(self, n: int) -> int:
         """Output length for input length ``n`` under this layer's settings."""
         if self.mode == "transposed":
-            return transposed_output_size(n, self.kernel, self.stride, int(self.padding), self.dilation, self.output_padding)
-        return conv_output_size(n, self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode and self.is_pool)
+            return transposed_output_size(
+                n, self.kernel, self.stride, int(self.padding), self.dilation, self.output_padding
+            )
+        return conv_output_size(
+            n, self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode and self.is_pool
+        )
 
     def output_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of the output (raises ValueError for invalid settings)."""
@@ -329,7 +351,9 @@ class LayerSpec:
         if self.mode == "conv":
             return conv_macs(oh, ow, self.in_channels, self.out_channels, self.kernel, self.groups)
         if self.mode == "transposed":
-            return transposed_macs(self.height, self.width, self.in_channels, self.out_channels, self.kernel, self.groups)
+            return transposed_macs(
+                self.height, self.width, self.in_channels, self.out_channels, self.kernel, self.groups
+            )
         return 0
 
     def pool_ops(self) -> int:
@@ -343,37 +367,74 @@ class LayerSpec:
         if self.mode == "transposed":
             return [], []
         cm = self.ceil_mode and self.is_pool
-        return (uncovered(self.height, self.kernel, self.stride, self.padding, self.dilation, cm),
-                uncovered(self.width, self.kernel, self.stride, self.padding, self.dilation, cm))
+        return (
+            uncovered(self.height, self.kernel, self.stride, self.padding, self.dilation, cm),
+            uncovered(self.width, self.kernel, self.stride, self.padding, self.dilation, cm),
+        )
 
     def torch_code(self) -> str:
         """The PyTorch module these settings describe, as source code."""
         pad = repr(self.padding) if isinstance(self.padding, str) else str(self.padding)
         if self.mode == "conv":
             extra = "" if self.bias else ", bias=False"
-            return (f"nn.Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel}, stride={self.stride}, "
-                    f"padding={pad}, dilation={self.dilation}, groups={self.groups}{extra})")
+            return (
+                f"nn.Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel}, stride={self.stride}, "
+                f"padding={pad}, dilation={self.dilation}, groups={self.groups}{extra})"
+            )
         if self.mode == "transposed":
-            return (f"nn.ConvTranspose2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel}, stride={self.stride}, "
-                    f"padding={pad}, output_padding={self.output_padding}, groups={self.groups}, dilation={self.dilation})")
+            return (
+                f"nn.ConvTranspose2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel}, "
+                f"stride={self.stride}, padding={pad}, output_padding={self.output_padding}, groups={self.groups}, "
+                f"dilation={self.dilation})"
+            )
         if self.mode == "maxpool":
-            return (f"nn.MaxPool2d(kernel_size={self.kernel}, stride={self.stride}, padding={pad}, dilation={self.dilation}, "
-                    f"ceil_mode={self.ceil_mode})")
-        return f"nn.AvgPool2d(kernel_size={self.kernel}, stride={self.stride}, padding={pad}, ceil_mode={self.ceil_mode})"
+            return (
+                f"nn.MaxPool2d(kernel_size={self.kernel}, stride={self.stride}, padding={pad}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode})"
+            )
+        return (
+            f"nn.AvgPool2d(kernel_size={self.kernel}, stride={self.stride}, padding={pad}, ceil_mode={self.ceil_mode})"
+        )
 
     def torch_module(self) -> nn.Module:
         """The matching PyTorch module (construct only valid specs; check :meth:`problems` first)."""
         if self.mode == "conv":
-            return nn.Conv2d(self.in_channels, self.out_channels, self.kernel, self.stride, self.padding, self.dilation,
-                             self.groups, self.bias)
+            return nn.Conv2d(
+                self.in_channels,
+                self.out_channels,
+                self.kernel,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.groups,
+                self.bias,
+            )
         if self.mode == "transposed":
-            return nn.ConvTranspose2d(self.in_channels, self.out_channels, self.kernel, self.stride, int(self.padding),
-                                      self.output_padding, self.groups, self.bias, self.dilation)
+            return nn.ConvTranspose2d(
+                self.in_channels,
+                self.out_channels,
+                self.kernel,
+                self.stride,
+                int(self.padding),
+                self.output_padding,
+                self.groups,
+                self.bias,
+                self.dilation,
+            )
         if self.mode == "maxpool":
-            return nn.MaxPool2d(self.kernel, self.stride, int(self.padding) if not isinstance(self.padding, str) else self.pad[0],
-                                self.dilation, ceil_mode=self.ceil_mode)
-        return nn.AvgPool2d(self.kernel, self.stride, int(self.padding) if not isinstance(self.padding, str) else self.pad[0],
-                            ceil_mode=self.ceil_mode)
+            return nn.MaxPool2d(
+                self.kernel,
+                self.stride,
+                int(self.padding) if not isinstance(self.padding, str) else self.pad[0],
+                self.dilation,
+                ceil_mode=self.ceil_mode,
+            )
+        return nn.AvgPool2d(
+            self.kernel,
+            self.stride,
+            int(self.padding) if not isinstance(self.padding, str) else self.pad[0],
+            ceil_mode=self.ceil_mode,
+        )
 
 
 def problems(spec: LayerSpec) -> list[Problem]:
@@ -396,19 +457,31 @@ def problems(spec: LayerSpec) -> list[Problem]:
     if not s.is_pool and s.out_channels < 1:
         out.append(Problem("out_channels", "a convolution needs at least one filter."))
     if s.stride < 1:
-        out.append(Problem("stride", f"stride {s.stride}: the window must move at least one pixel per step, "
-                                     "otherwise it never reaches the next position (PyTorch: 'non-positive stride is not supported')."))
+        out.append(
+            Problem(
+                "stride",
+                f"stride {s.stride}: the window must move at least one pixel per step, "
+                "otherwise it never reaches the next position (PyTorch: 'non-positive stride is not supported').",
+            )
+        )
     if s.dilation < 1:
-        out.append(Problem("dilation", f"dilation {s.dilation}: taps must be at least 1 pixel apart (1 = an ordinary kernel)."))
+        out.append(
+            Problem("dilation", f"dilation {s.dilation}: taps must be at least 1 pixel apart (1 = an ordinary kernel).")
+        )
     if isinstance(s.padding, str):
         if s.padding not in ("same", "valid"):
             out.append(Problem("padding", f"padding {s.padding!r} is not understood: use a number, 'same' or 'valid'."))
         elif s.padding == "same" and s.mode == "transposed":
             out.append(Problem("padding", "a transposed convolution takes a number as padding, not 'same'/'valid'."))
         elif s.padding == "same" and s.stride > 1 and s.mode == "conv":
-            out.append(Problem("padding", f"padding='same' keeps the output as large as the input, which a stride of {s.stride} "
-                                          "cannot do: PyTorch refuses 'same' for strided convolutions. Use an integer padding "
-                                          f"such as {(s.effective_kernel - 1) // 2} (output ≈ input/{s.stride})."))
+            out.append(
+                Problem(
+                    "padding",
+                    f"padding='same' keeps the output as large as the input, which a stride of {s.stride} "
+                    "cannot do: PyTorch refuses 'same' for strided convolutions. Use an integer padding "
+                    f"such as {(s.effective_kernel - 1) // 2} (output ≈ input/{s.stride}).",
+                )
+            )
         elif s.is_pool:
             out.append(Problem("padding", "pooling layers take a number as padding, not 'same'/'valid'."))
     elif s.padding < 0:
@@ -420,26 +493,46 @@ def problems(spec: LayerSpec) -> list[Problem]:
             out.append(Problem("groups", "groups must be at least 1 (1 = every filter sees every input channel)."))
         else:
             if s.in_channels % s.groups:
-                out.append(Problem("groups", f"groups={s.groups} must divide the input channels ({s.in_channels}): each group "
-                                             f"gets C_in/groups = {s.in_channels}/{s.groups} channels, which is not whole."))
+                out.append(
+                    Problem(
+                        "groups",
+                        f"groups={s.groups} must divide the input channels ({s.in_channels}): each group "
+                        f"gets C_in/groups = {s.in_channels}/{s.groups} channels, which is not whole.",
+                    )
+                )
             if s.out_channels % s.groups:
-                out.append(Problem("groups", f"groups={s.groups} must divide the number of filters ({s.out_channels}): each group "
-                                             f"owns C_out/groups = {s.out_channels}/{s.groups} filters, which is not whole."))
+                out.append(
+                    Problem(
+                        "groups",
+                        f"groups={s.groups} must divide the number of filters ({s.out_channels}): each group "
+                        f"owns C_out/groups = {s.out_channels}/{s.groups} filters, which is not whole.",
+                    )
+                )
     if s.is_pool:
         half = s.kernel / 2  # PyTorch compares with the undilated kernel
         if s.mode == "avgpool" and s.dilation != 1:
             out.append(Problem("dilation", "average pooling has no dilation in PyTorch (nn.AvgPool2d); use 1."))
         if int(s.padding) > half:
-            out.append(Problem("padding", f"padding {s.padding} is more than half the kernel ({s.kernel}): a window could then "
-                                          "lie entirely in the padding, so PyTorch refuses it. Use at most "
-                                          f"{int(half)}."))
+            out.append(
+                Problem(
+                    "padding",
+                    f"padding {s.padding} is more than half the kernel ({s.kernel}): a window could then "
+                    "lie entirely in the padding, so PyTorch refuses it. Use at most "
+                    f"{int(half)}.",
+                )
+            )
     if s.mode == "transposed":
         if s.output_padding < 0:
             out.append(Problem("output_padding", "output_padding cannot be negative."))
         elif s.output_padding >= max(s.stride, s.dilation):
-            out.append(Problem("output_padding", f"output_padding {s.output_padding} must be smaller than the stride "
-                                                 f"({s.stride}) or the dilation ({s.dilation}): it only chooses among the "
-                                                 "input sizes a strided convolution would have mapped to the same output."))
+            out.append(
+                Problem(
+                    "output_padding",
+                    f"output_padding {s.output_padding} must be smaller than the stride "
+                    f"({s.stride}) or the dilation ({s.dilation}): it only chooses among the "
+                    "input sizes a strided convolution would have mapped to the same output.",
+                )
+            )
         if not out:
             for axis, n in (("height", s.height), ("width", s.width)):
                 try:
@@ -458,10 +551,17 @@ def problems(spec: LayerSpec) -> list[Problem]:
         except ValueError:
             bad.append((axis, n))
     if bad:
-        what = f"the {s.kernel}x{s.kernel} kernel" + (f" dilated by {s.dilation} (spans {s.effective_kernel} pixels)" if s.dilation > 1 else "")
+        what = f"the {s.kernel}x{s.kernel} kernel" + (
+            f" dilated by {s.dilation} (spans {s.effective_kernel} pixels)" if s.dilation > 1 else ""
+        )
         sizes = " and ".join(f"{axis} {n} + {pb + pa} padding = {n + pb + pa}" for axis, n in bad)
-        out.append(Problem("kernel", f"{what} is larger than the padded input ({sizes}): there is not a single "
-                                     "position where it fits. Use a smaller kernel or dilation, or more padding."))
+        out.append(
+            Problem(
+                "kernel",
+                f"{what} is larger than the padded input ({sizes}): there is not a single "
+                "position where it fits. Use a smaller kernel or dilation, or more padding.",
+            )
+        )
     return out
 
 
@@ -492,7 +592,7 @@ class PaddedGrid:
     """
 
     values: torch.Tensor  # [GH, GW] float
-    kind: torch.Tensor    # [GH, GW] int
+    kind: torch.Tensor  # [GH, GW] int
     origin_row: torch.Tensor  # [GH] input row or -1
     origin_col: torch.Tensor  # [GW]
 
@@ -521,9 +621,9 @@ def _axis_map(n: int, spec: LayerSpec) -> tuple[list[int], list[int]]:
                 inserted.extend([(CELL_INSERTED, -1)] * (s - 1))
         pe = d * (k - 1) - int(spec.padding)
         before, after = pe, pe + spec.output_padding
-        cells = [(CELL_PAD, -1)] * max(before, 0) + inserted[max(-before, 0):] + [(CELL_PAD, -1)] * max(after, 0)
+        cells = [(CELL_PAD, -1)] * max(before, 0) + inserted[max(-before, 0) :] + [(CELL_PAD, -1)] * max(after, 0)
         if after < 0:
-            cells = cells[:len(cells) + after]
+            cells = cells[: len(cells) + after]
         return [c[0] for c in cells], [c[1] for c in cells]
     pb, pa = spec.pad
     cells = [(CELL_PAD, -1)] * pb + [(CELL_INPUT, i) for i in range(n)] + [(CELL_PAD, -1)] * pa
@@ -549,7 +649,9 @@ def padded_grid(x: torch.Tensor, spec: LayerSpec) -> PaddedGrid:
         kind[(kr2 == k) | (kc2 == k)] = k
     inside = (o_r[:, None] >= 0) & (o_c[None, :] >= 0)
     vals = torch.zeros(len(kr), len(kc), dtype=torch.float64)
-    vals[inside] = x.double()[o_r.clamp(min=0)[:, None].expand_as(vals)[inside], o_c.clamp(min=0)[None, :].expand_as(vals)[inside]]
+    vals[inside] = x.double()[
+        o_r.clamp(min=0)[:, None].expand_as(vals)[inside], o_c.clamp(min=0)[None, :].expand_as(vals)[inside]
+    ]
     if spec.mode == "maxpool":
         vals[~inside & (kind != CELL_INSERTED)] = float("-inf")
     return PaddedGrid(vals, kind, o_r, o_c)
@@ -612,8 +714,15 @@ def sliding_windows(x: torch.Tensor, weight: torch.Tensor | None, bias: float, s
     return steps
 
 
-def format_dot_product(step: WindowStep, bias: float, mode: str = "conv", max_terms: int = 12, fmt: str = "{:g}",
-                       per_line: int | None = None, newline: str = "\n") -> str:
+def format_dot_product(
+    step: WindowStep,
+    bias: float,
+    mode: str = "conv",
+    max_terms: int = 12,
+    fmt: str = "{:g}",
+    per_line: int | None = None,
+    newline: str = "\n",
+) -> str:
     """The computation of one step in words: ``"1·3 + 0·5 + … + b = 17"`` (plain text).
 
     Args:
@@ -633,6 +742,7 @@ def format_dot_product(step: WindowStep, bias: float, mode: str = "conv", max_te
         >>> format_dot_product(s, 0.0, per_line=1, newline="|")
         '1·3 +|(−1)·5 + 0 = −1'
     """
+
     def num(v: float) -> str:
         if v == float("-inf"):
             return "−∞"
@@ -646,15 +756,15 @@ def format_dot_product(step: WindowStep, bias: float, mode: str = "conv", max_te
     def join(terms: list[str], sep: str) -> str:
         if per_line is None:
             return sep.join(terms)
-        lines = [sep.join(terms[i:i + per_line]) for i in range(0, len(terms), per_line)]
+        lines = [sep.join(terms[i : i + per_line]) for i in range(0, len(terms), per_line)]
         return (sep.rstrip() + newline).join(lines)
 
     if mode in ("maxpool", "avgpool"):
         terms = [num(v) for v in step.xs]
-        shown = terms if len(terms) <= max_terms else terms[:max_terms - 1] + ["…"]
+        shown = terms if len(terms) <= max_terms else terms[: max_terms - 1] + ["…"]
         return f"{'max' if mode == 'maxpool' else 'mean'}({join(shown, ', ')}) = {num(step.value)}"
     terms = [f"{par(w)}·{par(x)}" for w, x in zip(step.ws, step.xs)]
-    shown = terms if len(terms) <= max_terms else terms[:max_terms - 1] + [f"… ({len(terms)} products)"]
+    shown = terms if len(terms) <= max_terms else terms[: max_terms - 1] + [f"… ({len(terms)} products)"]
     return join(shown, " + ") + f" + {par(bias)} = {num(step.value)}"
 
 
@@ -681,14 +791,21 @@ def im2col(x: torch.Tensor, kernel: int, stride: int = 1, padding: Padding = 0, 
     for a in range(kernel):
         for b in range(kernel):
             r, q = a * dilation, b * dilation
-            cols.append(xp[:, :, r:r + (oh - 1) * stride + 1:stride, q:q + (ow - 1) * stride + 1:stride])
+            cols.append(xp[:, :, r : r + (oh - 1) * stride + 1 : stride, q : q + (ow - 1) * stride + 1 : stride])
     # [k*k, N, C, oh, ow] -> [N, C, k*k, oh*ow] -> [N, C*k*k, L]
     patches = torch.stack(cols, 0).permute(1, 2, 0, 3, 4)
     return patches.reshape(n, c * kernel * kernel, oh * ow)
 
 
-def conv2d_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1,
-                  padding: Padding = 0, dilation: int = 1, groups: int = 1) -> torch.Tensor:
+def conv2d_im2col(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int = 1,
+    padding: Padding = 0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> torch.Tensor:
     """A convolution as matrix products: ``W [C_out/g, C_in/g·k·k] @ cols`` per group.
 
     Equals ``F.conv2d`` (tests check this); written out to show that a convolution is one GEMM.
@@ -709,9 +826,19 @@ def conv2d_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 
 
 # --------------------------------------------------------------------------- layer stacks (quiz)
+class StackError(CnnvizError):
+    """A quiz stack or input shape that cannot be read; the message gives the syntax."""
+
+
 _TOKEN = re.compile(r"^([a-z]+)(-?\d+)$")
-_STACK_KINDS = {"conv": "conv", "maxpool": "maxpool", "pool": "maxpool", "avgpool": "avgpool",
-                "tconv": "transposed", "transposed": "transposed"}
+_STACK_KINDS = {
+    "conv": "conv",
+    "maxpool": "maxpool",
+    "pool": "maxpool",
+    "avgpool": "avgpool",
+    "tconv": "transposed",
+    "transposed": "transposed",
+}
 
 
 @dataclass(frozen=True)
@@ -736,7 +863,7 @@ def parse_stack(text: str) -> list[StackLayer]:
     (or ``psame``/``pvalid``), ``dD`` dilation, ``gG`` groups. Layers are separated by ``;``.
 
     Raises:
-        ValueError: naming the layer and the token that cannot be read, with the syntax.
+        StackError: (a ValueError) naming the layer and the token that cannot be read, with the syntax.
 
     Examples::
 
@@ -750,7 +877,9 @@ def parse_stack(text: str) -> list[StackLayer]:
         toks = part.lower().split()
         kind = _STACK_KINDS.get(toks[0])
         if kind is None:
-            raise ValueError(f"layer {i + 1} ({part!r}): unknown kind {toks[0]!r}; start with conv, maxpool, avgpool or tconv")
+            raise StackError(
+                f"layer {i + 1} ({part!r}): unknown kind {toks[0]!r}; start with conv, maxpool, avgpool or tconv"
+            )
         vals: dict[str, Padding] = {}
         for t in toks[1:]:
             if t in ("psame", "pvalid"):
@@ -758,16 +887,27 @@ def parse_stack(text: str) -> list[StackLayer]:
                 continue
             m = _TOKEN.match(t)
             if not m or m.group(1) not in ("k", "f", "s", "p", "d", "g"):
-                raise ValueError(f"layer {i + 1} ({part!r}): cannot read {t!r}; write e.g. 'conv k5 f20 s1 p0' "
-                                 "(k kernel, f filters, s stride, p padding or psame, d dilation, g groups)")
+                raise StackError(
+                    f"layer {i + 1} ({part!r}): cannot read {t!r}; write e.g. 'conv k5 f20 s1 p0' "
+                    "(k kernel, f filters, s stride, p padding or psame, d dilation, g groups)"
+                )
             vals[m.group(1)] = int(m.group(2))
         k = int(vals.get("k", 3 if kind in ("conv", "transposed") else 2))
         pool = kind in ("maxpool", "avgpool")
         if not pool and "f" not in vals:
-            raise ValueError(f"layer {i + 1} ({part!r}): say how many filters, e.g. 'f20'")
-        layers.append(StackLayer(part, kind, None if pool else int(vals["f"]), k,
-                                 int(vals.get("s", k if pool else 1)), vals.get("p", 0),
-                                 int(vals.get("d", 1)), int(vals.get("g", 1))))
+            raise StackError(f"layer {i + 1} ({part!r}): say how many filters, e.g. 'f20'")
+        layers.append(
+            StackLayer(
+                part,
+                kind,
+                None if pool else int(vals["f"]),
+                k,
+                int(vals.get("s", k if pool else 1)),
+                vals.get("p", 0),
+                int(vals.get("d", 1)),
+                int(vals.get("g", 1)),
+            )
+        )
     return layers
 
 
@@ -794,8 +934,18 @@ def evaluate_stack(input_shape: tuple[int, int, int], layers: Sequence[StackLaye
     c, h, w = input_shape
     rows = []
     for layer in layers:
-        spec = LayerSpec(layer.mode, h, w, c, layer.filters or c, layer.kernel, layer.stride, layer.padding,
-                         layer.dilation, layer.groups)
+        spec = LayerSpec(
+            layer.mode,
+            h,
+            w,
+            c,
+            layer.filters or c,
+            layer.kernel,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            layer.groups,
+        )
         probs = tuple(problems(spec))
         if probs:
             rows.append(StackRow(layer, spec, None, 0, probs))
@@ -819,3 +969,776 @@ def human(n: int | float) -> str:
         if abs(n) >= f:
             return f"{n / f:.3g} {unit}" if n / f < 100 else f"{n / f:.0f} {unit}"
     return f"{int(n):,}" if n == int(n) else f"{n:.3g}"
+
+
+# --------------------------------------------------------------------------- the /arithmetic page's worked examples
+class MatrixError(CnnvizError):
+    """A typed matrix (input or kernel) that cannot be read, or has the wrong size."""
+
+
+# Starting points, as LayerSpec fields; pooling presets keep the filters/groups the user had set
+PRESETS: dict[str, dict] = {
+    "Lecture: 32×32×3, twenty 5×5": dict(
+        mode="conv",
+        height=32,
+        width=32,
+        in_channels=3,
+        out_channels=20,
+        kernel=5,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+    ),
+    "Stride 2, padding 1": dict(
+        mode="conv",
+        height=7,
+        width=7,
+        in_channels=1,
+        out_channels=1,
+        kernel=3,
+        stride=2,
+        padding=1,
+        dilation=1,
+        groups=1,
+    ),
+    "Stride that does not tile": dict(
+        mode="conv",
+        height=8,
+        width=8,
+        in_channels=1,
+        out_channels=1,
+        kernel=3,
+        stride=3,
+        padding=0,
+        dilation=1,
+        groups=1,
+    ),
+    "'same' padding": dict(
+        mode="conv",
+        height=10,
+        width=10,
+        in_channels=3,
+        out_channels=8,
+        kernel=5,
+        stride=1,
+        padding="same",
+        dilation=1,
+        groups=1,
+    ),
+    "Dilated 3×3, D=2": dict(
+        mode="conv",
+        height=9,
+        width=9,
+        in_channels=1,
+        out_channels=1,
+        kernel=3,
+        stride=1,
+        padding=0,
+        dilation=2,
+        groups=1,
+    ),
+    "Depthwise 3×3": dict(
+        mode="conv",
+        height=12,
+        width=12,
+        in_channels=32,
+        out_channels=32,
+        kernel=3,
+        stride=1,
+        padding=1,
+        dilation=1,
+        groups=32,
+    ),
+    "Max pool 2×2": dict(mode="maxpool", height=8, width=8, in_channels=1, kernel=2, stride=2, padding=0, dilation=1),
+    "Transposed 3×3, stride 2": dict(
+        mode="transposed",
+        height=4,
+        width=4,
+        in_channels=1,
+        out_channels=1,
+        kernel=3,
+        stride=2,
+        padding=1,
+        dilation=1,
+        groups=1,
+        output_padding=1,
+    ),
+}
+
+
+def layer_from_controls(
+    mode: str,
+    height: int,
+    width: int,
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    stride: int,
+    padding: Padding,
+    dilation: int,
+    groups: int,
+    output_padding: int = 0,
+    ceil_mode: bool = False,
+) -> LayerSpec:
+    """The layer the page's controls describe: settings a mode does not have are dropped.
+
+    Pooling keeps the channels (no filters, no groups) and is the only mode with ``ceil_mode``;
+    only a transposed convolution has an output padding.
+
+    Examples::
+
+        >>> layer_from_controls("maxpool", 8, 8, 3, 20, 2, 2, 0, 1, 4, 1, True).out_channels
+        3
+    """
+    pool = mode in ("maxpool", "avgpool")
+    return LayerSpec(
+        mode,
+        height,
+        width,
+        in_channels,
+        in_channels if pool else out_channels,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        1 if pool else groups,
+        output_padding if mode == "transposed" else 0,
+        ceil_mode and pool,
+    )
+
+
+def size_latex(spec: LayerSpec, axis: str = "H") -> str:
+    """The output-size formula for one axis (``"H"`` or ``"W"``), then the same with this layer's numbers.
+
+    Examples::
+
+        >>> size_latex(LayerSpec("conv", 32, 32, 3, 20, kernel=5)).endswith(r"\\mathbf{28}\\end{aligned}")
+        True
+    """
+    s, n = spec, spec.height if axis == "H" else spec.width
+    out = s.output_size(n)
+    if s.mode == "transposed":
+        return (
+            rf"\begin{{aligned}}{axis}_{{out}} &= ({axis}-1)S - 2P + D(K-1) + \text{{out\_pad}} + 1 \\ "
+            rf"&= ({n}-1)\cdot{s.stride} - 2\cdot{int(s.padding)} + {s.dilation}\cdot({s.kernel}-1) + "
+            rf"{s.output_padding} + 1 = \mathbf{{{out}}}\end{{aligned}}"
+        )
+    pb, pa = s.pad
+    br_l, br_r = (r"\left\lceil", r"\right\rceil") if s.ceil_mode else (r"\left\lfloor", r"\right\rfloor")
+    two_p = f"2\\cdot{pb}" if pb == pa else f"({pb}+{pa})"
+    return (
+        rf"\begin{{aligned}}{axis}_{{out}} &= {br_l}\frac{{{axis} + 2P - D(K-1) - 1}}{{S}}{br_r} + 1 \\ "
+        rf"&= {br_l}\frac{{{n} + {two_p} - {s.dilation}\cdot({s.kernel}-1) - 1}}{{{s.stride}}}{br_r} + 1 = "
+        rf"\mathbf{{{out}}}\end{{aligned}}"
+    )
+
+
+def size_formulas(spec: LayerSpec) -> list[str]:
+    """The output-size formulas to show: one when height and width agree, else one per axis."""
+    if spec.height == spec.width:
+        return [size_latex(spec, "H") + r"\qquad (W_{out} = H_{out})"]
+    return [size_latex(spec, "H"), size_latex(spec, "W")]
+
+
+def headline(spec: LayerSpec) -> list[tuple[str, str, str | None]]:
+    """The page's key numbers as ``(label, value, help)``: output shape, parameters, MACs, output and input values.
+
+    Examples::
+
+        >>> [v for _, v, _ in headline(LayerSpec("conv", 32, 32, 3, 20, kernel=5))]
+        ['20 × 28 × 28', '1,520', '1.18 M', '15,680', '3,072']
+    """
+    c, oh, ow = spec.output_shape()
+    return [
+        ("Output shape (C × H × W)", f"{c} × {oh} × {ow}", f"PyTorch: torch.Size([N, {c}, {oh}, {ow}])"),
+        ("Parameters", f"{spec.params().total:,}", None),
+        ("MACs (one image)", "0" if spec.is_pool else human(spec.macs()), None),
+        ("Output values", f"{c * oh * ow:,}", None),
+        ("Input values", f"{spec.in_channels * spec.height * spec.width:,}", None),
+    ]
+
+
+def _thousands(latex: str) -> str:
+    return latex.replace(",", "{,}")  # a bare comma in LaTeX math gets a space after it
+
+
+def cost_latex(spec: LayerSpec) -> list[str]:
+    """Weights, biases and MACs (pooling: the operations) as formulas with this layer's numbers.
+
+    Examples::
+
+        >>> cost_latex(LayerSpec("conv", 32, 32, 3, 20, kernel=5))[0].endswith("= 1,500")
+        True
+    """
+    s = spec
+    k, cin, cout, g = s.kernel, s.in_channels, s.out_channels, s.groups
+    p = s.params()
+    _, oh, ow = s.output_shape()
+    biases = _thousands(rf"\text{{biases}} = C_{{out}} = {cout} \qquad \text{{parameters}} = {p.total:,}")
+    if s.mode == "conv":
+        return [
+            rf"\text{{weights}} = K\cdot K\cdot\frac{{C_{{in}}}}{{groups}}\cdot C_{{out}} = "
+            rf"{k}\cdot{k}\cdot\frac{{{cin}}}{{{g}}}\cdot{cout} = {p.weights:,}",
+            biases,
+            _thousands(
+                rf"\begin{{aligned}}\text{{MACs}} &= H_{{out}} W_{{out}} C_{{out}}\cdot K K \frac{{C_{{in}}}}{{groups}}"
+                rf" \\ &= {oh}\cdot{ow}\cdot{cout}\cdot{k}\cdot{k}\cdot\frac{{{cin}}}{{{g}}} = {s.macs():,}"
+                r"\end{aligned}"
+            ),
+        ]
+    if s.mode == "transposed":
+        return [
+            _thousands(
+                rf"\text{{weights}} = C_{{in}}\cdot\frac{{C_{{out}}}}{{groups}}\cdot K\cdot K = "
+                rf"{cin}\cdot\frac{{{cout}}}{{{g}}}\cdot{k}\cdot{k} = {p.weights:,}"
+            ),
+            biases,
+            _thousands(
+                rf"\begin{{aligned}}\text{{MACs}} &= H W C_{{in}}\cdot\frac{{C_{{out}}}}{{groups}} K K \\ &= "
+                rf"{s.height}\cdot{s.width}\cdot{cin}\cdot\frac{{{cout}}}{{{g}}}\cdot{k}\cdot{k} = {s.macs():,}"
+                r"\end{aligned}"
+            ),
+        ]
+    what, per = ("comparisons", "(K^2-1)") if s.mode == "maxpool" else ("additions", "K^2")
+    return [
+        _thousands(
+            rf"\text{{parameters}} = 0 \qquad \text{{{what}}} = C\cdot H_{{out}} W_{{out}}\cdot {per} = "
+            rf"{s.pool_ops():,}"
+        )
+    ]
+
+
+def size_notes(spec: LayerSpec) -> list[str]:
+    """What the formulas do not say by themselves ('same' split, ceil_mode's dropped window)."""
+    pb, pa = spec.pad
+    notes = []
+    if spec.padding == "same":
+        notes.append(
+            f"'same' pads D(K−1) = {pb + pa} in total: {pb} before and {pa} after (PyTorch puts the odd pixel after)."
+        )
+    if spec.ceil_mode:
+        notes.append(
+            "ceil_mode rounds up, but a last window that would start in the right-hand padding is dropped "
+            "(as in PyTorch)."
+        )
+    return notes
+
+
+def coverage_note(spec: LayerSpec) -> str | None:
+    """Which input rows and columns the kernel never reads and why (None when every pixel is read).
+
+    Examples::
+
+        >>> coverage_note(LayerSpec("conv", 8, 8, 1, 1, kernel=3, stride=3))[:42]
+        '**Never covered:** input rows 6–7 and colu'
+    """
+    rows, cols = spec.uncovered()
+    if not rows and not cols:
+        return None
+    parts = []
+    if rows:
+        parts.append(f"input row{'s' if len(rows) > 1 else ''} {describe_indices(rows)}")
+    if cols:
+        parts.append(f"column{'s' if len(cols) > 1 else ''} {describe_indices(cols)}")
+    pb, pa = spec.pad
+    span = spec.height + pb + pa - spec.effective_kernel
+    return (
+        f"**Never covered:** {' and '.join(parts)} (0-based) are never under the kernel, so they have no influence "
+        f"on the output. H + 2P − D(K−1) − 1 = {span} leaves a remainder of {span % spec.stride} when divided by "
+        f"the stride {spec.stride}"
+        + (", and dilation larger than the stride skips rows between taps" if spec.dilation > spec.stride else "")
+        + ". Pad a little more, or choose a stride that tiles the input."
+    )
+
+
+def parse_matrix(text: str, what: str = "matrix") -> torch.Tensor:
+    """Numbers separated by spaces (or commas), rows by ``;``, as a float64 tensor.
+
+    Raises:
+        MatrixError: rows of different lengths or a word that is not a number, with the syntax.
+
+    Examples::
+
+        >>> parse_matrix("1 2; 3 4").tolist()
+        [[1.0, 2.0], [3.0, 4.0]]
+    """
+    try:
+        rows = [[float(v) for v in r.replace(",", " ").split()] for r in text.split(";") if r.strip()]
+        if not rows or any(len(r) != len(rows[0]) for r in rows):
+            raise ValueError("rows of different lengths" if rows else "no numbers")
+    except ValueError as e:
+        raise MatrixError(
+            f"The {what} cannot be read ({e}). Write numbers separated by spaces, rows separated by ';', "
+            "e.g. `1 2; 3 4`."
+        ) from e
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+INPUT_SOURCES = {"digit": "A bundled digit, scaled to 0–9", "random": "Random 0–9", "custom": "Type your own"}
+KERNEL_KINDS = {
+    "edge": "Vertical edge (−1 … +1)",
+    "ones": "All ones (box sum)",
+    "random": "Random integers −1…2",
+    "custom": "Type your own",
+}
+DEMO_MAX_SIDE = 64  # the animation's input is at most this large (its grid is capped further by the figure)
+
+
+def digit_values(digit: int, height: int, width: int) -> np.ndarray:
+    """The bundled handwritten digit resized to ``height x width`` and scaled to whole numbers 0..9."""
+    img = (
+        load_image((SAMPLES_DIR / f"digit-{digit}.png").read_bytes())
+        .convert("L")
+        .resize((width, height), Image.BILINEAR)
+    )
+    return np.round(np.asarray(img, dtype=np.float64) / 255 * 9)
+
+
+def demo_input(source: str, height: int, width: int, digit: int = 3, text: str = "") -> torch.Tensor:
+    """One input channel for the animation: a digit, seeded random integers, or a typed matrix.
+
+    Raises:
+        MatrixError: when ``source="custom"`` and ``text`` cannot be read.
+
+    Examples::
+
+        >>> demo_input("random", 4, 5).shape
+        torch.Size([4, 5])
+    """
+    h, w = min(height, DEMO_MAX_SIDE), min(width, DEMO_MAX_SIDE)
+    if source == "digit":
+        return torch.from_numpy(digit_values(digit, h, w))
+    if source == "random":
+        return torch.randint(0, 10, (h, w), generator=torch.Generator().manual_seed(height * 1000 + width)).double()
+    return parse_matrix(text, "input")
+
+
+def demo_kernel(kind: str, kernel: int, text: str = "") -> torch.Tensor:
+    """The animation's kernel ``[k, k]``: a vertical edge, a box of ones, seeded random integers, or typed.
+
+    Raises:
+        MatrixError: a typed kernel that cannot be read or is not ``kernel x kernel``.
+
+    Examples::
+
+        >>> demo_kernel("edge", 3).tolist()
+        [[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]]
+    """
+    k = kernel
+    if kind == "edge":
+        w = torch.zeros(k, k, dtype=torch.float64)
+        w[:, 0], w[:, -1] = -1.0, 1.0
+        return torch.ones(1, 1, dtype=torch.float64) if k == 1 else w
+    if kind == "ones":
+        return torch.ones(k, k, dtype=torch.float64)
+    if kind == "random":
+        return torch.randint(-1, 3, (k, k), generator=torch.Generator().manual_seed(k)).double()
+    w = parse_matrix(text, "kernel")
+    if tuple(w.shape) != (k, k):
+        raise MatrixError(
+            f"The kernel you typed is {w.shape[0]}×{w.shape[1]}, but K = {k}: type {k} rows of {k} numbers."
+        )
+    return w
+
+
+@dataclass(frozen=True)
+class DemoLayer:
+    """What the animation draws: one input channel, one kernel, the layer at that input's size.
+
+    ``errors`` say why a typed input or kernel cannot be used (then ``ok`` is False); ``note``
+    says when the animation's size differs from the formulas' H×W.
+    """
+
+    x: torch.Tensor | None
+    weight: torch.Tensor | None
+    spec: LayerSpec
+    errors: tuple[CnnvizError, ...] = ()
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.x is not None and (self.spec.is_pool or self.weight is not None) and not self.errors
+
+
+def demo_layer(
+    spec: LayerSpec,
+    source: str = "digit",
+    digit: int = 3,
+    input_text: str = "",
+    kernel_kind: str = "edge",
+    kernel_text: str = "",
+) -> DemoLayer:
+    """The animation's input, kernel and layer; typed matrices that do not fit give errors, not exceptions.
+
+    Examples::
+
+        >>> d = demo_layer(LayerSpec("conv", 4, 4, 1, 1, kernel=2), "custom", input_text="1 2 3; 4 5 6; 7 8 9")
+        >>> d.ok, tuple(d.x.shape), d.spec.height
+        (True, (3, 3), 3)
+        >>> demo_layer(LayerSpec("conv", 4, 4, 1, 1, kernel=2), "custom", input_text="1 2; 3").ok
+        False
+    """
+    errors: list[CnnvizError] = []
+    x = w = None
+    try:
+        x = demo_input(source, spec.height, spec.width, digit, input_text)
+    except CnnvizError as e:
+        errors.append(e)
+    try:
+        w = None if spec.is_pool else demo_kernel(kernel_kind, spec.kernel, kernel_text)
+    except CnnvizError as e:
+        errors.append(e)
+    if x is None or tuple(x.shape) == (spec.height, spec.width):
+        return DemoLayer(x, w, spec, tuple(errors))
+    note = (
+        f"Your input is {x.shape[0]}×{x.shape[1]}: the animation uses that size (the formulas above use H×W)."
+        if source == "custom"
+        else None
+    )
+    small = replace(spec, height=x.shape[0], width=x.shape[1], in_channels=1, out_channels=1, groups=1)
+    if small.problems():
+        errors.append(
+            MatrixError("The typed input does not fit these settings: " + " ".join(p.message for p in small.problems()))
+        )
+    return DemoLayer(x, w, small, tuple(errors), note)
+
+
+def identity_kernel_text(kernel: int) -> str:
+    """A ``k x k`` identity matrix in the typed syntax (the default of a custom kernel)."""
+    return "; ".join(" ".join("1" if i == j else "0" for j in range(kernel)) for i in range(kernel))
+
+
+def animation_notes(spec: LayerSpec, in_channels: int, out_channels: int, groups: int) -> str:
+    """What the animation's colours mean and what it leaves out (one channel, one filter)."""
+    s = spec
+    notes = [
+        "The kernel (red) reads the cells under its taps; the sand-coloured cells are padding"
+        + (" (−∞ for max pooling: padding never wins)" if s.mode == "maxpool" else " (zeros)")
+        + "."
+    ]
+    if s.mode == "transposed":
+        notes.append(
+            f"A transposed convolution is drawn as the equivalent ordinary convolution: {s.stride - 1} zero(s) "
+            f"inserted between input pixels (light blue), D(K−1)−P = {s.dilation * (s.kernel - 1) - int(s.padding)} "
+            "padding, stride 1 and the kernel flipped by 180°."
+        )
+    if in_channels > 1 and not s.is_pool:
+        per = in_channels // groups
+        notes.append(
+            f"The animation shows one input channel and one filter. The real layer adds such sums over all "
+            f"{per} input channels of its group (K·K·C_in/groups = {s.kernel * s.kernel * per} products per "
+            f"output value) and repeats it for each of the {out_channels} filters."
+        )
+    if s.mode == "avgpool" and (s.pad[0] or s.ceil_mode):
+        notes.append(
+            "Average pooling divides by the window's area inside the padded input (PyTorch's count_include_pad=True)."
+        )
+    return " ".join(notes)
+
+
+@dataclass(frozen=True)
+class ShapeCheck:
+    """PyTorch's output shape next to the formula's, and where PyTorch ran (``"cpu"`` or ``"meta"``)."""
+
+    pytorch: tuple[int, ...]
+    formula: tuple[int, ...]
+    device: str
+
+    @property
+    def agrees(self) -> bool:
+        return self.pytorch == self.formula
+
+    def summary(self) -> str:
+        """The verdict in words (markdown)."""
+        if not self.agrees:  # must never happen: the unit tests sweep thousands of combinations
+            return (
+                f"Mismatch: PyTorch gives {list(self.pytorch)}, the formula {list(self.formula)}. "
+                "Please report this combination."
+            )
+        c, h, w = self.formula[1:]
+        return (
+            f"PyTorch's output shape **{list(self.pytorch)}** equals the formula's **{c} × {h} × {w}**"
+            + (
+                " (shape rules run on PyTorch's 'meta' device: the layer is too large to compute here)"
+                if self.device == "meta"
+                else ""
+            )
+            + "."
+        )
+
+
+def check_shape(spec: LayerSpec, max_work: float = 3e8, max_input: float = 5e6) -> ShapeCheck:
+    """Run the layer in PyTorch on random data, or on the meta device (shape rules only) when it is large.
+
+    Examples::
+
+        >>> check_shape(LayerSpec("conv", 32, 32, 3, 20, kernel=5)).pytorch
+        (1, 20, 28, 28)
+    """
+    s = spec
+    if s.macs() + s.pool_ops() > max_work or s.in_channels * s.height * s.width > max_input:
+        with torch.no_grad():
+            y = s.torch_module().to("meta")(torch.empty(1, s.in_channels, s.height, s.width, device="meta"))
+        return ShapeCheck(tuple(y.shape), (1, *s.output_shape()), "meta")
+    got, formula = pytorch_check(s)
+    return ShapeCheck(got, formula, "cpu")
+
+
+def check_code(spec: LayerSpec, check: ShapeCheck) -> str:
+    """The few lines of PyTorch that build this layer and print its output shape and parameter count."""
+    layer = spec.torch_code().replace(", stride=", ",\n    stride=")
+    return (
+        f"import torch\nfrom torch import nn\n\nlayer = {layer}\n"
+        f"x = torch.randn(1, {spec.in_channels}, {spec.height}, {spec.width})   # N, C, H, W\n"
+        f"print(layer(x).shape)   # {torch.Size(check.pytorch)}\n"
+        f"print(sum(p.numel() for p in layer.parameters()))   # {spec.params().total}"
+    )
+
+
+@dataclass(frozen=True)
+class SpecialCase:
+    """One tab of the page's special cases: its explanation and, where it has one, a table."""
+
+    key: str
+    title: str
+    text: str
+    table: list[dict] | None = None
+    caption: str | None = None
+
+
+def _one_by_one(h: int, w: int, c: int, cout: int) -> SpecialCase:
+    one = LayerSpec("conv", h, w, c, cout, kernel=1)
+    bott = conv_params(256, 256, 3).total
+    cheap = conv_params(256, 64, 1).total + conv_params(64, 64, 3).total + conv_params(64, 256, 1).total
+    text = (
+        f"A **1×1 convolution** looks at one pixel at a time, across all channels: it mixes the {c} input "
+        f"channel{'s' if c > 1 else ''} into {cout} new one{'s' if cout > 1 else ''} and leaves the spatial size "
+        f"alone: {c}×{h}×{w} → **{'×'.join(map(str, one.output_shape()))}**, with "
+        f"{conv_params(c, cout, 1).weights:,} weights (1·1·{c}·{cout}) + {cout} biases. "
+        "GoogLeNet and ResNet use them as cheap bottlenecks that shrink the depth before an expensive 3×3 or 5×5 layer."
+        f"\n\nExample: a 3×3 convolution from 256 to 256 channels has **{bott:,}** parameters; a ResNet bottleneck "
+        f"(1×1 to 64, 3×3 at 64, 1×1 back to 256) has **{cheap:,}**: {bott / cheap:.1f}× fewer."
+    )
+    return SpecialCase("1x1", "1×1 convolution", text)
+
+
+def _dilated(h: int) -> SpecialCase:
+    n = max(h, 9)
+    rows = []
+    for d in (1, 2, 3, 4):
+        s = LayerSpec("conv", n, n, 1, 1, kernel=3, dilation=d)
+        ok = not s.problems()
+        rows.append(
+            {
+                "dilation D": d,
+                "taps": "3×3 = 9",
+                "span D(K−1)+1": s.effective_kernel,
+                f"output on {n}×{n}": f"{s.output_size(n)}×{s.output_size(n)}" if ok else "does not fit",
+                "parameters": s.params().total,
+            }
+        )
+    return SpecialCase(
+        "dilated",
+        "Dilated (atrous)",
+        "A **dilated** kernel spreads its taps *D* pixels apart: the same 9 weights see a wider area, so the "
+        "receptive field grows without extra parameters or pooling (used in segmentation networks, "
+        "e.g. DeepLab).",
+        rows,
+        "Try the preset 'Dilated 3×3, D=2' to watch the spread-out taps slide.",
+    )
+
+
+def _grouped(h: int, w: int, c_in: int) -> SpecialCase:
+    c = c_in if c_in >= 8 and c_in % 4 == 0 else 32  # enough channels for the groups to mean something
+    cards = [("standard (groups = 1)", 1), ("2 groups", 2), ("4 groups", 4), (f"depthwise (groups = C = {c})", c)]
+    specs = [(name, LayerSpec("conv", h, w, c, c, kernel=3, padding=1, groups=g)) for name, g in cards]
+    rows = [
+        {
+            "layer": name,
+            "weights K·K·C_in/groups·C_out": f"3·3·{c // s.groups}·{c} = {s.params().weights:,}",
+            "MACs": human(s.macs()),
+        }
+        for name, s in specs
+    ]
+    dw, pw = specs[-1][1], LayerSpec("conv", h, w, c, c, kernel=1)
+    sep_w = dw.params().weights + pw.params().weights
+    rows.append(
+        {
+            "layer": "depthwise separable (depthwise 3×3 + 1×1)",
+            "weights K·K·C_in/groups·C_out": f"{dw.params().weights:,} + {pw.params().weights:,} = {sep_w:,}",
+            "MACs": human(dw.macs() + pw.macs()),
+        }
+    )
+    text = (
+        f"**Grouped** convolution (here a 3×3 layer from {c} to {c} channels on {h}×{w}) splits the {c} channels "
+        "into groups that do not see each other: each filter looks at C_in/groups channels only, so weights and MACs "
+        "drop by the factor *groups*. With groups = C_in it is **depthwise**: one K×K filter per channel. MobileNet "
+        "follows it with a 1×1 convolution to mix the channels again (*depthwise separable*), here "
+        f"{specs[0][1].params().weights / sep_w:.1f}× fewer weights than the standard 3×3 layer."
+    )
+    return SpecialCase("grouped", "Grouped and depthwise", text, rows)
+
+
+def special_cases(spec: LayerSpec) -> list[SpecialCase]:
+    """The page's special-case tabs, worked out for the input size and depth the user set.
+
+    Examples::
+
+        >>> [c.key for c in special_cases(LayerSpec())]
+        ['1x1', 'dilated', 'grouped', 'pool', 'im2col']
+    """
+    s = spec
+    return [
+        _one_by_one(s.height, s.width, s.in_channels, s.out_channels),
+        _dilated(s.height),
+        _grouped(s.height, s.width, s.in_channels),
+        SpecialCase(
+            "pool",
+            "Pooling",
+            "**Pooling** shrinks each channel on its own with a fixed rule (the maximum, or the mean, of each "
+            "window): no parameters to learn, depth unchanged. The classic example: 2×2 max pooling with "
+            "stride 2 halves a 4×4 map to 2×2, keeping the strongest response of each quarter.",
+        ),
+        SpecialCase(
+            "im2col",
+            "im2col: one matrix product",
+            "**im2col** turns every window position into one column: the K·K·C_in values under the kernel. "
+            "The filters become the rows of a weight matrix, and the whole convolution is **one matrix "
+            "product** (which is how GPUs and BLAS libraries run it fast).",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class PoolExample:
+    """2x2 max pooling with stride 2 on a 4x4 map, worked by :func:`sliding_windows`."""
+
+    x: torch.Tensor  # [4, 4]
+    y: torch.Tensor  # [2, 2]
+    windows: tuple[tuple[int, int], ...]  # top-left input cell of each window, row-major over the output
+
+
+def pool_example() -> PoolExample:
+    """The classic pooling example (the tests check ``y`` against ``F.max_pool2d``).
+
+    Examples::
+
+        >>> pool_example().y.tolist()
+        [[6.0, 8.0], [3.0, 4.0]]
+    """
+    x = torch.tensor([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
+    steps = sliding_windows(x, None, 0.0, LayerSpec("maxpool", 4, 4, 1, 1, kernel=2, stride=2))
+    y = torch.tensor([s.value for s in steps]).view(2, 2)
+    return PoolExample(x, y, tuple((min(s.rows), min(s.cols)) for s in steps))
+
+
+@dataclass(frozen=True)
+class Im2colExample:
+    """A one-channel convolution as ``W [1, K·K] @ X_cols [K·K, L] + b``, checked against ``F.conv2d``."""
+
+    weight_row: torch.Tensor  # [1, K*K]
+    cols: torch.Tensor  # [K*K, L]
+    y: torch.Tensor  # [OH, OW]
+    max_difference: float  # |y - F.conv2d| at most
+
+    def latex(self) -> str:
+        """``W [1 x KK] X_cols [KK x L] + b = Y [1 x L] -> reshape`` with the sizes filled in."""
+        kk, n = self.cols.shape
+        oh, ow = self.y.shape
+        return (
+            rf"\underbrace{{W}}_{{1\times{kk}}}\;\underbrace{{X_{{cols}}}}_{{{kk}\times{n}}} + b = "
+            rf"\underbrace{{Y}}_{{1\times{n}}} \;\to\; \text{{reshape to }} {oh}\times{ow}"
+        )
+
+    def summary(self, layer: LayerSpec) -> str:
+        """The check against ``F.conv2d`` and the matrix sizes of the whole ``layer`` (all channels and filters)."""
+        oh, ow = self.y.shape
+        rows = layer.kernel * layer.kernel * layer.in_channels // layer.groups
+        _, loh, low = layer.output_shape()
+        return (
+            f"W·X_cols + b reshaped to {oh}×{ow} equals PyTorch's `F.conv2d` (largest difference "
+            f"{self.max_difference:g}). With C_in channels and C_out filters: W is {layer.out_channels}×{rows}, "
+            f"X_cols is {rows}×{loh * low}."
+        )
+
+
+def im2col_example(x: torch.Tensor, weight: torch.Tensor, bias: float, spec: LayerSpec) -> Im2colExample:
+    """im2col of one input channel [H, W] with one kernel [K, K] (convolution specs only).
+
+    Examples::
+
+        >>> ex = im2col_example(torch.ones(3, 3), torch.ones(2, 2), 1.0, LayerSpec("conv", 3, 3, 1, 1, kernel=2))
+        >>> ex.y.tolist(), ex.max_difference
+        ([[5.0, 5.0], [5.0, 5.0]], 0.0)
+    """
+    if spec.mode != "conv":
+        raise CnnvizError(
+            f"im2col unrolls a convolution, not {MODE_TITLES.get(spec.mode, spec.mode).lower()}: "
+            "choose the convolution operation."
+        )
+    xs, w = x.double()[None, None], weight.double()
+    cols = im2col(xs, spec.kernel, spec.stride, spec.padding, spec.dilation)[0]
+    _, oh, ow = replace(spec, height=x.shape[0], width=x.shape[1]).output_shape()
+    y = (w.reshape(1, -1) @ cols + bias).reshape(oh, ow)
+    ref = F.conv2d(
+        xs, w[None, None], torch.tensor([bias], dtype=torch.float64), spec.stride, spec.padding, spec.dilation
+    )[0, 0]
+    return Im2colExample(w.reshape(1, -1), cols, y, float((y - ref).abs().max()))
+
+
+QUIZ_SYNTAX = (
+    "Syntax: `conv k5 f20 s1 p0` (kernel, filters, stride, padding — or `psame`, dilation `d2`, groups `g2`), "
+    "`maxpool k2` (stride defaults to the kernel), `avgpool k2`, `tconv k2 f8 s2`; layers separated by `;`."
+)
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"3x32x32"`` (or ``3×32×32``) -> ``(3, 32, 32)``.
+
+    Raises:
+        StackError: not three positive whole numbers.
+
+    Examples::
+
+        >>> parse_shape("3×32×32")
+        (3, 32, 32)
+    """
+    try:
+        c, h, w = (int(v) for v in text.lower().replace("×", "x").split("x"))
+    except ValueError as e:
+        raise StackError(f"cannot read the input {text!r} ({e}). Input is written C×H×W like `3x32x32`.") from e
+    if min(c, h, w) < 1:
+        raise StackError(
+            f"the input {text!r} has a size below 1: sizes must be positive, written C×H×W like `3x32x32`."
+        )
+    return c, h, w
+
+
+def quiz_question(row: StackRow) -> str:
+    """The layer of a quiz row in words (kernel, stride, padding, filters)."""
+    layer = row.layer
+    return (
+        f"**`{layer.text}`** — {MODE_TITLES[layer.mode].lower()}, kernel {layer.kernel}, stride {layer.stride}, "
+        f"padding {layer.padding}" + (f", {layer.filters} filters" if layer.filters else "")
+    )
+
+
+def quiz_answer(row: StackRow) -> str:
+    """The answer of a quiz row: the shape and how it follows (or why the layer does not fit).
+
+    Examples::
+
+        >>> quiz_answer(evaluate_stack((3, 32, 32), parse_stack("conv k5 f20"))[0])[:12]
+        '### 20×28×28'
+    """
+    if row.output_shape is None:
+        return " ".join(p.message for p in row.problems)
+    c, h, w = row.output_shape
+    s = row.spec
+    if s.mode == "transposed":
+        return f"### {c}×{h}×{w}\n({row.params:,} parameters)"
+    return (
+        f"### {c}×{h}×{w}\n({h} = ⌊({s.height} + 2·{s.pad[0]} − {s.effective_kernel}) / {s.stride}⌋ + 1; "
+        f"{row.params:,} parameters)"
+    )

@@ -90,5 +90,5 @@ def test_custom_numbers_are_parsed_or_explained(arithmetic_app):
     # 2x2 kernel of ones, bias 1, at (0, 0): 1+2+4+5+1 = 13
     assert "= 13" in _texts(at, "markdown")
     at.text_input(key="qp:ar_x").set_value("1 2; 3").run()
-    assert "cannot be read" in _texts(at, "warning")
+    assert "cannot be read" in _texts(at, "error")
     assert not at.exception
