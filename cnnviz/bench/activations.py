@@ -5,7 +5,7 @@ import copy
 
 import torch
 
-from cnnviz.methods.activations import _record_with_hooks, tune_cpu_allocator
+from cnnviz.core.capture import _with_hooks, tune_cpu_allocator
 from cnnviz.methods.attribution import default_cam_layer, grad_cam
 from cnnviz.bench import Options, Result, entry, paired_medians
 from cnnviz.core.model import load_model
@@ -28,9 +28,9 @@ def all_layer_activations(opts: Options) -> list[Result]:
             with torch.inference_mode():
                 m.module(x)
 
-        def hooks():
-            with m.inspect() as module, torch.inference_mode():
-                _record_with_hooks(module, x, names)
+        def hooks():  # the engine's fallback path (hooks on its private twin of the module)
+            with torch.inference_mode():
+                _with_hooks(m.module, x, names, (), ())
 
         t_bare, t_ours, t_hooks = paired_medians([bare, lambda: m.activations(x), hooks], opts.device, repeat,
                                                  warmup=1 if opts.quick else 2)

@@ -12,9 +12,11 @@ from cnnviz.core.model import load_model
 
 
 def _count_forward_calls(module: torch.nn.Module, fn) -> tuple[object, int]:
-    """Run ``fn()`` and count how often ``module`` itself ran forward (hook released afterwards)."""
+    """Run ``fn()`` and count the forward passes: calls of ``module``'s first leaf layer (a measuring hook,
+    released afterwards; the capture engine runs a traced copy, so the top module itself is never called)."""
     calls = []
-    handle = module.register_forward_hook(lambda *_: calls.append(1))
+    first = next(mod for mod in module.modules() if not any(True for _ in mod.children()))
+    handle = first.register_forward_hook(lambda *_: calls.append(1))
     try:
         out = fn()
     finally:

@@ -19,7 +19,7 @@ from cnnviz.methods.synthesis import channel, synthesize
 def _forward_pass(m, images, batch_size: int) -> None:
     for start in range(0, len(images), batch_size):
         x = images_to_batch(m, images.arrays(start, min(len(images), start + batch_size)))
-        with m.lock, torch.inference_mode():
+        with torch.inference_mode():
             m.module(x)
 
 

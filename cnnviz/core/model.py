@@ -1,17 +1,19 @@
 """The model handle: one loaded network with its preprocessing, classes and device.
 
-A handle is shared by every browser session, so everything that hooks or temporarily
-changes the module goes through :meth:`ModelHandle.inspect`, which holds the handle's lock.
+A handle is shared by every browser session. Its module is prepared once at load time
+(:func:`cnnviz.core.capture.prepare_for_serving`: eval mode, frozen parameters, in-place
+activations off) and never changed afterwards: layer outputs and gradients are read through
+the capture engine (:mod:`cnnviz.core.capture`), which leaves the module untouched, so
+sessions run forward and backward passes at the same time without a lock.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -21,11 +23,10 @@ from torch import nn
 from cnnviz.core.networks import ARCHITECTURES
 from cnnviz.core.device import describe_device, pick_device
 from cnnviz.core.images import ImageSource, load_image, to_grayscale, to_rgb
-from cnnviz.core import zoo as zoo
+from cnnviz.core import zoo
+from cnnviz.core.capture import capture, leaf_names, prepare_for_serving
 from cnnviz.errors import CnnvizError
 
-_INPLACE_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.SiLU,
-                  nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Mish, nn.Dropout, nn.Dropout2d)
 
 
 class ModelFileError(CnnvizError):
@@ -94,9 +95,13 @@ class ModelHandle:
     dataset: str | None = None
     card: dict = field(default_factory=dict)
     invert_light_background: bool = False
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # only builds the untrained twin
     _layers: list | None = field(default=None, repr=False)
     _twin: "ModelHandle | None" = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # every handle is prepared once, before it is shared: eval, frozen, in-place activations off
+        prepare_for_serving(self.module)
 
     # ---------------------------------------------------------------- identity
     @property
@@ -178,25 +183,9 @@ class ModelHandle:
         return arr[..., 0] if arr.shape[2] == 1 else arr
 
     # ---------------------------------------------------------------- running
-    @contextlib.contextmanager
-    def inspect(self) -> Iterator[nn.Module]:
-        """Exclusive use of the shared module: hooks may be registered inside and in-place
-        activations are switched off (so captured tensors are not overwritten); both are
-        restored on exit, whatever happens."""
-        with self.lock:
-            changed = []
-            for mod in self.module.modules():
-                if isinstance(mod, _INPLACE_TYPES) and getattr(mod, "inplace", False):
-                    mod.inplace = False
-                    changed.append(mod)
-            try:
-                yield self.module
-            finally:
-                for mod in changed:
-                    mod.inplace = True
-
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        with self.lock, torch.inference_mode():
+        """The network's output for a normalised batch (inference mode; no lock: the module is never changed)."""
+        with torch.inference_mode():
             return self.module(x.to(self.device))
 
     def predict(self, img: ImageSource | torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
@@ -218,13 +207,7 @@ class ModelHandle:
 
     def layer_names(self, kinds: tuple[type, ...] | None = None) -> list[str]:
         """Names of leaf modules (optionally only of the given types), in definition order."""
-        out = []
-        for name, mod in self.module.named_modules():
-            if not name or any(True for _ in mod.children()):
-                continue
-            if kinds is None or isinstance(mod, kinds):
-                out.append(name)
-        return out
+        return leaf_names(self.module, kinds)
 
     def conv_layer_names(self) -> list[str]:
         return self.layer_names((nn.Conv2d,))
@@ -233,7 +216,8 @@ class ModelHandle:
         """Outputs of the named layers (default: every leaf layer) for one image or batch.
 
         Tensors stay on the model's device. A module called twice in one forward pass
-        (e.g. the shared ReLU of a ResNet block) appears as ``name`` and ``name#2``.
+        (e.g. the shared ReLU of a ResNet block) appears as ``name`` and ``name#2``; asking for
+        ``"name#2"`` gives just that call (the naming rule of :mod:`cnnviz.core.capture`).
 
         Examples::
 
@@ -241,38 +225,27 @@ class ModelHandle:
             >>> acts["features.0"].shape
             torch.Size([1, 6, 28, 28])
         """
-        from cnnviz.methods.activations import record_activations  # traced forward (hooks as fallback), cached; see there
-
-        return record_activations(self, img, layers)
+        return capture(self.module, self.preprocess(img), None if layers is None else list(layers)).outputs
 
     def layers(self) -> list[LayerInfo]:
         """Every leaf layer with output shape, own parameters and MACs, from one forward pass."""
         if self._layers is not None:
             return self._layers
-        infos: list[LayerInfo] = []
-        mods = self.module
-
-        def hook_for(name):
-            def hook(m, inp, out):
-                if not isinstance(out, torch.Tensor):
-                    return
-                p = sum(q.numel() for q in m.parameters(recurse=False))
-                kernel = stride = padding = None
-                if hasattr(m, "kernel_size"):
-                    kernel, stride = _pair(m.kernel_size), _pair(m.stride)
-                    padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
-                infos.append(LayerInfo(name, type(m).__name__, tuple(out.shape[1:]), p, _macs(m, inp[0] if inp else None, out), kernel, stride, padding))
-            return hook
-
+        mods = dict(self.module.named_modules())
+        transposed = [n for n in self.layer_names() if isinstance(mods[n], nn.ConvTranspose2d)]
         x = torch.zeros(1, *self.input_size, device=self.device)
-        with self.inspect(), torch.inference_mode():
-            leaf = {n: m for n, m in mods.named_modules() if n and not any(True for _ in m.children())}
-            handles = [m.register_forward_hook(hook_for(n)) for n, m in leaf.items()]
-            try:
-                mods(x)
-            finally:
-                for h in handles:
-                    h.remove()
+        rec = capture(self.module, x, None, inputs=transposed)
+        infos: list[LayerInfo] = []
+        for key, out in rec.outputs.items():
+            name = key.split("#")[0]
+            m = mods[name]
+            p = sum(q.numel() for q in m.parameters(recurse=False))
+            kernel = stride = padding = None
+            if hasattr(m, "kernel_size"):
+                kernel, stride = _pair(m.kernel_size), _pair(m.stride)
+                padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
+            infos.append(LayerInfo(name, type(m).__name__, tuple(out.shape[1:]), p, _macs(m, rec.inputs.get(key), out),
+                                   kernel, stride, padding))
         self._layers = infos
         return infos
 
@@ -315,10 +288,7 @@ def _fit_digit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _freeze(module: nn.Module) -> nn.Module:
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
+    return prepare_for_serving(module)
 
 
 def read_state_dict(src: str | Path | bytes, filename: str | None = None) -> dict[str, torch.Tensor]:

@@ -1,12 +1,9 @@
 """Activation maps: what every layer does with one image (no Streamlit here).
 
-Two parts:
-
-* the recording engine behind :meth:`cnnviz.core.model.ModelHandle.activations`: a traced copy of
-  the forward pass (``torch.fx``) that returns every requested layer output, cached per module,
-  with forward hooks as the fallback for models that cannot be traced;
-* the views built on it: channel grids sorted by mean or max, channel statistics, pre- vs
-  post-activation pairs, the depth strip, overlays and first-layer filters.
+Layer outputs come from the capture engine (:mod:`cnnviz.core.capture`, behind
+``ModelHandle.activations``); this module builds the views on them: channel grids sorted by
+mean or max, channel statistics, pre- vs post-activation pairs, the depth strip, overlays and
+first-layer filters.
 
 Examples::
 
@@ -20,18 +17,14 @@ Examples::
 """
 from __future__ import annotations
 
-import ctypes
-import sys
-import threading
-import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.figures.render import GridLayout, colormap, normalize_maps, overlay, tile_grid, to_uint8, upsample
+from cnnviz.figures.render import GridLayout, colormap, normalize_maps, overlay, tile_grid, to_uint8
 
 if TYPE_CHECKING:  # model.py imports this module lazily; avoid a cycle at import time
     from cnnviz.core.model import ModelHandle
@@ -41,173 +34,6 @@ ACTIVATION_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, n
 NORM_TYPES = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
 SORT_ORDERS = ("index", "mean", "max")
 SCALES = ("per", "shared")
-
-
-# ============================================================== recording engine
-_extractors: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
-_extractors_lock = threading.Lock()
-_allocator_tuned = False
-
-
-def tune_cpu_allocator() -> bool:
-    """Let glibc keep freed blocks up to 32 MiB for reuse instead of returning them to the OS.
-
-    Recording every layer keeps ~50 outputs alive at once; with glibc's defaults each large
-    block is a fresh ``mmap`` whose pages fault in on first touch, which made all-layer
-    activations of ResNet-18 cost 1.4x a bare forward on CPU (1.07x with this setting). It
-    is what CUDA's caching allocator does anyway. Process-wide and idempotent; a no-op
-    outside Linux/glibc. Returns whether the setting is in effect.
-    """
-    global _allocator_tuned
-    if _allocator_tuned:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) == 1 and libc.mallopt(m_trim_threshold, 256 * 2**20) == 1
-    except (OSError, AttributeError):  # musl or another libc without mallopt
-        return False
-    _allocator_tuned = bool(ok)
-    return _allocator_tuned
-
-
-class _LeafTracer(torch.fx.Tracer):
-    """Treat exactly the modules without children as leaves, as ``ModelHandle.layer_names`` does."""
-
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return not any(True for _ in m.children())
-
-
-@dataclass
-class _Extractor:
-    graph_module: torch.fx.GraphModule | None  # None: the model cannot be traced, use hooks
-    names: list[str]  # the requested leaf layers
-    keys: list[str]  # output i is recorded under keys[i] ("name", "name#2", ...)
-    inplace: list[nn.Module]  # modules with an `inplace` flag, switched off while recording
-
-
-def _build_extractor(module: nn.Module, names: list[str]) -> torch.fx.GraphModule | None:
-    """A GraphModule that returns the outputs of every call of the named modules, in call order."""
-    try:
-        graph = _LeafTracer().trace(module)
-    except Exception:  # data-dependent control flow, unsupported ops: fall back to hooks
-        return None
-    wanted = set(names)
-    nodes, seen = [], set()
-    for node in graph.nodes:
-        if node.op == "call_module" and node.target in wanted:
-            seen.add(node.target)
-            nodes.append(node)
-    if seen != wanted:  # a layer the trace never calls (e.g. inside a traced-through module)
-        return None
-    out = next(n for n in graph.nodes if n.op == "output")
-    graph.erase_node(out)
-    graph.output(tuple(nodes))
-    try:
-        gm = torch.fx.GraphModule(module, graph)
-        gm.graph.eliminate_dead_code()  # layers after the last requested one need not run
-        gm.recompile()
-    except Exception:
-        return None
-    return gm
-
-
-def _extractor_for(m: "ModelHandle", layers: Iterable[str] | None) -> _Extractor:
-    """The cached extractor for these layers of ``m.module`` (built, and the names checked, once)."""
-    key = None if layers is None else tuple(layers)
-    module = m.module
-    with _extractors_lock:
-        per_module = _extractors.get(module)
-        if per_module is not None and key in per_module:
-            return per_module[key]
-    names = list(key) if key is not None else m.layer_names()
-    mods = dict(module.named_modules())
-    missing = [n for n in names if n not in mods]
-    if missing:
-        raise KeyError(f"layer(s) {missing} not in model {m.name}. Hint: m.layer_names() lists them")
-    gm = _build_extractor(module, names)
-    keys: list[str] = []
-    if gm is not None:
-        calls: dict[str, int] = {}
-        for node in gm.graph.nodes:
-            if node.op == "output":
-                for n in node.args[0]:
-                    calls[n.target] = calls.get(n.target, 0) + 1
-                    keys.append(n.target if calls[n.target] == 1 else f"{n.target}#{calls[n.target]}")
-    inplace = [mod for mod in module.modules() if hasattr(mod, "inplace") and isinstance(getattr(mod, "inplace"), bool)]
-    ex = _Extractor(gm, names, keys, inplace)
-    with _extractors_lock:
-        per_module = _extractors.setdefault(module, {})
-        if len(per_module) > 32:  # many different layer subsets: keep the cache small
-            per_module.clear()
-        per_module[key] = ex
-    return ex
-
-
-def _record_with_hooks(module: nn.Module, x: torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
-    mods = dict(module.named_modules())
-    acts: dict[str, torch.Tensor] = {}
-
-    def hook_for(name):
-        def hook(_m, _i, out):
-            if isinstance(out, torch.Tensor):
-                key, n = name, 2
-                while key in acts:
-                    key, n = f"{name}#{n}", n + 1
-                # clone: a later in-place op (ResNet's `out += identity`) would overwrite it
-                acts[key] = out.detach().clone()
-        return hook
-
-    handles = [mods[n].register_forward_hook(hook_for(n)) for n in names]
-    try:
-        module(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return acts
-
-
-def record_activations(m: "ModelHandle", img, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
-    """Outputs of the named leaf layers (default: all) for an image or batch: the engine of ``m.activations``.
-
-    Runs one traced forward pass that returns the requested outputs (no hooks, so no hook
-    overhead and nothing to release). Tracing also turns in-place tensor ops such as ResNet's
-    ``out += identity`` into out-of-place ones in the copy, so a recorded ``bn2`` output is
-    not overwritten by the residual sum (plain forward hooks would record the sum). Models
-    that ``torch.fx`` cannot trace use forward hooks (outputs cloned), released in
-    ``finally``. Either way it runs holding the model's lock with in-place activations
-    switched off (what ``m.inspect()`` does; the traced module shares the model's layers,
-    so hooks another caller holds under that lock must not see this pass) and in inference mode.
-
-    Args:
-        m: the model handle.
-        img: anything ``m.preprocess`` takes, or a normalised ``[N, C, H, W]`` tensor.
-        layers: leaf layer names (see ``m.layer_names()``); a layer called twice per forward
-            pass appears as ``name`` and ``name#2``.
-
-    Examples::
-
-        >>> record_activations(m, img, ["features.0"])["features.0"].shape
-        torch.Size([1, 6, 28, 28])
-    """
-    x = m.preprocess(img)
-    if x.device.type == "cpu" and not _allocator_tuned:
-        tune_cpu_allocator()
-    ex = _extractor_for(m, layers)
-    with m.lock, torch.inference_mode():
-        switched = [mod for mod in ex.inplace if mod.inplace]
-        for mod in switched:
-            mod.inplace = False
-        try:
-            if ex.graph_module is None:
-                return _record_with_hooks(m.module, x, ex.names)
-            outs = ex.graph_module(x)
-        finally:
-            for mod in switched:
-                mod.inplace = True
-    return {k: o for k, o in zip(ex.keys, outs) if isinstance(o, torch.Tensor)}
 
 
 # ============================================================== layers and pairs

@@ -14,9 +14,8 @@ Methods (one function each, all returning an :class:`Attribution` on the model's
 * :func:`occlusion` -- the drop of the class score when a grey patch hides each region
   (Zeiler and Fergus, 2014), batched on the device.
 
-Everything that hooks or runs backward does so inside ``with m.inspect() as module:``
-(the model's lock) and removes its hooks in ``finally``: the model is shared by every
-browser session.
+Layer outputs and gradients come from the capture engine (:func:`cnnviz.core.capture.capture`),
+which never hooks or changes the shared model, so sessions attribute at the same time without a lock.
 
 Examples::
 
@@ -35,6 +34,9 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from cnnviz.core.capture import capture, split_key
+from cnnviz.errors import LayerError
 
 if TYPE_CHECKING:
     from cnnviz.core.model import ModelHandle
@@ -104,13 +106,12 @@ def _score(logits: torch.Tensor, target: int) -> torch.Tensor:
 
 # ============================================================== gradients
 def _input_gradients(m: "ModelHandle", x: torch.Tensor, target: int, batch_size: int = 32) -> torch.Tensor:
-    """d score / d input for a batch ``x`` (chunks of ``batch_size``, the lock taken per chunk)."""
+    """d score / d input for a batch ``x`` (in chunks of ``batch_size`` on the device)."""
     grads = []
     for i in range(0, len(x), batch_size):
-        with m.inspect() as module, torch.inference_mode(False), torch.enable_grad():
-            xi = x[i:i + batch_size].detach().clone().requires_grad_(True)
-            (g,) = torch.autograd.grad(_score(module(xi), target), xi)
-        grads.append(g)
+        c = capture(m.module, x[i:i + batch_size], (), logits=True, grad_of=lambda c: _score(c.logits, target),
+                    grad_input=True)
+        grads.append(c.input_grad)
     return torch.cat(grads)
 
 
@@ -169,8 +170,8 @@ def integrated_gradients(m: "ModelHandle", img, target: int | str | None = None,
         base = torch.zeros_like(x)
     else:
         raise ValueError(f"baseline {baseline!r}: expected 'black' or 'mean'")
-    with m.inspect() as module, torch.inference_mode(False), torch.enable_grad():
-        attr, delta = IntegratedGradients(module).attribute(
+    with torch.inference_mode(False), torch.enable_grad():  # Captum IG only runs forward and autograd
+        attr, delta = IntegratedGradients(m.module).attribute(
             x.clone(), base.clone(), target=t, n_steps=steps, internal_batch_size=steps, return_convergence_delta=True)
     a = attr[0].detach()
     return Attribution("ig", t, a.sum(0).abs(), a, {"delta": float(delta.abs().sum()), "steps": steps})
@@ -186,10 +187,11 @@ def default_cam_layer(m: "ModelHandle") -> str:
 
 
 class LayerGradients:
-    """Capture a layer's output and its gradient in one forward+backward pass (context manager).
+    """A layer's output and its gradient from one forward+backward pass (the capture engine).
 
-    Holds the model's lock and a forward hook while open; both are released on exit, also
-    after an exception. Only the part of the network after the layer is differentiated.
+    Only the part of the network after the layer is differentiated. Nothing is hooked, so it
+    is safe to use from many threads; the ``with`` form is kept for code written against the
+    earlier hook-owning version.
 
     Examples::
 
@@ -200,52 +202,32 @@ class LayerGradients:
     """
 
     def __init__(self, m: "ModelHandle", layer: str):
-        mods = dict(m.module.named_modules())
-        if layer not in mods:
-            raise KeyError(f"layer {layer!r} is not in {m.name}. Hint: m.conv_layer_names() lists conv layers")
-        self.m, self.layer, self._mod = m, layer, mods[layer]
-        self._ctx = None
-        self._handle = None
-        self._acts: list[torch.Tensor] = []
+        if split_key(layer)[0] not in dict(m.module.named_modules()):
+            raise LayerError(f"layer {layer!r} is not in {m.name}. Hint: m.conv_layer_names() lists conv layers")
+        self.m, self.layer = m, layer
 
     def __enter__(self) -> "LayerGradients":
-        self._ctx = self.m.inspect()
-        self.module = self._ctx.__enter__()
-        try:
-            self._handle = self._mod.register_forward_hook(self._hook)
-        except BaseException:
-            self._ctx.__exit__(None, None, None)
-            raise
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            if self._handle is not None:
-                self._handle.remove()
-        finally:
-            self._handle = None
-            self._acts = []
-            self._ctx.__exit__(*exc)
+        return None
 
-    def _hook(self, _mod, _inp, out):
-        if self._acts:  # a module called twice: keep its first call
-            return None
-        if not out.requires_grad:  # frozen weights, plain input: start the graph here
-            out = out.detach().requires_grad_(True)
-        self._acts.append(out)
-        return out
+    def __call__(self, x: torch.Tensor, target: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Layer output, d score / d output, and the logits, for batch ``x`` (``target`` None: the
+        class predicted for the first image, from the same forward pass)."""
+        picked: list[int] = []
 
-    def __call__(self, x: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Layer output, d score / d output, and the logits, for batch ``x``."""
-        self._acts = []
-        with torch.inference_mode(False), torch.enable_grad():
-            logits = self.module(x)
-            if not self._acts:
-                raise RuntimeError(f"layer {self.layer} was not called in the forward pass of {self.m.name}")
-            a = self._acts[0]
-            (g,) = torch.autograd.grad(_score(logits, target), a)
-        self._acts = []
-        return a.detach(), g, logits.detach()
+        def objective(c):
+            t = int(c.logits[0].argmax()) if target is None else target
+            picked.append(t)
+            return _score(c.logits, t)
+
+        # a module called twice (a shared ReLU): its first call unless the key names another
+        key = self.layer if split_key(self.layer)[1] is not None else f"{self.layer}#1"
+        c = capture(self.m.module, x, [key], logits=True, grad_of=objective)
+        k = next(iter(c.outputs))
+        self.target = picked[0]
+        return c.outputs[k].detach(), c.grads[k], c.logits.detach()
 
 
 def cam_from(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
@@ -269,20 +251,10 @@ def grad_cam(m: "ModelHandle", img, target: int | str | None = None, layer: str 
     """
     x = _batch(m, img)
     layer = layer or default_cam_layer(m)
-    with LayerGradients(m, layer) as lg:
-        if target is None:
-            # the predicted class comes from the same forward pass: no extra one
-            with torch.inference_mode(False), torch.enable_grad():
-                lg._acts = []
-                logits = lg.module(x)
-                a = lg._acts[0]
-                t = int(logits[0].argmax())
-                (g,) = torch.autograd.grad(_score(logits, t), a)
-            lg._acts = []
-            a = a.detach()
-        else:
-            t = resolve_target(m, x, target)
-            a, g, _ = lg(x, t)
+    lg = LayerGradients(m, layer)
+    # target None: the predicted class comes from the same forward pass, no extra one
+    a, g, _ = lg(x, None if target is None else resolve_target(m, x, target))
+    t = lg.target
     cam = cam_from(a, g)  # 1, h, w
     kw = {"align_corners": False} if upsample in ("bilinear", "bicubic") else {}
     up = F.interpolate(cam[:, None], size=x.shape[-2:], mode=upsample, **kw)[0, 0]
@@ -305,6 +277,11 @@ class _GuidedReLU(torch.autograd.Function):
         return grad.clamp(min=0) * (out > 0)
 
 
+def guided_relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU forward, guided backward (a plain function, so a traced graph can call it)."""
+    return _GuidedReLU.apply(x)
+
+
 def guided_backprop(m: "ModelHandle", img, target: int | str | None = None) -> Attribution:
     """Guided backpropagation: every ``nn.ReLU`` passes back only positive gradients.
 
@@ -312,16 +289,9 @@ def guided_backprop(m: "ModelHandle", img, target: int | str | None = None) -> A
     """
     x = _batch(m, img)
     t = resolve_target(m, x, target)
-    with m.inspect() as module:
-        handles = [mod.register_forward_hook(lambda _m, inp, _out: _GuidedReLU.apply(inp[0]))
-                   for mod in module.modules() if isinstance(mod, nn.ReLU)]
-        try:
-            with torch.inference_mode(False), torch.enable_grad():
-                xi = x.clone().requires_grad_(True)
-                (g,) = torch.autograd.grad(_score(module(xi), t), xi)
-        finally:
-            for h in handles:
-                h.remove()
+    c = capture(m.module, x, (), logits=True, grad_of=lambda c: _score(c.logits, t), grad_input=True,
+                replace={nn.ReLU: guided_relu})
+    g = c.input_grad
     return Attribution("guided", t, g[0].abs().amax(0), g[0])
 
 

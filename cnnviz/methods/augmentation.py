@@ -30,8 +30,10 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from cnnviz.core.capture import call_key, capture, split_key
 from cnnviz.core.images import ImageSource
 from cnnviz.core.model import ModelHandle
+from cnnviz.errors import LayerError
 
 # ------------------------------------------------------------------------------------ the table
 
@@ -823,27 +825,17 @@ def layer_strides(model: ModelHandle) -> dict[str, int | None]:
         return _STRIDES[model.key]
     c, h, w = model.input_size
     base: dict[str, tuple] = {}
-    for info in model.layers():  # a module called twice (ResNet's shared ReLU) keeps its first call, as the hooks do
+    calls: dict[str, int] = {}
+    for info in model.layers():  # a module called twice (ResNet's shared ReLU): 'name', then 'name#2'
+        calls[info.name] = calls.get(info.name, 0) + 1
         if len(info.output_shape) == 3:
-            base.setdefault(info.name, info.output_shape)
+            base[call_key(info.name, calls[info.name])] = info.output_shape
     grown: dict[str, tuple] = {}
-    mods = dict(model.module.named_modules())
-
-    def hook_for(name):
-        def hook(_m, _i, out):
-            if isinstance(out, torch.Tensor) and name not in grown:
-                grown[name] = tuple(out.shape[1:])
-        return hook
-
-    with model.inspect() as module, torch.inference_mode():
-        handles = [mods[n].register_forward_hook(hook_for(n)) for n in base if n in mods]
-        try:
-            module(torch.zeros(1, c, h + 64, w + 64, device=model.device))
-        except (RuntimeError, ValueError):
-            pass  # e.g. a Linear layer expecting the original size: the maps before it were captured
-        finally:
-            for hd in handles:
-                hd.remove()
+    try:  # streamed, so the maps before a layer that refuses the larger input are kept
+        capture(model.module, torch.zeros(1, c, h + 64, w + 64, device=model.device), sorted(base),
+                on_output=lambda key, out: grown.__setitem__(key, tuple(out.shape[1:])))
+    except (RuntimeError, ValueError):
+        pass  # e.g. a Linear layer expecting the original size: the maps before it were captured
     strides: dict[str, int | None] = {}
     for name, shape in base.items():
         g = grown.get(name)
@@ -862,7 +854,7 @@ def shift_sweep(model: ModelHandle, image: ImageSource | torch.Tensor, max_shift
                 direction: str = "right") -> ShiftSweep:
     """Shift the image by 0..``max_shift`` pixels and follow the prediction and one layer's activations.
 
-    One forward pass computes the predictions and captures the layer (a hook released in ``finally``).
+    One forward pass computes the predictions and captures the layer (through the capture engine).
 
     Args:
         model: the model.
@@ -881,29 +873,18 @@ def shift_sweep(model: ModelHandle, image: ImageSource | torch.Tensor, max_shift
         if not strided:
             raise ValueError(f"{model.name} has no layer with a feature-map output; pass layer= (see m.layer_names())")
         layer = strided[-1]
-    mods = dict(model.module.named_modules())
-    if layer not in mods:
-        raise KeyError(f"layer {layer!r} not in model {model.name}. Hint: m.layer_names() lists them")
+    if split_key(layer)[0] not in dict(model.module.named_modules()):
+        raise LayerError(f"layer {layer!r} not in model {model.name}. Hint: m.layer_names() lists them")
     uy, ux = SHIFT_DIRECTIONS[direction]
     x0 = image_tensor(model, image)
     shifts = list(range(max_shift + 1))
     batch = torch.stack([shift_image(x0, k * uy, k * ux) for k in shifts])
-    captured: list[torch.Tensor] = []
-
-    def hook(_m, _i, out):
-        if isinstance(out, torch.Tensor) and not captured:
-            captured.append(out.detach())
-
-    with model.inspect() as module, torch.inference_mode():
-        handle = mods[layer].register_forward_hook(hook)
-        try:
-            logits = module(normalize(model, batch))
-        finally:
-            handle.remove()
-    if not captured:
-        raise ValueError(f"layer {layer!r} produced no tensor output in the forward pass; pick another layer")
-    probs = torch.softmax(logits, 1)
-    acts = captured[0].float().flatten(1) if captured[0].ndim < 4 else captured[0].float()
+    # one forward pass: the predictions and the layer (a plain name is a module's first call, as everywhere)
+    key = layer if split_key(layer)[1] is not None else f"{layer}#1"
+    rec = capture(model.module, normalize(model, batch), [key], logits=True)
+    out = next(iter(rec.outputs.values()))
+    probs = torch.softmax(rec.logits, 1)
+    acts = out.float().flatten(1) if out.ndim < 4 else out.float()
     a0 = acts[:1]
     norm0 = a0.flatten(1).norm(dim=1).clamp_min(1e-12)
     change = ((acts - a0).flatten(1).norm(dim=1) / norm0).tolist()

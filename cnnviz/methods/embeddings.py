@@ -45,10 +45,11 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from cnnviz.core.capture import call_key, capture, split_key
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.images import load_image
 from cnnviz.core.model import ModelHandle
-from cnnviz.figures.render import tile_grid
+from cnnviz.errors import CnnvizError, ImageFolderError
 
 PIXELS = "pixels"
 METHODS = ("pca", "tsne", "umap")
@@ -71,6 +72,10 @@ _REPRESENTATION_TYPES = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish, nn.L
 _POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 
 ProgressFn = Callable[[float, str], None]
+
+
+class EmbeddingError(CnnvizError):
+    """An embedding request that cannot be served (the message says what to change)."""
 
 
 def _report(progress: ProgressFn | None, frac: float, text: str) -> None:
@@ -118,7 +123,7 @@ def load_points(dataset: str, split: str = "test", n: int = 1000, seed: int = 0)
         ((100, 28, 28), (100,))
     """
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        raise EmbeddingError(f"split must be one of {SPLITS}, not {split!r}")
     parts = [load_dataset(dataset, s) for s in (("train", "test") if split == "train+test" else (split,))]
     images = np.concatenate([p.images for p in parts]) if len(parts) > 1 else parts[0].images
     labels = np.concatenate([p.labels for p in parts]) if len(parts) > 1 else parts[0].labels
@@ -144,7 +149,7 @@ def load_image_folder(root: str | Path, n: int = 1000, seed: int = 0, thumb: int
     """
     root = Path(os.path.expanduser(str(root)))
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder. Give a folder with one sub-folder per class "
+        raise ImageFolderError(f"{root} is not a folder. Give a folder with one sub-folder per class "
                                 "(ImageFolder layout: root/cat/1.jpg, root/dog/2.jpg), or a folder of images")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     files: list[tuple[Path, int]] = []
@@ -153,7 +158,8 @@ def load_image_folder(root: str | Path, n: int = 1000, seed: int = 0, thumb: int
     if not classes:
         files = [(p, -1) for p in sorted(root.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
+        raise ImageFolderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}; give a folder that "
+                               "holds image files")
     pick = np.sort(np.random.default_rng(seed).permutation(len(files))[:max(1, int(n))])
     thumbs, labels, paths = [], [], []
     for i in pick:
@@ -168,9 +174,89 @@ def load_image_folder(root: str | Path, n: int = 1000, seed: int = 0, thumb: int
         labels.append(ci)
         paths.append(str(p))
     if not paths:
-        raise FileNotFoundError(f"none of the images under {root} could be read")
+        raise ImageFolderError(f"none of the images under {root} could be read; give a folder of PNG or JPEG files")
     return PointSet(np.stack(thumbs), np.asarray(labels, dtype=np.int64), classes or ["?"],
                     f"{root.name}: {len(paths)} of {len(files)} images", tuple(paths))
+
+
+SPLIT_SIZES = {"mnist": {"test": 2000, "train": 8000, "train+test": 10000},
+               "fashion-mnist": {"test": 3000, "train": 15000, "train+test": 18000}}
+FOLDER = "folder"
+MAX_FOLDER_POINTS = 20_000
+
+
+def source_choices(m: ModelHandle) -> list[str]:
+    """The point sources for ``m``: its own bundled data set's splits first (then a folder), or for a model
+    without one (ImageNet), a folder first and the bundled sets after. A source is ``"dataset:split"`` or
+    ``"folder"``.
+
+    Examples::
+
+        >>> source_choices(load_model("lenet5-mnist"))
+        ['mnist:test', 'mnist:train', 'mnist:train+test', 'folder']
+    """
+    if m.dataset:
+        return [f"{m.dataset}:{s}" for s in SPLITS] + [FOLDER]
+    return [FOLDER, "mnist:test", "fashion-mnist:test", "mnist:train+test", "fashion-mnist:train+test"]
+
+
+def source_size(source: str) -> int:
+    """How many images a source holds (an image folder: the most that are read)."""
+    if source == FOLDER:
+        return MAX_FOLDER_POINTS
+    dataset, split = source.split(":")
+    return SPLIT_SIZES[dataset][split]
+
+
+def load_source(source: str, n: int, seed: int = 0, folder: str = "") -> PointSet:
+    """``n`` points of a source from :func:`source_choices` (``folder``: the path, for ``"folder"``)."""
+    if source == FOLDER:
+        if not folder.strip():
+            raise ImageFolderError("type the path of an image folder on the server (one sub-folder per class, e.g. "
+                                   "an Imagenette validation folder), or pick a bundled data set")
+        return load_image_folder(folder.strip(), n=n, seed=seed)
+    dataset, split = source.split(":")
+    return load_points(dataset, split, n, seed=seed)
+
+
+def misclassified(points: PointSet, predictions: np.ndarray, model_classes: Sequence[str],
+                  same_task: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Which points have a label the model knows (``known``) and which of those it gets wrong (``wrong``).
+
+    A point's class is matched to the model's classes by name (case-insensitive), so an image folder
+    named by class works too. ``same_task=False`` (bundled digits on an ImageNet model) marks nothing.
+
+    Examples::
+
+        >>> pts = PointSet(np.zeros((3, 1, 1), np.uint8), np.array([0, 1, -1]), ["cat", "dog"], "")
+        >>> misclassified(pts, np.array([0, 0, 0]), ["dog", "cat"])
+        (array([ True,  True, False]), array([ True, False, False]))
+    """
+    index = {c.lower(): i for i, c in enumerate(model_classes)}
+    to_model = np.array([index.get(c.lower(), -1) for c in points.classes])
+    if not same_task:
+        to_model[:] = -1
+    labels = np.asarray(points.labels)
+    mapped = to_model[np.clip(labels, 0, None)]
+    known = (labels >= 0) & (mapped >= 0)
+    return known, known & (mapped != np.asarray(predictions))
+
+
+def colour_groups(groups: np.ndarray, max_groups: int = 20) -> np.ndarray:
+    """Groups for colouring: with more than ``max_groups`` (ImageNet predictions), the ``max_groups - 1``
+    most frequent keep their index and the rest become ``-1`` (drawn grey as "other").
+
+    Examples::
+
+        >>> colour_groups(np.array([5, 5, 7, 9, 9, 9]), max_groups=3).tolist()
+        [5, 5, -1, 9, 9, 9]
+    """
+    groups = np.asarray(groups)
+    uniq, counts = np.unique(groups[groups >= 0], return_counts=True)
+    if len(uniq) <= max_groups:
+        return groups
+    keep = uniq[np.argsort(-counts, kind="stable")[:max_groups - 1]]
+    return np.where(np.isin(groups, keep), groups, -1)
 
 
 # ------------------------------------------------------------------------------- features
@@ -207,12 +293,13 @@ def feature_layers(m: ModelHandle) -> list[str]:
         ['pixels', 'features.0', 'features.1']
     """
     mods = dict(m.module.named_modules())
-    seen, names = set(), []
-    for info in m.layers():  # forward order; repeated modules appear once
-        if info.name in seen or info.name not in mods or isinstance(mods[info.name], _SKIP_TYPES):
+    calls: dict[str, int] = {}
+    names = []
+    for info in m.layers():  # forward order; a module called twice appears as 'name' and 'name#2'
+        calls[info.name] = calls.get(info.name, 0) + 1
+        if info.name not in mods or isinstance(mods[info.name], _SKIP_TYPES):
             continue
-        seen.add(info.name)
-        names.append(info.name)
+        names.append(call_key(info.name, calls[info.name]))
     return [PIXELS] + names
 
 
@@ -260,7 +347,7 @@ def _pooled_shape(c: int, h: int, w: int, pooling: str) -> tuple[str, int]:
     if pooling == "avg":
         return "avg", 1
     if pooling != "auto":
-        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        raise EmbeddingError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
     if c * h * w <= MAX_AUTO_DIMS:
         return "flatten", 0
     s = max(1, min(h, w, int(math.isqrt(MAX_AUTO_DIMS // max(1, c)))))
@@ -318,9 +405,9 @@ def extract_features(m: ModelHandle, images: np.ndarray | torch.Tensor | Sequenc
                      batch_size: int = 256, progress: ProgressFn | None = None) -> Features:
     """One layer's features (and the model's predictions) for many images, in batches on the device.
 
-    The model lock is taken per batch (``with m.inspect()``), so other sessions are not frozen
-    during a long extraction; the hook is removed after every batch. A module called twice in
-    one forward pass (a shared ReLU) contributes its last call, the block's output.
+    Nothing is locked (the capture engine never changes the model), so other sessions are not frozen
+    during a long extraction. A module called twice in one forward pass (a shared ReLU) is
+    ``name`` for its first call and ``name#2`` for its second (the block's output), as everywhere.
 
     Args:
         m: the model.
@@ -353,7 +440,7 @@ def extract_layers(m: ModelHandle, images: np.ndarray | torch.Tensor | Sequence,
     """
     mods = dict(m.module.named_modules())
     layers = list(dict.fromkeys(layers))
-    missing = [name for name in layers if name != PIXELS and name not in mods]
+    missing = [name for name in layers if name != PIXELS and split_key(name)[0] not in mods]
     if missing:
         raise KeyError(f"layer(s) {missing} not in model {m.name}. Hint: feature_layers(m) lists the choices")
     n = len(images)
@@ -367,21 +454,9 @@ def extract_layers(m: ModelHandle, images: np.ndarray | torch.Tensor | Sequence,
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         x = _batches_from(m, images, start, stop)
-        captured: dict[str, torch.Tensor] = {}
-
-        def hook_for(name):
-            def hook(_m, _i, out):
-                if isinstance(out, torch.Tensor):
-                    captured[name] = out  # a second call overwrites: the last call wins
-            return hook
-
-        with m.inspect() as module, torch.inference_mode():
-            handles = [mods[name].register_forward_hook(hook_for(name)) for name in layers if name != PIXELS]
-            try:
-                logits = module(x)
-            finally:
-                for h in handles:
-                    h.remove()
+        # the engine's naming rule: a plain name is a module's first call, 'name#2' its second
+        rec = capture(m.module, x, [name for name in layers if name != PIXELS], logits=True)
+        captured, logits = rec.outputs, rec.logits
         for name in layers:
             out = x if name == PIXELS else captured.get(name)
             if out is None:
@@ -547,14 +622,14 @@ def embed(features: torch.Tensor | np.ndarray, method: str = "tsne", dim: int = 
         (300, 2)
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+        raise EmbeddingError(f"method must be one of {METHODS}, not {method!r}")
     if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, not {dim}")
+        raise EmbeddingError(f"dim must be 2 or 3, not {dim}")
     x = torch.as_tensor(features).float()
     x = x.reshape(len(x), -1)
     n = len(x)
     if n < 5:
-        raise ValueError(f"need at least 5 points to embed, got {n}")
+        raise EmbeddingError(f"need at least 5 points to embed, got {n}; choose more points")
     t0 = time.perf_counter()
     if method == "pca":
         p = fit_pca(x, dim, seed)
@@ -746,7 +821,7 @@ def snap_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     p = np.asarray(points, dtype=np.float64)[:, :2]
     n = len(p)
     if n > rows * cols:
-        raise ValueError(f"{n} points do not fit a {rows}x{cols} grid; use more cells or fewer points")
+        raise EmbeddingError(f"{n} points do not fit a {rows}x{cols} grid; use more cells or fewer points")
     lo, hi = p.min(0), p.max(0)
     span = np.where(hi > lo, hi - lo, 1.0)
     u = (p - lo) / span  # 0..1
@@ -760,27 +835,18 @@ def snap_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return cells
 
 
-def grid_image(thumbs: np.ndarray, cells: np.ndarray, rows: int, cols: int, pad: int = 1,
-               empty: float = 0.5) -> np.ndarray:
-    """Compose thumbnails into the grid picture: thumbnail i in cell ``cells[i]``.
+def grid_subset(n: int, side: int, seed: int = 0) -> tuple[np.ndarray, int]:
+    """The points shown in a ``side`` x ``side`` image grid: all of them when they fit, else a seeded random
+    subset (sorted); and the number of rows they need.
 
-    Args:
-        thumbs: uint8 [N, H, W] or [N, H, W, 3].
-        cells: the cell of each thumbnail (from :func:`snap_to_grid`).
-        empty: grey level of cells without an image.
+    Examples::
 
-    Returns:
-        uint8 [H', W'] or [H', W', 3].
+        >>> pick, rows = grid_subset(10, 4)
+        >>> len(pick), rows
+        (10, 3)
     """
-    t = torch.as_tensor(np.asarray(thumbs)).float() / 255
-    if t.ndim == 4:
-        t = t.permute(0, 3, 1, 2)
-    full = torch.full((rows * cols, *t.shape[1:]), empty)
-    full[torch.as_tensor(cells)] = t
-    img, _layout = tile_grid(full, cols=cols, pad=pad, pad_value=1.0)
-    if img.ndim == 3:
-        img = img.permute(1, 2, 0)
-    return (img.clamp(0, 1) * 255).round().byte().numpy()
+    pick = np.arange(n) if n <= side * side else np.sort(np.random.default_rng(seed).permutation(n)[:side * side])
+    return pick, math.ceil(len(pick) / side)
 
 
 # ------------------------------------------------------------------------ layer comparison
@@ -844,6 +910,14 @@ class ResultCache:
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._data
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """The cached value for ``key``, or ``default`` (nothing is computed)."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return default
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value for ``key``, computing it once (concurrent callers of one key wait)."""

@@ -30,8 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.core.capture import capture, split_key
 from cnnviz.core.model import ModelHandle
 from cnnviz.core.paths import SAMPLES_DIR, cache_dir
+from cnnviz.errors import CnnvizError, ImageFolderError, LayerError
 
 CACHE_DIR = cache_dir("maximal")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -40,6 +42,14 @@ INDEX_VERSION = 1
 
 ProgressFn = Callable[[int, int], None]
 StopFlag = Callable[[], bool] | threading.Event | None
+
+
+class MaximalError(CnnvizError):
+    """An index or patch request that cannot be served (the message says what to pick instead)."""
+
+
+class ChannelError(MaximalError, IndexError):
+    """A channel number outside the layer (also an ``IndexError``)."""
 
 
 # --------------------------------------------------------------------------- image sets
@@ -84,7 +94,7 @@ class ArrayImageSet(ImageSet):
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4):
-            raise ValueError(f"images must be uint8 [N,H,W] or [N,H,W,3], got {self.images.dtype} {self.images.shape}")
+            raise MaximalError(f"images must be uint8 [N,H,W] or [N,H,W,3], got {self.images.dtype} {self.images.shape}")
         if not self.key:
             h = hashlib.sha1(str(self.images.shape).encode())
             h.update(np.ascontiguousarray(self.images).tobytes())
@@ -117,11 +127,12 @@ class FolderImageSet(ImageSet):
     def __init__(self, folder: str | Path, model: ModelHandle, limit: int = 5000):
         root = Path(folder).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"{root} is not a folder. Give a folder of images (ImageFolder layout: "
+            raise ImageFolderError(f"{root} is not a folder. Give a folder of images (ImageFolder layout: "
                                     "one sub-folder per class) that exists on the machine running the app")
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
+            raise ImageFolderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}; give a folder "
+                                   "that holds image files (in sub-folders per class, or directly)")
         self.root, self.model = root, model
         self.files = files[:limit]
         self.name = f"folder {root.name}"
@@ -173,7 +184,8 @@ def sample_photo_images(model: ModelHandle, crops_per_photo: int = 16, seed: int
 
     photos = sorted(p for p in SAMPLES_DIR.iterdir() if p.name.startswith("photo-"))
     if not photos:
-        raise FileNotFoundError(f"no photo-*.jpg in {SAMPLES_DIR}")
+        raise ImageFolderError(f"no photo-*.jpg in {SAMPLES_DIR}: the package's sample photos are missing; "
+                               "reinstall cnnviz or give an image folder")
     rng = np.random.default_rng(seed)
     c, h, w = model.input_size
     out, labels = [], []
@@ -206,6 +218,53 @@ def images_to_batch(model: ModelHandle, arr: np.ndarray) -> torch.Tensor:
     mean = torch.tensor(model.mean, device=model.device).view(1, -1, 1, 1)
     std = torch.tensor(model.std, device=model.device).view(1, -1, 1, 1)
     return (t.float() / 255 - mean) / std
+
+
+IMAGE_SET_TITLES = {"mnist": "MNIST digits (2,000 bundled test images)",
+                    "fashion-mnist": "Fashion-MNIST (3,000 bundled test images)",
+                    "samples": "Sample photos + random crops (tiny set, 96 images)",
+                    "folder": "An image folder on the server"}
+
+
+def image_set_choices(model: ModelHandle) -> list[str]:
+    """The data sets that suit ``model``, best first: bundled digits/clothes for grayscale models (its own
+    first), the tiny sample-photo set for RGB ones, and an image folder for both (see :data:`IMAGE_SET_TITLES`).
+
+    Examples::
+
+        >>> image_set_choices(load_model("small-vgg-fashion"))
+        ['fashion-mnist', 'mnist', 'folder']
+    """
+    if not model.grayscale:
+        return ["samples", "folder"]
+    return (["fashion-mnist", "mnist"] if model.dataset == "fashion-mnist" else ["mnist", "fashion-mnist"]) + ["folder"]
+
+
+def spatial_layers(model: ModelHandle, extra: str | None = None) -> tuple[list[str], dict[str, tuple[int, ...]]]:
+    """The layers whose dataset examples can be indexed: convolutions with a ``[C, H, W]`` output, plus
+    ``extra`` (e.g. a ReLU or pooling layer a link asks for) when its output is spatial too, in forward order.
+
+    Returns:
+        ``(layers, shapes)``: the names and every layer's output shape (first call of a shared module).
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    for info in model.layers():
+        shapes.setdefault(info.name, info.output_shape)
+    names = [n for n in model.conv_layer_names() if len(shapes.get(n, ())) == 3]
+    if extra and names and extra not in names and len(shapes.get(extra, ())) == 3:
+        order = {n: i for i, n in enumerate(shapes)}
+        names = sorted(names + [extra], key=lambda n: order.get(n, 0))
+    return names, shapes
+
+
+def index_macs(model: ModelHandle, n_images: int) -> float:
+    """Multiply-accumulates of one index pass over ``n_images`` (a whole forward pass each)."""
+    return float(sum(i.macs for i in model.layers())) * n_images
+
+
+def needs_confirmation(model: ModelHandle, n_images: int, limit: float = 2e11) -> bool:
+    """Whether an index pass is long enough to ask first: over ``limit`` MACs on a CPU (a GPU does it at once)."""
+    return model.device.type == "cpu" and index_macs(model, n_images) > limit
 
 
 # --------------------------------------------------------------------------- the index
@@ -252,11 +311,11 @@ class MaximalIndex:
             Hit(value=3.1, image=123, y=14, x=9)
         """
         if layer not in self.top_values:
-            raise KeyError(f"layer {layer!r} is not in this index; indexed layers: {self.layers}. "
+            raise LayerError(f"layer {layer!r} is not in this index; indexed layers: {self.layers}. "
                            "Build the index with layers=[...] including it")
         c, h, w = self.shapes[layer]
         if not 0 <= channel < c:
-            raise IndexError(f"channel {channel} out of range: layer {layer} has {c} channels (0..{c - 1})")
+            raise ChannelError(f"channel {channel} out of range: layer {layer} has {c} channels (0..{c - 1})")
         vals = (self.top_values if largest else self.bottom_values)[layer][channel]
         where = (self.top_where if largest else self.bottom_where)[layer][channel]
         n = min(k or self.k, self.k, self.n_images)
@@ -320,11 +379,11 @@ def _stopped(stop: StopFlag) -> bool:
 def _check_layers(model: ModelHandle, layers: Sequence[str] | None) -> list[str]:
     names = list(layers) if layers is not None else model.conv_layer_names()
     if not names:
-        raise ValueError(f"{model.name} has no Conv2d layers to index; pass layers=[...] (see m.layer_names())")
+        raise MaximalError(f"{model.name} has no Conv2d layers to index; pass layers=[...] (see m.layer_names())")
     mods = dict(model.module.named_modules())
-    missing = [n for n in names if n not in mods]
+    missing = [n for n in names if split_key(n)[0] not in mods]
     if missing:
-        raise KeyError(f"layer(s) {missing} not in model {model.name}. Hint: m.conv_layer_names() lists them")
+        raise LayerError(f"layer(s) {missing} not in model {model.name}. Hint: m.conv_layer_names() lists them")
     return names
 
 
@@ -336,7 +395,7 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
     For every image and channel the map's maximum (and minimum) is taken on the device;
     ``torch.topk`` over the batch merged with the running best keeps ``k`` per channel, and the
     position inside the map is found only for the entries that make the top ``k``.
-    The model lock is taken per batch, so other sessions keep working during a long pass.
+    Nothing is locked (the capture engine never changes the model), so other sessions keep working.
 
     Args:
         model: the model to index.
@@ -359,7 +418,7 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
 
     names = _check_layers(model, layers)
     if len(images) == 0:
-        raise ValueError(f"the image set {images.name!r} is empty")
+        raise MaximalError(f"the image set {images.name!r} is empty; give a folder with images in it")
     key = cache_key(model, images, names, k)
     folder = cache_dir or CACHE_DIR
     if cache:
@@ -374,46 +433,45 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
             return hit
 
     t0 = time.perf_counter()
-    mods = dict(model.module.named_modules())
     n = len(images)
     state: dict[str, list[torch.Tensor]] = {}  # layer -> [top_v, top_w, bot_v, bot_w]
     shapes: dict[str, tuple[int, int, int]] = {}
     seen: set[str] = set()
+    wanted = set(names)
     offset = [0]
 
-    def hook_for(name: str):
-        def hook(_m, _inp, out):
-            if name in seen or not isinstance(out, torch.Tensor):
-                return  # a module called twice (shared ReLU) counts its first call only
-            seen.add(name)
-            if out.ndim != 4:
-                raise ValueError(f"layer {name} gives outputs of shape {tuple(out.shape)}; only [N,C,H,W] maps can "
-                                 "be indexed. Pick a convolutional layer")
-            b, c, h, w = out.shape
-            shapes[name] = (c, h, w)
-            flat = out.detach().float().reshape(b, c, h * w)
-            merged: list[torch.Tensor] = []
-            # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
-            for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
-                old_v, old_w = (state[name][2 * j], state[name][2 * j + 1]) if name in state else (None, None)
-                k_old = 0 if old_v is None else old_v.shape[1]
-                cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
-                top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
-                bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
-                if old_w is None and 2 * bi.shape[1] >= b:  # first batch, most of it wins: one arg-reduction
-                    arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
-                    where = (bi + offset[0]) * (h * w) + arg.t().gather(1, bi)
-                else:  # positions only for the entries new to the top-k (few, once the pass is under way)
-                    is_new = top_i >= k_old
-                    where = torch.zeros_like(top_i) if old_w is None else old_w.gather(1, top_i.clamp(max=max(k_old - 1, 0)))
-                    cs, js = is_new.nonzero(as_tuple=True)
-                    if len(cs):
-                        rows = flat[bi[cs, js], cs]  # [new entries, H*W]
-                        pos = rows.argmax(dim=1) if largest else rows.argmin(dim=1)
-                        where[cs, js] = (bi[cs, js] + offset[0]) * (h * w) + pos
-                merged += [top_v, where]
-            state[name] = merged
-        return hook
+    def record(name: str, out: torch.Tensor) -> None:
+        """Reduce one layer's maps to the running top-k and bottom-k (called by the capture engine)."""
+        if name not in wanted:  # a plain name means a module's first call; 'name#2' its second
+            return
+        seen.add(name)
+        if out.ndim != 4:
+            raise ValueError(f"layer {name} gives outputs of shape {tuple(out.shape)}; only [N,C,H,W] maps can "
+                             "be indexed. Pick a convolutional layer")
+        b, c, h, w = out.shape
+        shapes[name] = (c, h, w)
+        flat = out.detach().float().reshape(b, c, h * w)
+        merged: list[torch.Tensor] = []
+        # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
+        for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
+            old_v, old_w = (state[name][2 * j], state[name][2 * j + 1]) if name in state else (None, None)
+            k_old = 0 if old_v is None else old_v.shape[1]
+            cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
+            top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
+            bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
+            if old_w is None and 2 * bi.shape[1] >= b:  # first batch, most of it wins: one arg-reduction
+                arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
+                where = (bi + offset[0]) * (h * w) + arg.t().gather(1, bi)
+            else:  # positions only for the entries new to the top-k (few, once the pass is under way)
+                is_new = top_i >= k_old
+                where = torch.zeros_like(top_i) if old_w is None else old_w.gather(1, top_i.clamp(max=max(k_old - 1, 0)))
+                cs, js = is_new.nonzero(as_tuple=True)
+                if len(cs):
+                    rows = flat[bi[cs, js], cs]  # [new entries, H*W]
+                    pos = rows.argmax(dim=1) if largest else rows.argmin(dim=1)
+                    where[cs, js] = (bi[cs, js] + offset[0]) * (h * w) + pos
+            merged += [top_v, where]
+        state[name] = merged
 
     complete, done = True, 0
     for start in range(0, n, batch_size):
@@ -424,13 +482,7 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
         x = images_to_batch(model, images.arrays(start, stop_i))
         offset[0] = start
         seen.clear()
-        with model.inspect() as module, torch.inference_mode():
-            handles = [mods[nm].register_forward_hook(hook_for(nm)) for nm in names]
-            try:
-                module(x)
-            finally:
-                for hnd in handles:
-                    hnd.remove()
+        capture(model.module, x, names, on_output=record)  # each map reduced as soon as it exists
         done = stop_i
         if progress:
             progress(done, n)
@@ -542,7 +594,7 @@ def unit_box(model: ModelHandle, layer: str, y: int, x: int) -> tuple[int, int, 
 
     rfs = receptive_fields(model)  # cached per model by the receptive_field module
     if layer not in rfs:
-        raise KeyError(f"no receptive field computed for layer {layer!r} of {model.name}; "
+        raise LayerError(f"no receptive field computed for layer {layer!r} of {model.name}; "
                        "cnnviz.receptive_fields(m) lists the layers it covers")
     rf = rfs[layer]
     top, left, _, _ = rf.box(y, x)
@@ -564,7 +616,7 @@ def top_patches(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer
         [(14, 14), (14, 14)]
     """
     if index.dataset_key != images.key:
-        raise ValueError(f"this index was built over {index.dataset_key!r}, not {images.key!r}; build it for this image set")
+        raise MaximalError(f"this index was built over {index.dataset_key!r}, not {images.key!r}; build it for this image set")
     out = []
     for hit in index.hits(layer, channel, k, largest):
         box = unit_box(model, layer, hit.y, hit.x)
@@ -579,98 +631,39 @@ def channel_grid_patches(model: ModelHandle, index: MaximalIndex, images: ImageS
     return [top_patches(model, index, images, layer, c, per_channel, largest, fill) for c in channels]
 
 
-def channel_grid(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer: str, channels: Sequence[int],
-                 per_channel: int = 4, largest: bool = True, tile: int = 64, pad: int = 4, fill: int = 128):
-    """Many channels at once: for each channel a small mosaic of its ``per_channel`` best patches,
-    all mosaics in one grid image.
+def index_summary(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer: str) -> str:
+    """A caption: the data set, the index (cached or built, how fast) and what a unit of ``layer`` sees."""
+    from cnnviz.methods.receptive_field import receptive_fields
 
-    Args:
-        tile: side in pixels of each patch in the grid (patches are resized to it, area-averaged
-            when larger, nearest when smaller so 28x28 data stays crisp).
-        pad: pixels between channel mosaics (white).
+    how = ("loaded from the cache." if index.from_cache
+           else f"built in {index.seconds:.1f} s on {model.device_description}.")
+    try:
+        rf = receptive_fields(model)[layer]
+        seen = (f"A unit of **{layer}** sees **{rf.size[0]}×{rf.size[1]} px** of the {model.input_size[1]}×"
+                f"{model.input_size[2]} input; neighbouring units are **{rf.jump[0]} px** apart.")
+    except (CnnvizError, KeyError) as e:  # an untraceable uploaded model: say so instead of failing
+        seen = f"(The receptive field of {layer} could not be computed: {e})"
+    return f"{images.note}. Index of {len(index.layers)} layers × top/bottom {index.k} per channel: {how} {seen}"
 
-    Returns:
-        ``(grid, layout)``: a uint8 image ``[H, W]`` or ``[H, W, 3]`` and the
-        :class:`cnnviz.figures.render.GridLayout` of the channel mosaics (``layout.tile_at(y, x)`` is the
-        position in ``channels`` of the mosaic under a click).
+
+def channel_map(model: ModelHandle, image: np.ndarray, layer: str, channel: int) -> np.ndarray:
+    """The activation map of ``channel`` of ``layer`` on one uint8 image, as float32 ``[H, W]`` on the CPU.
 
     Examples::
 
-        >>> grid, layout = channel_grid(m, idx, ds, "features.3", range(16), per_channel=4, tile=14)
-        >>> layout.n
-        16
+        >>> channel_map(m, ds.image(0), "features.3", 5).shape
+        (10, 10)
     """
-    import math
-
-    from torch.nn import functional as F
-
-    from cnnviz.figures.render import tile_grid, to_uint8
-
-    rgb = model.input_size[0] == 3
-    side = math.ceil(math.sqrt(per_channel))
-    mosaics = []
-    for c in channels:
-        patches = top_patches(model, index, images, layer, c, per_channel, largest, fill)
-        arr = [p.pixels for p in patches] + [np.full_like(patches[0].pixels, fill)] * (side * side - len(patches))
-        t = torch.from_numpy(np.stack(arr)).float() / 255  # [P, h, w] or [P, h, w, 3]
-        t = t.permute(0, 3, 1, 2) if rgb else t[:, None]
-        h = t.shape[-1]
-        if h != tile:
-            t = F.interpolate(t, size=(tile, tile), mode="area" if h > tile else "nearest")
-        mosaic, _ = tile_grid(t, cols=side, pad=1, pad_value=1.0)
-        mosaics.append(mosaic)
-    grid, layout = tile_grid(torch.stack(mosaics), pad=pad, pad_value=1.0, cols=max(1, min(len(mosaics), 8)))
-    return to_uint8(grid), layout
-
-
-def patch_strip(patches: Sequence[Patch], side: int = 96, labels: Sequence[str] | None = None, pad: int = 6,
-                font_size: int = 18, cols: int | None = None):
-    """Patches side by side (``cols`` per row), each resized to ``side`` px, with a text label under each.
-
-    Returns:
-        ``(strip, layout)``: a uint8 RGB image and the :class:`cnnviz.figures.render.GridLayout` of the
-        patches (label bands included in the tile height), so a click maps to a patch.
-    """
-    from PIL import Image, ImageDraw, ImageFont
-
-    from cnnviz.figures.render import GridLayout
-
-    band = font_size + 10 if labels else 0
-    n = len(patches)
-    cols = max(1, min(cols or n, n))
-    rows = max(1, -(-n // cols))
-    w = pad + cols * (side + pad)
-    h = pad + rows * (side + band + pad)
-    canvas = Image.new("RGB", (max(w, 1), h), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=font_size)
-    for i, p in enumerate(patches):
-        img = Image.fromarray(p.pixels).convert("RGB")
-        small = img.width > side
-        img = img.resize((side, side), Image.BOX if small else Image.NEAREST)
-        r, c = divmod(i, cols)
-        x0, y0 = pad + c * (side + pad), pad + r * (side + band + pad)
-        canvas.paste(img, (x0, y0))
-        if labels:
-            draw.text((x0 + side / 2, y0 + side + 4), labels[i], fill=(20, 20, 20), font=font, anchor="ma")
-    return np.asarray(canvas), GridLayout(n, cols, rows, side + band, side, pad)
-
-
-def draw_box(image: np.ndarray, box: tuple[int, int, int, int], scale: int = 1, color=(255, 40, 40),
-             width: int = 2) -> np.ndarray:
-    """The image (nearest-upscaled by ``scale``) as RGB with the box outlined, clipped to the picture."""
-    from PIL import Image, ImageDraw
-
-    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    big = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-    pil = Image.fromarray(big)
-    top, left, bottom, right = box
-    h, w = big.shape[:2]
-    rect = [max(0, left * scale), max(0, top * scale), min(w - 1, right * scale - 1), min(h - 1, bottom * scale - 1)]
-    ImageDraw.Draw(pil).rectangle(rect, outline=color, width=width)
-    return np.asarray(pil)
+    with torch.inference_mode():
+        maps = model.activations(images_to_batch(model, image[None]), [layer])[layer]
+    if not 0 <= channel < maps.shape[1]:
+        raise ChannelError(f"channel {channel} out of range: layer {layer} has {maps.shape[1]} channels "
+                           f"(0..{maps.shape[1] - 1})")
+    return maps[0, channel].float().cpu().numpy()
 
 
 __all__ = ["ImageSet", "ArrayImageSet", "FolderImageSet", "bundled_images", "sample_photo_images", "images_to_batch",
            "Hit", "MaximalIndex", "build_index", "cache_key", "weights_digest", "Patch", "crop_box", "unit_box",
-           "top_patches", "channel_grid_patches", "channel_grid", "patch_strip", "is_cached", "draw_box", "CACHE_DIR", "DEFAULT_K"]
+           "top_patches", "channel_grid_patches", "is_cached", "channel_map", "index_summary", "spatial_layers", "image_set_choices",
+           "IMAGE_SET_TITLES", "index_macs", "needs_confirmation", "MaximalError", "ChannelError", "CACHE_DIR",
+           "DEFAULT_K"]

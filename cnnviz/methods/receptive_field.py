@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from cnnviz.core.capture import TRACE_LOCK
 from cnnviz.errors import CnnvizError
 
 __all__ = [
@@ -493,7 +494,7 @@ def _traced(model: Any, input_size: Sequence[int] | None) -> _Traced:
             if key in _CACHE:
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
-        with model.lock:  # tracing patches module calls; no other session may run this model meanwhile
+        with TRACE_LOCK:  # fx tracing patches nn.Module.__call__ process-wide: one trace at a time
             t = _compute(model.module, size, model.device)
         with _TRACE_LOCK:
             _CACHE[key] = t
@@ -648,8 +649,8 @@ def _subgraph(t: _Traced, layer: str) -> fx.GraphModule:
 def layer_output(model: Any, layer: str, x: torch.Tensor) -> torch.Tensor:
     """The output of ``layer`` (any name from :func:`receptive_fields`, functional nodes too) for batch ``x``.
 
-    Runs only the part of the graph the layer needs, under ``model.inspect()``; the tensor stays on
-    the model's device.
+    Runs only the part of the graph the layer needs (a traced copy sharing the model's layers,
+    so nothing of the shared model changes); the tensor stays on the model's device.
 
     Examples::
 
@@ -659,7 +660,7 @@ def layer_output(model: Any, layer: str, x: torch.Tensor) -> torch.Tensor:
     """
     t = _traced(model, None)
     sub = _subgraph(t, layer)
-    with model.inspect(), torch.inference_mode():
+    with torch.inference_mode():
         return sub(x.to(model.device))
 
 
@@ -703,7 +704,7 @@ def effective_receptive_field(model: Any, layer: str, inputs: torch.Tensor | Non
     """The effective receptive field of the centre unit of ``layer``: its input gradient.
 
     Args:
-        model: a cnnviz ModelHandle (the gradient runs under ``model.inspect()``).
+        model: a cnnviz ModelHandle (the gradient w.r.t. the input runs through a traced copy).
         layer: a spatial layer name from :func:`receptive_fields`.
         inputs: ``[N, C, H, W]`` normalised inputs; default ``samples`` seeded Gaussian noise images,
             as in Luo et al.
@@ -734,7 +735,7 @@ def effective_receptive_field(model: Any, layer: str, inputs: torch.Tensor | Non
         inputs = torch.randn(samples, *model.input_size, generator=gen)
     x = inputs.to(model.device).detach().clone().requires_grad_(True)
     sub = _subgraph(t, layer)
-    with model.inspect(), torch.enable_grad():
+    with torch.enable_grad():
         out = sub(x)
         sel = out[:, :, row, col] if channel is None else out[:, channel, row, col]
         (g,) = torch.autograd.grad(sel.sum(), x)

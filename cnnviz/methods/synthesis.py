@@ -35,7 +35,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from cnnviz.core.capture import capture, split_key
 from cnnviz.core.model import ModelHandle
+from cnnviz.errors import CnnvizError, LayerError
 
 KINDS = ("neuron", "channel", "layer", "logit", "prob")
 KIND_TITLES = {
@@ -45,6 +47,14 @@ KIND_TITLES = {
     "logit": "Class logit (before softmax)",
     "prob": "Class probability (after softmax)",
 }
+
+class SynthesisError(CnnvizError):
+    """An objective or setting that cannot be optimised (the message says what to change)."""
+
+
+class ObjectiveIndexError(SynthesisError, IndexError):
+    """A channel or class number outside the layer or the model's classes (also an ``IndexError``)."""
+
 
 # Lucid's colour correlation of ImageNet (square root of the covariance, by SVD), normalised.
 _COLOR_SQRT = np.asarray([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32)
@@ -72,11 +82,11 @@ class Objective:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown objective kind {self.kind!r}; use one of {KINDS}")
+            raise SynthesisError(f"unknown objective kind {self.kind!r}; use one of {KINDS}")
         if self.kind in ("neuron", "channel", "layer") and not self.layer:
-            raise ValueError(f"a {self.kind} objective needs a layer name (see m.conv_layer_names())")
+            raise SynthesisError(f"a {self.kind} objective needs a layer name (see m.conv_layer_names())")
         if self.kind in ("neuron", "channel", "logit", "prob") and self.index is None:
-            raise ValueError(f"a {self.kind} objective needs an index (the channel or class number)")
+            raise SynthesisError(f"a {self.kind} objective needs an index (the channel or class number)")
 
     def __neg__(self) -> "Objective":
         return replace(self, sign=-self.sign)
@@ -93,6 +103,18 @@ class Objective:
             return f"{s}DeepDream {self.layer}"
         name = classes[self.index] if classes is not None and self.index < len(classes) else str(self.index)
         return f"{s}{'logit' if self.kind == 'logit' else 'P'}({name})"
+
+    def short(self, classes: Sequence[str] | None = None) -> str:
+        """A caption under an image, e.g. ``"−ch 5"``, ``"ch 5 @(3,4)"``, ``"P cat"``."""
+        s = "−" if self.sign < 0 else ""
+        if self.kind == "channel":
+            return f"{s}ch {self.index}"
+        if self.kind == "neuron":
+            return f"{s}ch {self.index} @({self.y},{self.x})"
+        if self.kind == "layer":
+            return f"{s}DeepDream"
+        name = classes[self.index] if classes is not None and self.index < len(classes) else str(self.index)
+        return f"{s}{'logit' if self.kind == 'logit' else 'P'} {name}"
 
 
 def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None) -> Objective:
@@ -116,6 +138,29 @@ def class_logit(index: int) -> Objective:
 
 def class_probability(index: int) -> Objective:
     return Objective("prob", None, index)
+
+
+def make_objectives(kind: str, layer: str | None = None, indices: Sequence[int] = (), y: int | None = None,
+                    x: int | None = None, negative: bool = False, variants: int = 1) -> list[Objective]:
+    """The batch slots for one request: an objective of ``kind`` per index (channels, or classes for
+    ``"logit"``/``"prob"``; one DeepDream for ``"layer"``), flipped if ``negative``, each ``variants`` times.
+
+    Examples::
+
+        >>> [o.short() for o in make_objectives("channel", "features.3", [0, 1], negative=True, variants=2)]
+        ['−ch 0', '−ch 0', '−ch 1', '−ch 1']
+    """
+    if kind == "layer":
+        objs = [deepdream(layer)]
+    elif kind in ("logit", "prob"):
+        objs = [class_logit(c) if kind == "logit" else class_probability(c) for c in indices]
+    elif kind in ("neuron", "channel"):
+        objs = [neuron(layer, c, y, x) if kind == "neuron" else channel(layer, c) for c in indices]
+    else:
+        raise SynthesisError(f"unknown objective kind {kind!r}; use one of {KINDS}")
+    if not objs:
+        raise SynthesisError(f"no {kind} objective: pick at least one {'class' if kind in ('logit', 'prob') else 'channel'}")
+    return [-o if negative else o for o in objs for _ in range(max(1, variants))]
 
 
 # --------------------------------------------------------------------------- parameterisation
@@ -196,10 +241,6 @@ def random_transforms(x: torch.Tensor, generator: torch.Generator | None = None,
 
 
 # --------------------------------------------------------------------------- evaluating objectives
-class _Enough(Exception):
-    """Raised from a hook once every needed layer is captured: the rest of the forward is skipped."""
-
-
 def _normalise(model: ModelHandle, x01: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(model.mean, device=x01.device, dtype=x01.dtype).view(1, -1, 1, 1)
     std = torch.tensor(model.std, device=x01.device, dtype=x01.dtype).view(1, -1, 1, 1)
@@ -207,32 +248,16 @@ def _normalise(model: ModelHandle, x01: torch.Tensor) -> torch.Tensor:
 
 
 def _forward_capture(model: ModelHandle, x: torch.Tensor, layers: set[str], need_logits: bool):
-    """Run the model on ``x`` with the lock held; returns ({layer: output}, logits or None)."""
+    """Run the model on ``x`` (which requires grad) through the capture engine; returns ({layer: output}, logits or None).
+
+    Layers after the last needed one are not run unless the logits are needed.
+    """
     mods = dict(model.module.named_modules())
-    missing = [n for n in layers if n not in mods]
+    missing = [n for n in layers if split_key(n)[0] not in mods]
     if missing:
-        raise KeyError(f"layer(s) {missing} not in model {model.name}. Hint: m.conv_layer_names() lists them")
-    acts: dict[str, torch.Tensor] = {}
-
-    def hook_for(name):
-        def hook(_m, _i, out):
-            if name not in acts and isinstance(out, torch.Tensor):
-                acts[name] = out
-                if not need_logits and len(acts) == len(layers):
-                    raise _Enough
-        return hook
-
-    logits = None
-    with model.inspect() as module:
-        handles = [mods[n].register_forward_hook(hook_for(n)) for n in layers]
-        try:
-            logits = module(x)
-        except _Enough:
-            pass
-        finally:
-            for h in handles:
-                h.remove()
-    return acts, logits
+        raise LayerError(f"layer(s) {missing} not in model {model.name}. Hint: m.conv_layer_names() lists them")
+    rec = capture(model.module, x, sorted(layers), logits=need_logits)
+    return rec.outputs, rec.logits
 
 
 @dataclass
@@ -269,21 +294,23 @@ def _values(plan: _Plan, acts: dict[str, torch.Tensor], logits: torch.Tensor | N
         if kind in ("logit", "prob"):
             out = logits[slots]
             if out.ndim != 2:
-                raise ValueError(f"the model's output has shape {tuple(logits.shape)}; class objectives need [N, classes]")
+                raise SynthesisError(f"the model's output has shape {tuple(logits.shape)}; class objectives need "
+                                     "[N, classes]: pick a channel objective")
             if int(idx.max()) >= out.shape[1]:
-                raise IndexError(f"class {int(idx.max())} out of range: the model has {out.shape[1]} classes")
+                raise ObjectiveIndexError(f"class {int(idx.max())} out of range: the model has {out.shape[1]} classes")
             out = out if kind == "logit" else torch.softmax(out, dim=1)
             v = out.gather(1, idx.view(-1, 1))[:, 0]
         else:
             a = acts[layer][slots]
             if a.ndim != 4:
-                raise ValueError(f"layer {layer} gives outputs of shape {tuple(a.shape[1:])}; neuron, channel and "
+                raise SynthesisError(f"layer {layer} gives outputs of shape {tuple(a.shape[1:])}; neuron, channel and "
                                  "layer objectives need a convolutional [C, H, W] map")
             if kind == "layer":
                 v = a.pow(2).mean(dim=(1, 2, 3))
             else:
                 if int(idx.max()) >= a.shape[1]:
-                    raise IndexError(f"channel {int(idx.max())} out of range: layer {layer} has {a.shape[1]} channels")
+                    raise ObjectiveIndexError(f"channel {int(idx.max())} out of range: layer {layer} has "
+                                              f"{a.shape[1]} channels")
                 maps = a[torch.arange(len(slots), device=a.device), idx]  # [S, H, W]
                 if kind == "channel":
                     v = maps.mean(dim=(1, 2))
@@ -305,7 +332,7 @@ def evaluate(model: ModelHandle, objectives: Sequence[Objective], images01: torc
         torch.Size([1])
     """
     if len(objectives) != len(images01):
-        raise ValueError(f"{len(objectives)} objectives for {len(images01)} images: give one objective per image")
+        raise SynthesisError(f"{len(objectives)} objectives for {len(images01)} images: give one objective per image")
     plan = _plan(objectives, model.device)
     with torch.no_grad():
         acts, logits = _forward_capture(model, _normalise(model, images01.to(model.device).float()), plan.layers, plan.need_logits)
@@ -370,6 +397,22 @@ class SynthesisResult:
         arr = (self.images[i].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
         return arr[..., 0] if arr.shape[2] == 1 else arr
 
+    def summary(self, device: str = "") -> str:
+        """One caption line: steps, time, batch, and how far the objective rose from the random start.
+
+        Examples::
+
+            >>> res.summary("CPU")
+            '48 steps in 8.4 s on CPU, 6 images in one batch. Objective (...): mean 1.78, up from -0.42 ...'
+        """
+        gain = float((self.values - self.start_values).mean())
+        n = len(self.objectives)
+        return (f"{self.steps_done} steps in {self.seconds:.1f} s{' on ' + device if device else ''}, {n} image"
+                f"{'s' if n > 1 else ''} in one batch. Objective (on the final image, without transforms): mean "
+                f"{float(self.values.mean()):.2f}, {'up' if gain >= 0 else 'DOWN'} from "
+                f"{float(self.start_values.mean()):.2f} at the random start ({gain:+.2f})."
+                + ("" if gain > 0 else " Try more steps."))
+
 
 def _stopped(stop) -> bool:
     if stop is None:
@@ -411,9 +454,9 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
     """
     objectives = list(objectives)
     if not objectives:
-        raise ValueError("no objectives: give at least one, e.g. [channel('features.0', 0)]")
+        raise SynthesisError("no objectives: give at least one, e.g. [channel('features.0', 0)]")
     if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+        raise SynthesisError(f"steps must be at least 1, got {steps}")
     c, h, w = model.input_size
     if size is not None:
         h, w = size
@@ -432,7 +475,11 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
     t0 = time.perf_counter()
     with torch.no_grad():
         start_images = param().detach()
-    start_values = evaluate(model, objectives, start_images)
+    try:
+        start_values = evaluate(model, objectives, start_images)
+    except RuntimeError as e:  # the first forward pass: a size the model's classifier cannot take
+        raise SynthesisError(f"{model.name} cannot run on {h}×{w} images ({e}); use its input size "
+                             f"{model.input_size[1]}×{model.input_size[2]}") from e
     history: list[float] = []
     done, stopped = 0, False
     for step in range(1, steps + 1):
@@ -484,6 +531,6 @@ def render_diverse(model: ModelHandle, objective: Objective, n: int = 4, steps: 
     return synthesize(model, [objective] * n, steps=steps, diversity=diversity, **kw)
 
 
-__all__ = ["Objective", "neuron", "channel", "deepdream", "class_logit", "class_probability", "ImageParam",
+__all__ = ["SynthesisError", "ObjectiveIndexError", "make_objectives", "Objective", "neuron", "channel", "deepdream", "class_logit", "class_probability", "ImageParam",
            "random_transforms", "evaluate", "synthesize", "render_channels", "render_diverse",
            "SynthesisProgress", "SynthesisResult", "KINDS", "KIND_TITLES", "default_diversity_layer"]

@@ -26,11 +26,11 @@ def _inplace_flags(module: torch.nn.Module) -> list[bool]:
 
 
 def _input_gradient(model, img) -> torch.Tensor:
-    """Gradient saliency the way pages compute it: inside inspect(), gradient w.r.t. the input."""
+    """Gradient saliency by hand: autograd w.r.t. the input through the shared module."""
     x = model.preprocess(img).requires_grad_(True)
-    with model.inspect() as module:
-        out = module(x)
-        (g,) = torch.autograd.grad(out[0, out[0].argmax()], x)
+    module = model.module
+    out = module(x)
+    (g,) = torch.autograd.grad(out[0, out[0].argmax()], x)
     return g
 
 

@@ -103,8 +103,8 @@ def test_grad_cam_equals_captum_layer_gradcam(lenet, resnet18_untrained):
         x = m.preprocess(cnnviz.load_image(img))
         ours = grad_cam(m, x, None, layer=layer)
         mod = dict(m.module.named_modules())[layer]
-        with m.inspect() as module:
-            theirs = LayerGradCam(module, mod).attribute(x, target=ours.target, relu_attributions=True)
+        module = m.module
+        theirs = LayerGradCam(module, mod).attribute(x, target=ours.target, relu_attributions=True)
         assert torch.allclose(ours.raw, theirs[0, 0], rtol=1e-4, atol=1e-6 * float(theirs.detach().abs().max()) + 1e-9), layer
 
 
@@ -113,8 +113,8 @@ def test_occlusion_equals_captum(lenet):
 
     x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-5.png"))
     ours = occlusion(lenet, x, 5, patch=4, stride=4, batch_size=10)  # (28 - 4) / 4 + 1 = 7 positions a side
-    with lenet.inspect() as module:
-        theirs = Occlusion(module).attribute(x, sliding_window_shapes=(1, 4, 4), strides=(1, 4, 4), target=5, baselines=0.0)
+    module = lenet.module
+    theirs = Occlusion(module).attribute(x, sliding_window_shapes=(1, 4, 4), strides=(1, 4, 4), target=5, baselines=0.0)
     assert ours.info["positions"] == 49
     assert torch.allclose(ours.map, theirs[0, 0], atol=1e-4)
 
@@ -124,8 +124,8 @@ def test_guided_backprop_equals_captum(lenet):
 
     x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-2.png"))
     ours = guided_backprop(lenet, x, 2)
-    with lenet.inspect() as module:
-        theirs = GuidedBackprop(module).attribute(x.clone(), target=2)
+    module = lenet.module
+    theirs = GuidedBackprop(module).attribute(x.clone(), target=2)
     assert torch.allclose(ours.raw, theirs[0], atol=1e-6)
 
 
