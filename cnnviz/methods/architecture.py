@@ -15,8 +15,9 @@ Examples::
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from torch import nn
 
@@ -77,7 +78,8 @@ class LayerRow:
             "#": self.index, "layer": self.name, "type": self.type, "kernel": pair(self.kernel),
             "stride": pair(self.stride), "padding": pair(self.padding),
             "output": "×".join(str(s) for s in self.output_shape), "params": self.params, "MACs": self.macs,
-            "receptive field": "" if self.rf is None else ("x".join(str(r) for r in self.rf) if self.rf[0] != self.rf[1] else str(self.rf[0])),
+            "receptive field": "" if self.rf is None else
+            ("x".join(str(r) for r in self.rf) if self.rf[0] != self.rf[1] else str(self.rf[0])),
         }
 
 
@@ -225,23 +227,27 @@ CASE_STUDIES: dict[str, CaseStudy] = {
          "Global average pooling instead of large fully connected layers: the classifier has only 1,290 parameters."),
         "The receptive field grows by 2 per 3x3 conv and doubles its step at each pooling."),
     "alexnet": CaseStudy(
-        "AlexNet (Krizhevsky, Sutskever & Hinton, 2012)", "ImageNet classification with deep convolutional neural networks",
+        "AlexNet (Krizhevsky, Sutskever & Hinton, 2012)",
+        "ImageNet classification with deep convolutional neural networks",
         ("ReLU instead of tanh/sigmoid: training several times faster, no saturation for positive inputs.",
          "Dropout in the fully connected layers against overfitting; data augmentation; training on GPUs.",
          "A large first layer (11x11, stride 4) that shrinks 224x224 to 55x55 at once; overlapping 3x3/2 max pooling."),
-        "About 58.6 of its 61.1 million parameters are in the three fully connected layers, while nearly all MACs are in the convolutions."),
+        "About 58.6 of its 61.1 million parameters are in the three fully connected layers, while nearly all MACs "
+        "are in the convolutions."),
     "vgg16": CaseStudy(
         "VGG-16 (Simonyan & Zisserman, 2014)", "Very deep convolutional networks for large-scale image recognition",
         ("Only 3x3 convolutions, stacked: two 3x3 layers see 5x5 and three see 7x7, with fewer parameters "
          "(3·9C² = 27C² vs 49C² for one 7x7) and more non-linearities.",
          "A regular design: channels double (64 → 512) each time max pooling halves the resolution."),
-        "15.5 G MACs per image, most in the early high-resolution blocks; 124 M of its 138 M parameters in the fully connected layers."),
+        "15.5 G MACs per image, most in the early high-resolution blocks; 124 M of its 138 M parameters in the fully "
+        "connected layers."),
     "googlenet": CaseStudy(
         "GoogLeNet / Inception v1 (Szegedy et al., 2014)", "Going deeper with convolutions",
         ("Inception blocks: 1x1, 3x3 and 5x5 convolutions and pooling side by side, concatenated along depth.",
          "1x1 bottleneck convolutions reduce the depth before the expensive 3x3/5x5 filters.",
          "Global average pooling replaces the big fully connected layers: 6.6 M parameters, 9x fewer than AlexNet."),
-        "The table lists the branches of each Inception block one after another; their outputs are concatenated (channels add up)."),
+        "The table lists the branches of each Inception block one after another; their outputs are concatenated "
+        "(channels add up)."),
     "resnet18": CaseStudy(
         "ResNet-18 (He et al., 2015)", "Deep residual learning for image recognition",
         ("Residual connections: each block learns a correction F(x) added to its input, x + F(x), so very deep "
@@ -265,3 +271,88 @@ CASE_STUDIES: dict[str, CaseStudy] = {
 def case_study(architecture: str) -> CaseStudy | None:
     """The case-study notes for an architecture name (``m.architecture``), if any."""
     return CASE_STUDIES.get(architecture)
+
+
+# --------------------------------------------------------------------------- what the pages show
+def depth_steps(handle: ModelHandle, rows: list[LayerRow], fields: Mapping[str, Any] | None) -> list[DepthPoint]:
+    """:func:`depth_profile` with the input as step 0 (receptive field 1 when fields are known), or [] without maps.
+
+    Examples::
+
+        >>> m = cnnviz.load_model("lenet5-mnist")
+        >>> [p.output_shape for p in depth_steps(m, layer_table(m), None)][:2]
+        [(1, 28, 28), (6, 28, 28)]
+    """
+    profile = depth_profile(handle, rows, fields)
+    if not profile:
+        return []
+    return [DepthPoint("input", tuple(handle.input_size), 1 if fields else None)] + profile
+
+
+def table_records(rows: list[LayerRow], receptive_field: bool = True) -> list[dict[str, Any]]:
+    """The layer table as flat records (``LayerRow.as_dict``), without the receptive-field column when unknown."""
+    records = [r.as_dict() for r in rows]
+    if not receptive_field:
+        for rec in records:
+            rec.pop("receptive field", None)
+    return records
+
+
+def by_type(rows: list[LayerRow]) -> list[dict[str, Any]]:
+    """Layers, parameters and MACs summed per layer type, most MACs first, with each type's share of the totals.
+
+    Examples::
+
+        >>> lenet = by_type(layer_table(cnnviz.load_model("lenet5-mnist")))
+        >>> [(r["type"], r["layers"], r["params"]) for r in lenet if r["type"] == "Conv2d"]
+        [('Conv2d', 2, 2572)]
+    """
+    tot = totals(rows)
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        g = groups.setdefault(r.type, {"type": r.type, "layers": 0, "params": 0, "MACs": 0})
+        g["layers"] += 1
+        g["params"] += r.params
+        g["MACs"] += r.macs
+    out = sorted(groups.values(), key=lambda g: (-g["MACs"], g["type"]))
+    for g in out:
+        g["share of params"] = f"{g['params'] / max(tot.params, 1):.1%}"
+        g["share of MACs"] = f"{g['MACs'] / max(tot.macs, 1):.1%}"
+    return out
+
+
+def model_card_rows(handle: ModelHandle) -> dict[str, str]:
+    """The model card as ``{fact: value}`` (markdown values): architecture, size, data, accuracy, device, weights.
+
+    Examples::
+
+        >>> card = model_card_rows(cnnviz.load_model("lenet5-mnist"))
+        >>> card["Parameters"], card["Input"]
+        ('61,706', '1×28×28 (grayscale)')
+    """
+    m, card = handle, handle.card
+    acc = card.get("test_accuracy")
+    trained_on = card.get("data", "—")
+    if "train_images" in card:
+        trained_on += f" ({card['train_images']:,} images, {card['epochs']} epochs)"
+    if acc:
+        accuracy = f"{acc:.2%}" + (f" on {card['test_images']:,} bundled test images" if "test_images" in card
+                                   else " (ImageNet top-1, from torchvision)")
+    else:
+        accuracy = "— (untrained or unknown)"
+    c, h, w = m.input_size
+    rows = {
+        "Model": m.title,
+        "Architecture": m.architecture,
+        "Parameters": f"{m.num_parameters:,}",
+        "Input": f"{c}×{h}×{w} ({'grayscale' if m.grayscale else 'RGB'})",
+        "Trained on": trained_on,
+        "Test accuracy": accuracy,
+        "Classes": f"{len(m.classes)}: " + ", ".join(m.classes[:10]) + (" …" if len(m.classes) > 10 else ""),
+        "Device": m.device_description,
+        "Weights": "random (untrained)" if not m.trained else
+                   ("bundled, trained by cnnviz" if m.source == "bundled" else "loaded from file"),
+    }
+    if "command" in card:
+        rows["Reproduce"] = f"`{card['command']}`"
+    return rows

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from cnnviz.core import zoo as zoo
-from cnnviz.methods.architecture import CASE_STUDIES, compact, layer_table, receptive_fields_or_none, totals
 from cnnviz.core.model import ModelHandle
+from cnnviz.methods.architecture import CASE_STUDIES, compact, layer_table, receptive_fields_or_none, totals
 
 
 def _meta_handle(name: str) -> ModelHandle:
@@ -34,7 +34,12 @@ def test_lenet_receptive_fields_in_table(lenet):
         pytest.skip(why)
     rows = {r.name: r for r in layer_table(lenet, fields)}
     # 5x5 conv: 5; 2x2 pool: 6 (jump 2); 5x5 conv: 6 + 4·2 = 14; pool: 14 + 2 = 16
-    assert [rows[n].rf for n in ("features.0", "features.2", "features.3", "features.5")] == [(5, 5), (6, 6), (14, 14), (16, 16)]
+    assert [rows[n].rf for n in ("features.0", "features.2", "features.3", "features.5")] == [
+        (5, 5),
+        (6, 6),
+        (14, 14),
+        (16, 16),
+    ]
     assert rows["classifier.1"].rf is None  # a fully connected unit sees the whole image
 
 
@@ -60,8 +65,15 @@ def test_multi_branch_models_have_repeated_calls_named(resnet18_untrained):
 
 def test_googlenet_branches_concatenate():
     rows = {r.name: r for r in layer_table(_meta_handle("googlenet"))}
-    outs = [rows[n].output_shape for n in ("inception3a.branch1.conv", "inception3a.branch2.1.conv",
-                                           "inception3a.branch3.1.conv", "inception3a.branch4.1.conv")]
+    outs = [
+        rows[n].output_shape
+        for n in (
+            "inception3a.branch1.conv",
+            "inception3a.branch2.1.conv",
+            "inception3a.branch3.1.conv",
+            "inception3a.branch4.1.conv",
+        )
+    ]
     assert outs == [(64, 28, 28), (128, 28, 28), (32, 28, 28), (32, 28, 28)]
     # the four branches are concatenated: 64+128+32+32 = 256 channels enter inception3b (1x1 conv to 128, no bias)
     assert rows["inception3b.branch1.conv"].params == 256 * 128
@@ -96,3 +108,40 @@ def test_depth_profile_follows_the_main_path(resnet18_untrained):
     assert prof["layer2.0"].output_shape == (128, 28, 28)
     assert prof["conv1"].rf == 7 and prof["maxpool"].rf == 11
     assert "layer2.0.downsample.0" not in prof
+
+
+def test_by_type_sums_lenet_by_hand(lenet):
+    from cnnviz.methods.architecture import by_type
+
+    groups = {g["type"]: g for g in by_type(layer_table(lenet))}
+    # convs 156 + 2,416 params and 117,600 + 240,000 MACs; linears 48,120 + 10,164 + 850 and 48,000 + 10,080 + 840
+    assert (groups["Conv2d"]["layers"], groups["Conv2d"]["params"], groups["Conv2d"]["MACs"]) == (2, 2_572, 357_600)
+    assert (groups["Linear"]["layers"], groups["Linear"]["params"], groups["Linear"]["MACs"]) == (3, 59_134, 58_920)
+    assert groups["Linear"]["share of params"] == f"{59_134 / 61_706:.1%}" == "95.8%"
+    assert groups["Conv2d"]["share of MACs"] == f"{357_600 / 416_520:.1%}"
+    assert [g["type"] for g in by_type(layer_table(lenet))][0] == "Conv2d"  # most MACs first
+
+
+def test_table_records_and_depth_steps(lenet):
+    from cnnviz.methods.architecture import depth_steps, table_records
+
+    rows = layer_table(lenet)
+    rec = table_records(rows, receptive_field=False)
+    assert "receptive field" not in rec[0] and rec[0]["output"] == "6×28×28" and rec[0]["kernel"] == "5"
+    assert "receptive field" in table_records(rows)[0]
+    steps = depth_steps(lenet, rows, None)
+    assert steps[0].name == "input" and steps[0].output_shape == (1, 28, 28) and steps[0].rf is None
+    assert [p.output_shape for p in steps[1:]] == [r.output_shape for r in rows if r.spatial][: len(steps) - 1]
+
+
+def test_model_card_rows_of_bundled_lenet(lenet):
+    from cnnviz.methods.architecture import model_card_rows
+
+    card = model_card_rows(lenet)
+    assert card["Parameters"] == f"{sum(p.numel() for p in lenet.module.parameters()):,}" == "61,706"
+    assert card["Input"] == "1×28×28 (grayscale)"
+    assert card["Classes"] == "10: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"
+    assert card["Test accuracy"].startswith(f"{lenet.card['test_accuracy']:.2%} on ")
+    assert card["Weights"] == "bundled, trained by cnnviz" and card["Reproduce"].startswith("`python -m cnnviz.train")
+    untrained = model_card_rows(lenet.untrained())
+    assert untrained["Weights"] == "random (untrained)" and untrained["Test accuracy"] == "— (untrained or unknown)"

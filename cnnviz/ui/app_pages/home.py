@@ -2,7 +2,8 @@
 import streamlit as st
 
 from cnnviz.figures.common import bar_predictions
-from cnnviz.ui.widgets import show_image
+from cnnviz.methods.architecture import model_card_rows
+from cnnviz.ui import widgets
 from cnnviz.ui.nav import available_pages
 from cnnviz.ui.sidebar import current
 
@@ -20,27 +21,13 @@ st.markdown(
 st.header("Loaded model", divider="gray")
 left, right = st.columns([3, 2])
 with left:
-    card = m.card
-    acc = card.get("test_accuracy")
-    rows = {
-        "Model": m.title,
-        "Architecture": m.architecture,
-        "Parameters": f"{m.num_parameters:,}",
-        "Input": f"{m.input_size[0]}×{m.input_size[1]}×{m.input_size[2]} ({'grayscale' if m.grayscale else 'RGB'})",
-        "Trained on": card.get("data", "—") + (f" ({card['train_images']:,} images, {card['epochs']} epochs)" if "train_images" in card else ""),
-        "Test accuracy": (f"{acc:.2%}" + (f" on {card['test_images']:,} bundled test images" if "test_images" in card else " (ImageNet top-1, from torchvision)")) if acc else "— (untrained or unknown)",
-        "Classes": f"{len(m.classes)}: " + ", ".join(m.classes[:10]) + (" …" if len(m.classes) > 10 else ""),
-        "Device": m.device_description,
-        "Weights": "random (untrained)" if not m.trained else ("bundled, trained by cnnviz" if m.source == "bundled" else "loaded from file"),
-    }
-    if "command" in card:
-        rows["Reproduce"] = f"`{card['command']}`"
-    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in rows.items()))
-    if not m.trained and "weight_status" in card:
-        st.warning(card["weight_status"])
+    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in model_card_rows(m).items()))
+    if not m.trained and "weight_status" in m.card:
+        st.warning(m.card["weight_status"])
 with right:
-    show_image(m.deprocess(m.preprocess(ctx.image)), caption=f"Input: {ctx.image_label}", min_side=200, width=220)
-    st.plotly_chart(bar_predictions(m.predict(ctx.image, k=5)), width="stretch")
+    widgets.show_image(m.deprocess(m.preprocess(ctx.image)), caption=f"Input: {ctx.image_label}", min_side=200,
+                       width=220, download="home-input")
+    widgets.show_figure(bar_predictions(m.predict(ctx.image, k=5)), "home-predictions")
 
 st.header("Pages", divider="gray")
 cols = st.columns(3)
