@@ -18,8 +18,12 @@ from cnnviz.core.device import pick_device, synchronize
 
 @dataclass
 class Result:
+    """One benchmark figure. Timings are given in seconds (what :func:`median_time` returns) and
+    reported in ``unit``: with ``unit="ms"`` (the default) :meth:`as_dict` gives milliseconds, so
+    the JSON always holds values in the unit it names."""
+
     name: str
-    value: float  # seconds for timings, or the figure itself
+    value: float  # seconds for timings (unit "ms" or "s"), or the figure itself in `unit`
     unit: str = "ms"
     baseline: str = ""
     baseline_value: float | None = None
@@ -28,7 +32,12 @@ class Result:
     note: str = ""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The result with ``value`` and ``baseline_value`` in ``unit`` (seconds turned into ms for "ms")."""
+        d = asdict(self)
+        if self.unit == "ms":
+            d["value"] = self.value * 1e3
+            d["baseline_value"] = None if self.baseline_value is None else self.baseline_value * 1e3
+        return d
 
 
 @dataclass

@@ -23,8 +23,8 @@ def load_all() -> None:
 def _fmt(v: float | None, unit: str) -> str:
     if v is None:
         return ""
-    if unit == "ms":
-        return f"{v * 1e3:.2f} ms"
+    if unit == "ms":  # as_dict() already gives milliseconds
+        return f"{v:.2f} ms"
     if unit == "s":
         return f"{v:.2f} s"
     return f"{v:.4g} {unit}".strip()

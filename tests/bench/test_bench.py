@@ -17,6 +17,12 @@ def test_bench_quick_json_has_every_entry():
         for batch in (1, 64):
             assert f"forward {model} batch {batch}" in names
     assert all(r["value"] > 0 for r in report["results"] if r["unit"] in ("ms", "s"))
+    # values are in the unit they name: the forward entries' notes give the throughput worked out
+    # from the same timing, so milliseconds per batch = 1000 * batch / (images per second)
+    for r in report["results"]:
+        if r["name"].startswith("forward ") and r["unit"] == "ms":
+            batch, per_s = int(r["name"].split()[-1]), float(r["note"].split()[0])
+            assert abs(r["value"] - 1000 * batch / per_s) <= 0.02 * r["value"] + 1e-3, r
 
 
 def test_bench_table_prints():

@@ -10,6 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from cnnviz.methods.attribution import grad_cam
+
 
 def _images(n: int, size: int, mode: str, seed: int) -> list[Image.Image]:
     rng = np.random.default_rng(seed)
@@ -35,15 +37,17 @@ def _input_gradient(model, img) -> torch.Tensor:
 
 
 def _run_all(model, imgs, layers, workers: int):
-    """Every image through predict, activations and an input gradient; results in request order."""
+    """Every image through predict, activations, an input gradient and Grad-CAM; results in request order."""
     def job(i):
-        kind = i % 3
+        kind = i % 4
         img = imgs[i]
         if kind == 0:
             return model.predict(img, k=3)
         if kind == 1:
             return {k: v.clone() for k, v in model.activations(img, layers).items()}
-        return _input_gradient(model, img)
+        if kind == 2:
+            return _input_gradient(model, img)
+        return grad_cam(model, img).raw
 
     if workers == 1:
         return [job(i) for i in range(len(imgs))]
@@ -80,13 +84,25 @@ def test_concurrent_requests_match_single_thread(request, fixture, n, size, mode
     flags = _inplace_flags(model.module)
     imgs = _images(n, size, mode, seed=n)
     expected = _run_all(model, imgs, layers, workers=1)
-    got = _run_all(model, imgs, layers, workers=6)
+    got = _run_all(model, imgs, layers, workers=8)
     for e, g in zip(expected, got):
         _assert_same(e, g)
     # distinct inputs gave distinct outputs, so a mixed-up result would have been caught
-    assert not torch.equal(expected[2], expected[5])
+    assert not torch.equal(expected[2], expected[6]) and not torch.equal(expected[3], expected[7])
     assert _no_hooks_left(model.module), "a hook outlived its request"
-    assert _inplace_flags(model.module) == flags, "in-place flags were not restored"
+    assert _inplace_flags(model.module) == flags, "a request changed the in-place flags"
+    assert not any(_inplace_flags(model.module)), "in-place activations are switched off once, at load"
+
+
+def test_forward_and_gradient_passes_take_no_lock(small_vgg):
+    # hold the handle's lock (all that is left of it builds the untrained twin): sessions must not wait for it
+    img = _images(1, 28, "L", seed=1)[0]
+    expected = small_vgg.predict(img, k=3)
+    with small_vgg.lock, ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(small_vgg.predict, img, 3), pool.submit(grad_cam, small_vgg, img),
+                   pool.submit(small_vgg.activations, img, ["features.0"])]
+        results = [f.result(timeout=60) for f in futures]
+    _assert_same(results[0], expected)
 
 
 def test_resnet_shared_relu_captured_twice_under_load(resnet18_untrained):
