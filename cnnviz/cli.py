@@ -4,6 +4,7 @@
     cnnviz run [--port N]  start the app; extra arguments go to ``streamlit run``
     cnnviz bench [...]     benchmarks (``python -m cnnviz.bench``)
     cnnviz train NAME      train a bundled model (``python -m cnnviz.train``)
+    cnnviz deck export DECK.json OUT/   one PNG per slide of a lecture deck, and an index.html
 
 Each subcommand is a module with a ``main(argv)``; the table below is the one list of them.
 """
@@ -22,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cnnviz.cli", "start the app (default)"),
     "bench": ("cnnviz.bench.__main__", "run the benchmarks (--json, --quick, --only TEXT)"),
     "train": ("cnnviz.methods.training", "train a bundled model on the bundled data"),
+    "deck": ("cnnviz.ui.deck_export", "lecture decks: `deck export DECK.json OUT/` (one PNG per slide), `deck list`"),
 }
 
 # Streamlit settings the app needs wherever it is started from (an installed package has no

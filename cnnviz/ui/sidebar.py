@@ -258,3 +258,6 @@ def share_link() -> None:
     sb.code(url, language=None, wrap_lines=True)
     if not st.session_state.get("_last_image", (None, "sample"))[1].startswith("sample"):
         sb.caption("Uploaded, camera and drawn images are not part of links: the link opens with a sample image.")
+    from cnnviz.ui import deck_builder  # lecture decks: "Add this view to the deck"
+
+    deck_builder.panel()

@@ -5,17 +5,23 @@ button and the click handling are written once.
 """
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from cnnviz.errors import CnnvizError
 from cnnviz.figures.common import enlarge
-from cnnviz.figures.export import to_png
+from cnnviz.figures.export import plotly_export_problem, to_png
+from cnnviz.ui import presenter
 
 
 def show_image(arr: np.ndarray | Image.Image, caption: str | None = None, min_side: int = 224, container=st,
@@ -23,14 +29,18 @@ def show_image(arr: np.ndarray | Image.Image, caption: str | None = None, min_si
     """Show an image, small ones (28x28) enlarged with crisp nearest-neighbour pixels.
 
     Args:
-        download: a file name stem: adds a PNG download of the image at native resolution,
-            upscaled with nearest neighbour.
+        download: a file name stem, unique on the page: adds a PNG download of the image at native
+            resolution, upscaled with nearest neighbour (rendered only when clicked).
+
+    In presenter view a fixed ``width`` grows 1.5x (as the type does).
 
     Examples::
 
-        >>> show_image(m.deprocess(m.preprocess(img)), caption="what the model sees")
+        >>> show_image(m.deprocess(m.preprocess(img)), caption="what the model sees", download="input")
     """
     a = np.asarray(arr)
+    if presenter.is_on() and isinstance(kw.get("width"), int):
+        kw["width"] = int(kw["width"] * presenter.SCALE)
     container.image(enlarge(a, min_side), caption=caption, **kw)
     if download:
         png_download(a, download, container=container, min_side=max(min_side, 512))
@@ -40,24 +50,84 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower() or "figure"
 
 
+_PNG_CACHE: OrderedDict[str, bytes] = OrderedDict()  # figure JSON hash -> PNG, for repeated clicks
+_PNG_LOCK = threading.Lock()
+
+
+def _png_later(fig, **kw) -> Callable[[], bytes]:
+    """A callable that renders ``fig`` as PNG when the download is clicked (Plotly PNGs take seconds)."""
+
+    def render() -> bytes:
+        if isinstance(fig, (np.ndarray, Image.Image)):
+            return to_png(fig, **kw)
+        key = hashlib.sha1((fig.to_json() + repr(sorted(kw.items()))).encode()).hexdigest()
+        with _PNG_LOCK:
+            if key in _PNG_CACHE:
+                _PNG_CACHE.move_to_end(key)
+                return _PNG_CACHE[key]
+        data = to_png(fig, **kw)
+        with _PNG_LOCK:
+            _PNG_CACHE[key] = data
+            while len(_PNG_CACHE) > 32:
+                _PNG_CACHE.popitem(last=False)
+        return data
+
+    return render
+
+
 def png_download(fig, name: str, container=st, **kw) -> None:
     """A small "PNG" download button for a figure (Plotly figure or image array).
 
-    The PNG is rendered only when the button is drawn (arrays: at once, cheap; Plotly: through
-    kaleido); a figure that cannot be rendered here gets a caption saying why, never an error box.
+    Nothing is rendered until the button is clicked (Streamlit calls the data callable then), so
+    the button costs nothing per rerun. Plotly charts are written at a slide size (1280 wide, at
+    twice the pixels) through kaleido; where kaleido or its browser is missing, a caption says so.
+
+    Args:
+        name: a file name stem, unique on the page (also keys the button).
+        kw: passed to :func:`cnnviz.figures.export.to_png` (``min_side`` for arrays; ``width``,
+            ``height``, ``scale`` for charts).
     """
-    try:
-        data = to_png(fig, **kw)
-    except CnnvizError as e:
-        container.caption(f"PNG export unavailable: {e}")
-        return
-    container.download_button("PNG", data, file_name=f"{_slug(name)}.png", mime="image/png",
-                              key=f"png:{_slug(name)}", icon=":material/download:")
+    if not isinstance(fig, (np.ndarray, Image.Image)):
+        problem = plotly_export_problem()
+        if problem:
+            container.caption(f"PNG export unavailable: {problem}.")
+            return
+    slug = _slug(name)
+    with container.container(key=f"png-{slug}"):
+        st.download_button("PNG", _png_later(fig, **kw), file_name=f"{slug}.png", mime="image/png",
+                           key=f"png:{slug}", icon=":material/download:", type="tertiary", on_click="ignore",
+                           help="Download this figure as a PNG (for slides)")
 
 
-def show_figure(fig, name: str, container=st, **kw) -> None:
-    """Place a Plotly figure full width (``name`` also keys the chart and names its PNG)."""
-    container.plotly_chart(fig, width="stretch", key=f"fig:{_slug(name)}", **kw)
+def show_figure(fig, name: str, container=st, download: bool = True, **kw):
+    """Place a Plotly figure full width, with a PNG download under it.
+
+    Args:
+        fig: a Plotly figure from the figures layer.
+        name: unique on the page: keys the chart and names its PNG.
+        download: False for a figure that makes no sense as a still (rare).
+
+    In presenter view the chart is drawn with 1.5x type (on a copy; ``fig`` is left alone).
+
+    Examples::
+
+        >>> show_figure(bar_predictions(preds), "predictions")
+    """
+    shown = _presenter_copy(fig) if presenter.is_on() else fig
+    event = container.plotly_chart(shown, width="stretch", key=f"fig:{_slug(name)}", **kw)
+    if download:
+        png_download(fig, name, container=container)
+    return event  # with on_select="rerun": the selection (points, box, lasso)
+
+
+def _presenter_copy(fig):
+    """The figure with its base font and fixed height grown by the presenter scale."""
+    out = go.Figure(fig)
+    size = out.layout.font.size or 12
+    out.update_layout(font_size=round(size * presenter.SCALE))
+    if out.layout.height:
+        out.update_layout(height=round(out.layout.height * presenter.SCALE))
+    return out
 
 
 def clickable_grid(image: np.ndarray, key: str, tile_at: Callable[[float, float], int | None],
@@ -98,14 +168,42 @@ def show_error(e: CnnvizError, container=st) -> None:
 
 
 def what_to_notice(markdown: str, container=st) -> None:
-    """A page's "what to notice" notes (in presenter view, shown as short speaker notes)."""
-    container.info(markdown, icon=":material/lightbulb:")
+    """A page's "what to notice" notes; in presenter view, cut to short speaker notes
+    (:func:`cnnviz.ui.presenter.short_notes`) in a quiet box.
+
+    Examples::
+
+        >>> what_to_notice("- Early layers find edges.\n- Deep layers find parts.")
+    """
+    if not presenter.is_on():
+        container.info(markdown, icon=":material/lightbulb:")
+        return
+    short = presenter.short_notes(markdown)
+    if short:
+        with container.container(key=presenter.next_key("notes")):
+            st.markdown(f"**Notes** · {short}" if "\n" not in short else f"**Notes**\n\n{short}")
 
 
 def secondary_controls(container=st):
-    """A context for controls that do not change what a slide shows (presenter view tucks them away).
+    """A context for controls that do not change what a slide shows; presenter view hides them
+    (with CSS: they stay rendered, so their values and URL keys are kept).
+
+    Examples::
 
         with secondary_controls():
-            cmap = state.selectbox("Colour map", "cmap", COLORMAPS)
+            cmap = state.select("Colour map", "cmap", COLORMAPS)
     """
-    return container.container()
+    return container.container(key=presenter.next_key("secondary"))
+
+
+def with_progress(label: str, run: Callable[[Callable[[float, str], None]], Any], container=st) -> Any:
+    """``run(progress)`` with a progress bar under ``label`` that appears only once the work reports
+    ``progress(fraction, text)`` (a cache hit reports nothing and draws nothing); removed when done.
+
+        pts = with_progress("Loading images", lambda p: cache.get_or_compute(key, lambda: load(progress=p)))
+    """
+    slot = container.empty()
+    try:
+        return run(lambda f, t: slot.progress(min(1.0, max(0.0, float(f))), text=f"{label}: {t}"))
+    finally:
+        slot.empty()

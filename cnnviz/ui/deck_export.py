@@ -1,0 +1,269 @@
+"""``cnnviz deck export DECK.json OUT/``: one PNG per slide and an index page, through headless Chromium.
+
+Each slide's link is opened in presenter view in a headless Chromium (Playwright, driving the
+system's Chromium: Playwright cannot download its own browser offline), the page is left to
+finish its run, scrolled to the slide's ``#anchor`` and the screen (16:9) is saved. The command
+line starts the app on a free loopback port for the export; the deck player exports against the
+server it runs on.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cnnviz.core.paths import APP_SCRIPT
+from cnnviz.errors import CnnvizError
+from cnnviz.figures.export import chromium_path
+from cnnviz.methods.decks import Deck, DeckError, link_problems, load_bundled, load_deck, make_link, split_link
+from cnnviz.ui.nav import available_pages
+
+SIZE = (1920, 1080)
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# Streamlit 1.67 marks its root element with the script's state: idle once the run has finished.
+IDLE_JS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
+           " return a && a.getAttribute('data-test-connection-state') === 'CONNECTED'"
+           " && a.getAttribute('data-test-script-state') === 'notRunning'"
+           " && Array.from(document.images).every(i => i.complete); }")
+Progress = Callable[[int, int, str], None]
+
+
+class DeckExportError(CnnvizError):
+    """A deck that cannot be exported here (no Chromium, no Playwright, the app did not start)."""
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError as e:
+        raise DeckExportError("deck export needs Playwright: pip install 'cnnviz[lecture]' (it drives the system's "
+                              "Chromium; no browser download is needed).") from e
+    return sync_playwright, Error
+
+
+def _browser_path() -> str:
+    path = chromium_path()
+    if path is None:
+        raise DeckExportError("deck export needs a Chromium-based browser and none was found: install one "
+                              "(Debian/Ubuntu: apt-get install chromium) or set CNNVIZ_CHROMIUM to its path.")
+    return path
+
+
+def slide_url(base: str, link: str) -> str:
+    """The absolute URL that shows a slide's link in presenter view.
+
+    Examples::
+
+        >>> slide_url("http://127.0.0.1:8501", "/arithmetic?ar_k=3#the-sliding-window")
+        'http://127.0.0.1:8501/arithmetic?ar_k=3&present=1#the-sliding-window'
+    """
+    path, params, anchor = split_link(link)
+    return base.rstrip("/") + make_link(path, {**params, "present": "1"}, anchor)
+
+
+def _wait_idle(page, timeout_ms: float) -> None:
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+    for _ in range(2):  # twice, so a rerun about to start is not mistaken for the end
+        page.wait_for_timeout(600)
+        page.wait_for_function(IDLE_JS, timeout=timeout_ms)
+    page.wait_for_timeout(800)  # charts draw after the script has finished
+
+
+def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progress | None = None,
+                stop: Callable[[], bool] | None = None, size: tuple[int, int] = SIZE,
+                timeout_s: float = 180) -> list[Path]:
+    """Write ``slide-01.png`` … and ``index.html`` for ``deck`` into ``out_dir``; returns the PNG paths.
+
+    Args:
+        deck: the deck (its links are app-relative).
+        out_dir: the folder to write (created).
+        base_url: the running app, e.g. ``http://127.0.0.1:8501``.
+        progress: called as ``progress(done, total, message)``.
+        stop: polled between slides; True ends the export early (the slides so far are kept).
+        size: the browser window, in CSS pixels.
+        timeout_s: the longest one slide may take to finish its run.
+
+    Examples::
+
+        >>> export_deck(load_bundled("limits-of-cnns"), "out", "http://127.0.0.1:8501")[0].name
+        'slide-01.png'
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sync_playwright, PlaywrightError = _playwright()
+    exe = _browser_path()
+    known = {p.url_path for p in available_pages()}
+    written: list[Path] = []
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
+            page = ctx.new_page()
+            for i, slide in enumerate(deck.slides, 1):
+                if stop is not None and stop():
+                    break
+                if progress:
+                    progress(i - 1, len(deck), f"Slide {i} of {len(deck)}: {slide.title}")
+                png = out / f"slide-{i:02d}.png"
+                problem = " ".join(link_problems(slide.link, known))
+                try:
+                    if problem:
+                        raise DeckError(problem)
+                    url = slide_url(base_url, slide.link)
+                    page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
+                    _wait_idle(page, timeout_s * 1000)
+                    if slide.anchor:
+                        target = page.locator(f"[id='{slide.anchor}']")
+                        if target.count():
+                            target.first.scroll_into_view_if_needed()
+                            page.evaluate("() => window.scrollBy(0, 0)")
+                            page.wait_for_timeout(300)
+                    page.screenshot(path=str(png))
+                    written.append(png)
+                except DeckError as e:
+                    problem = str(e)
+                except PlaywrightError as e:  # a slide that never finished: say so in the index, go on
+                    problem = f"the slide did not finish within {timeout_s:.0f} s ({str(e).splitlines()[0]})"
+                rows.append((i, slide, png.name if not problem else "", problem))
+        finally:
+            browser.close()
+    (out / "index.html").write_text(_index_html(deck, rows), encoding="utf-8")
+    if progress:
+        progress(len(deck), len(deck), f"Wrote {len(written)} slides to {out}")
+    return written
+
+
+def _index_html(deck: Deck, rows: list[tuple]) -> str:
+    esc = html.escape
+    items = "\n".join(
+        f'<section><h2>{i}. {esc(s.title)}</h2>'
+        + (f'<img src="{esc(png)}" alt="{esc(s.title)}">' if png else f'<p class="bad">{esc(problem)}</p>')
+        + f'<p class="note">{esc(s.note)}</p><p class="link"><code>{esc(s.link)}</code></p></section>'
+        for i, s, png, problem in rows)
+    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(deck.title)}</title>"
+            "<style>body{font-family:sans-serif;max-width:1280px;margin:2rem auto;padding:0 1rem;color:#222}"
+            "img{width:100%;border:1px solid #ccc}.note{font-size:1.1rem}.link{color:#666}.bad{color:#b00}"
+            f"</style></head><body><h1>{esc(deck.title)}</h1>\n{items}\n</body></html>\n")
+
+
+def zip_folder(folder: str | Path) -> bytes:
+    """The files of ``folder`` (not recursive) as ZIP bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(Path(folder).iterdir()):
+            if f.is_file():
+                z.write(f, f.name)
+    return buf.getvalue()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(timeout_s: float = 120, log: Path | None = None) -> Iterator[str]:
+    """Start the app on a free loopback port for the duration of the block; yields its base URL."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false", "--theme.base", "light"]
+    sink = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise DeckExportError(f"the app exited (status {proc.returncode}) before it served; "
+                                      f"run `cnnviz run` to see why.")
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise DeckExportError(f"the app did not answer on {url} within {timeout_s:.0f} s.")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            sink.close()
+
+
+def export_zip_from_app(deck: Deck, progress: Progress | None = None) -> bytes:
+    """From inside the app (the player): export against this very server and return a ZIP."""
+    import streamlit as st
+
+    parts = urlsplit(st.context.url or "")
+    base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    if not base:
+        raise DeckExportError("the app's own address is unknown here; use `cnnviz deck export DECK.json OUT/`.")
+    with tempfile.TemporaryDirectory(prefix="cnnviz-deck-") as tmp:
+        export_deck(deck, tmp, base, progress=progress)
+        return zip_folder(tmp)
+
+
+def _read_deck(arg: str) -> Deck:
+    p = Path(arg)
+    if p.suffix.lower() == ".json" or p.exists():
+        return load_deck(p)
+    return load_bundled(arg)  # a bundled deck by name
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="cnnviz deck", description="Lecture decks.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("export", help="write one PNG per slide and an index.html",
+                        description="Start the app on a free port, open every slide in headless Chromium in "
+                                    "presenter view and save it as PNG, with an index.html.")
+    ex.add_argument("deck", help="a deck JSON file, or the name of a bundled deck")
+    ex.add_argument("out", help="output folder (created)")
+    ex.add_argument("--zip", action="store_true", help="also write OUT.zip")
+    ex.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="window size, WxH (default %(default)s)")
+    sub.add_parser("list", help="list the bundled decks")
+    a = ap.parse_args(argv)
+    if a.cmd == "list":
+        from cnnviz.methods.decks import bundled_decks
+
+        for name, path in bundled_decks().items():
+            d = load_deck(path)
+            print(f"{name}  ({len(d)} slides)  {d.title}")
+        return 0
+    try:
+        w, h = (int(v) for v in a.size.lower().split("x"))
+        deck = _read_deck(a.deck)
+        _browser_path()
+        _playwright()
+        if not deck.slides:
+            raise DeckError(f"the deck {a.deck!r} has no slides.")
+        with serve_app() as url:
+            pngs = export_deck(deck, a.out, url, size=(w, h),
+                               progress=lambda i, t, msg: print(f"[{i}/{t}] {msg}", flush=True))
+        if a.zip:
+            Path(str(Path(a.out)) + ".zip").write_bytes(zip_folder(a.out))
+    except (CnnvizError, ValueError) as e:
+        print(f"cnnviz deck export: {e}", file=sys.stderr)
+        return 1
+    print(f"{len(pngs)} of {len(deck)} slides written to {a.out} (index.html)")
+    return 0 if len(pngs) == len(deck) else 1

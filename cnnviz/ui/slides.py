@@ -1,0 +1,91 @@
+"""Showing a saved view inside another page: what the deck player needs from the shell.
+
+A slide is an app link (``/page?query``). To show it, the player (1) makes the link's query
+the whole view: every control forgets its value, so only the link decides, and the run starts
+again so the sidebar reads the model and image from it; then (2) runs the page's file inline,
+below the player's own bar. The player's keys (``deck``, ``slide``, ``present``) stay in the URL
+beside the view's, so a reload lands on the same slide.
+"""
+from __future__ import annotations
+
+import json
+import types
+
+import streamlit as st
+
+from cnnviz.errors import CnnvizError
+from cnnviz.methods.decks import Slide, link_problems
+from cnnviz.ui import state
+from cnnviz.ui.nav import PageSpec, available_pages
+from cnnviz.ui.widgets import show_error
+
+_SHOWN = "_slide_shown"  # (deck id, slide number) whose view was last applied
+_SCROLL = "_slide_scroll"  # anchor to scroll to once the page has drawn
+
+
+def known_paths() -> set[str]:
+    """URL paths of the pages this app has (``""`` is Home)."""
+    return {p.url_path for p in available_pages()}
+
+
+def page_for(path: str) -> PageSpec | None:
+    return next((p for p in available_pages() if p.url_path == path), None)
+
+
+def problems(slide: Slide, player_path: str) -> list[str]:
+    """What keeps ``slide`` from being shown (bad link, unknown page, the player itself)."""
+    out = link_problems(slide.link, known_paths())
+    if not out and slide.path == player_path:
+        out.append("This slide's link opens the deck player itself; link to a page of the app instead.")
+    return out
+
+
+def apply_view(slide_id: tuple, slide: Slide, keep: dict[str, str]) -> None:
+    """Make ``slide``'s link the current view and rerun (once per slide; later runs return at once).
+
+    Args:
+        slide_id: identifies the slide (deck, number); the view is applied when it changes.
+        slide: the slide to show.
+        keep: URL keys of the player that stay beside the view's (deck, slide, present).
+    """
+    if st.session_state.get(_SHOWN) == slide_id:
+        return
+    st.session_state[_SHOWN] = slide_id
+    st.session_state[_SCROLL] = slide.anchor
+    params = {k: v for k, v in slide.params.items() if k not in keep}
+    current = {k: v for k, v in st.query_params.to_dict().items() if k not in keep}
+    if current == params and st.session_state.get(state._USED_RUN) == 1:
+        return  # the session's first run, opened on this very link: every control read it already
+    for k in [k for k in st.session_state if isinstance(k, str) and k.startswith("qp:") and k[3:] not in keep]:
+        del st.session_state[k]
+    memory = st.session_state.get(state._MEMORY, {})
+    st.session_state[state._MEMORY] = {k: v for k, v in memory.items() if k in keep}
+    st.query_params.from_dict({**params, **keep})
+    st.rerun()
+
+
+def run_page(spec: PageSpec) -> None:
+    """Run a page's file here, as ``page.run()`` would (a domain error becomes a message)."""
+    code = compile(spec.path.read_text(encoding="utf-8"), str(spec.path), "exec")
+    module = types.ModuleType("__main__")
+    module.__dict__["__file__"] = str(spec.path)
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - our own page file, as Streamlit itself runs it
+    except CnnvizError as e:
+        show_error(e)
+
+
+def unused_params(slide: Slide, keep: dict[str, str]) -> list[str]:
+    """The slide's link parameters that no control of its view used in this run."""
+    used = st.session_state.get(state._USED, set()) | state.GLOBAL_KEYS
+    return [k for k in slide.params if k not in used and k not in keep]
+
+
+def scroll_to_anchor() -> None:
+    """Scroll to the slide's ``#anchor`` once, after the slide's view is first drawn."""
+    anchor = st.session_state.pop(_SCROLL, "")
+    if not anchor:
+        return
+    st.html("<script>(function(){const id=" + json.dumps(anchor) + "; let n=0; const t=setInterval(function(){"
+            "const e=document.getElementById(id); n++; if(e){e.scrollIntoView({block:'start'}); clearInterval(t);}"
+            " else if(n>60){clearInterval(t);}}, 250);})();</script>", unsafe_allow_javascript=True)
