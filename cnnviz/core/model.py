@@ -29,6 +29,31 @@ from cnnviz.errors import CnnvizError
 
 
 
+class UnknownModelError(CnnvizError, KeyError):
+    """A model or architecture name cnnviz does not know (the message lists the known ones)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def resolve_architecture(architecture: str) -> str:
+    """The model name whose architecture a weight file is for: a bundled or zoo name, or a bundled
+    network's architecture (``"lenet5"`` -> ``"lenet5-mnist"``).
+
+    Examples::
+
+        >>> resolve_architecture("lenet5"), resolve_architecture("resnet18")
+        ('lenet5-mnist', 'resnet18')
+    """
+    if architecture in zoo.BUNDLED or architecture in zoo.ZOO:
+        return architecture
+    for name, spec in zoo.BUNDLED.items():
+        if spec["architecture"] == architecture:
+            return name
+    known = sorted({*zoo.ZOO, *zoo.BUNDLED, *(s["architecture"] for s in zoo.BUNDLED.values())})
+    raise UnknownModelError(f"unknown architecture {architecture!r}. Known architectures: {', '.join(known)}")
+
+
 class ModelFileError(CnnvizError):
     """A weight file that does not fit the chosen architecture, or is not safe to read."""
 
@@ -381,8 +406,9 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
     dev = torch.device(device) if device is not None else pick_device()
     if name not in zoo.BUNDLED and name not in zoo.ZOO:
         if architecture is None:
-            raise ValueError(f"unknown model {name!r}. Known: {zoo.model_names()}; for a weight file also pass architecture=")
-        weights, weights_name, name = name, weights_name or Path(str(name)).name, architecture
+            raise UnknownModelError(f"unknown model {name!r}. Known: {', '.join(zoo.model_names())}; for a weight "
+                                    "file also pass architecture= (one of those names)")
+        weights, weights_name, name = name, weights_name or Path(str(name)).name, resolve_architecture(architecture)
     arch_name = name
     if name in zoo.BUNDLED:
         spec = zoo.BUNDLED[name]

@@ -26,13 +26,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
+def start_server(log_name: str = "server.log", extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the app (``streamlit run cnnviz/ui/app.py``) on a free loopback port; returns the process and URL
+    once ``/_stcore/health`` answers."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
     port = _free_port()
-    env = dict(os.environ, CNNVIZ_DEVICE=os.environ.get("CNNVIZ_DEVICE", "cpu"))
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
+    env = dict(os.environ, CNNVIZ_DEVICE=os.environ.get("CNNVIZ_DEVICE", "cpu"), **(extra_env or {}))
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / log_name, "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1",
                              "--server.fileWatcherType", "none", "--server.runOnSave", "false",
@@ -43,18 +45,26 @@ def server():
     while time.time() < deadline:
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                break
+                return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the app did not answer /_stcore/health within 90 s; see test-artifacts/server.log")
-    yield url
+    proc.kill()
+    pytest.fail(f"the app did not answer /_stcore/health within 90 s; see test-artifacts/{log_name}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server():
+    proc, url = start_server()
+    yield url
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

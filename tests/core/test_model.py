@@ -246,3 +246,23 @@ def test_bundled_data_split_is_fixed_and_disjoint():
     assert np.bincount(te.labels, minlength=10).min() > 150
     f = load_dataset("fashion-mnist", "test")
     assert len(f) == 3000 and np.bincount(f.labels).tolist() == [300] * 10
+
+
+def test_unknown_architecture_lists_the_known_ones(tmp_path):
+    from cnnviz.core.model import UnknownModelError
+    from safetensors.torch import save_file
+
+    m = cnnviz.load_model("lenet5-mnist")
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in m.module.state_dict().items()}, str(path))
+    with pytest.raises(UnknownModelError) as e:
+        cnnviz.load_model(str(path), architecture="lenet-7")
+    msg = str(e.value)
+    assert "unknown architecture 'lenet-7'" in msg and "lenet5" in msg and "resnet18" in msg
+    assert isinstance(e.value, cnnviz.CnnvizError)
+    # the bundled network's own architecture name works, and gives the same predictions
+    own = cnnviz.load_model(str(path), architecture="lenet5")
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(own.logits(x), m.logits(x))
+    with pytest.raises(UnknownModelError, match="Known: lenet5-mnist"):
+        cnnviz.load_model("no-such-model")
