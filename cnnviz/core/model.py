@@ -125,8 +125,8 @@ class ModelHandle:
     _twin: "ModelHandle | None" = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        # every handle is prepared once, before it is shared: eval, frozen, in-place activations off
-        prepare_for_serving(self.module)
+        # every handle is prepared once, before it is shared: on its device, eval, frozen, in-place activations off
+        prepare_for_serving(self.module.to(self.device))
 
     # ---------------------------------------------------------------- identity
     @property
