@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +34,12 @@ from torchvision.transforms.v2 import functional as TF
 from cnnviz.core.capture import call_key, capture, split_key
 from cnnviz.core.images import ImageSource
 from cnnviz.core.model import ModelHandle
-from cnnviz.errors import LayerError
+from cnnviz.errors import CnnvizError, LayerError
+
+
+class AugmentationError(CnnvizError):
+    """A transform value, pipeline or demo setting that cannot be used; the message names the fix."""
+
 
 # ------------------------------------------------------------------------------------ the table
 
@@ -81,26 +87,27 @@ class Param:
         what = f"parameter {self.name!r}"
         if self.kind == "choice":
             if value not in self.options:
-                raise ValueError(f"{what} must be one of {list(self.options)}, got {value!r}")
+                raise AugmentationError(f"{what} must be one of {list(self.options)}, got {value!r}")
             return value
         if self.kind == "range":
             try:
                 lo, hi = (float(v) for v in value)
             except (TypeError, ValueError):
-                raise ValueError(f"{what} must be a (low, high) pair, got {value!r}") from None
+                raise AugmentationError(f"{what} must be a (low, high) pair, got {value!r}") from None
             if not (self.low <= lo <= hi <= self.high):
-                raise ValueError(f"{what} must satisfy {self.low} <= low <= high <= {self.high}, got ({lo}, {hi})")
+                raise AugmentationError(f"{what} must satisfy {self.low} <= low <= high <= {self.high}, "
+                                        f"got ({lo}, {hi})")
             return (lo, hi)
         try:
             v = int(value) if self.kind == "int" else float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{what} must be a number, got {value!r}") from None
+            raise AugmentationError(f"{what} must be a number, got {value!r}") from None
         if self.kind == "int" and v != value:
-            raise ValueError(f"{what} must be a whole number, got {value!r}")
+            raise AugmentationError(f"{what} must be a whole number, got {value!r}")
         if not (self.low <= v <= self.high):
-            raise ValueError(f"{what} must lie in [{self.low}, {self.high}], got {v}")
+            raise AugmentationError(f"{what} must lie in [{self.low}, {self.high}], got {v}")
         if self.odd and v % 2 == 0:
-            raise ValueError(f"{what} must be odd (a kernel has a centre pixel), got {v}; use {v + 1}")
+            raise AugmentationError(f"{what} must be odd (a kernel has a centre pixel), got {v}; use {v + 1}")
         return v
 
 
@@ -114,7 +121,7 @@ class Target:
     num_classes: int
 
     @classmethod
-    def of(cls, model: ModelHandle) -> "Target":
+    def of(cls, model: ModelHandle) -> Target:
         c, h, w = model.input_size
         return cls(c, h, w, len(model.classes))
 
@@ -181,25 +188,32 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
                   "Rotate about the centre; corners fill with black."),
     TransformSpec("translate", "Translation", "geometric", "RandomAffine",
                   (Param("fraction", "float", 0.1, 0.0, 0.5, 0.01,
-                         "Shift by up to this fraction of the width (and height) in each direction.", "max shift (fraction)", neutral=0.0),),
+                         "Shift by up to this fraction of the width (and height) in each direction.",
+                         "max shift (fraction)", neutral=0.0),),
                   lambda v, t: {"degrees": 0, "translate": (v["fraction"], v["fraction"])},
                   "Shift the image by a random offset; the uncovered border fills with black."),
     TransformSpec("crop", "Crop (pad and crop)", "geometric", "RandomCrop",
-                  (Param("padding", "int", 4, 0, 32, 1, "Pad every side by this many pixels, then crop back to the input size.",
+                  (Param("padding", "int", 4, 0, 32, 1,
+                         "Pad every side by this many pixels, then crop back to the input size.",
                          "padding (pixels)", neutral=0),),
                   lambda v, t: {"size": (t.height, t.width), "padding": v["padding"]},
-                  "Pad, then cut a window of the input size at a random place: a random shift by up to `padding` pixels."),
+                  "Pad, then cut a window of the input size at a random place: a random shift by up to `padding` "
+                  "pixels."),
     TransformSpec("rcrop", "Resized crop", "geometric", "RandomResizedCrop",
                   (Param("scale", "range", (0.5, 1.0), 0.05, 1.0, 0.05, "Area of the crop as a fraction of the image.",
                          "crop area (fraction)"),),
                   lambda v, t: {"size": (t.height, t.width), "scale": v["scale"], "antialias": True},
-                  "Cut a random window (random area and aspect ratio) and resize it to the input size: zoom and shift."),
+                  "Cut a random window (random area and aspect ratio) and resize it to the input size: zoom and "
+                  "shift."),
     TransformSpec("affine", "Affine", "geometric", "RandomAffine",
-                  (Param("degrees", "float", 15.0, 0.0, 180.0, 1.0, "Random rotation in [-degrees, +degrees].", "max angle"),
+                  (Param("degrees", "float", 15.0, 0.0, 180.0, 1.0, "Random rotation in [-degrees, +degrees].",
+                         "max angle"),
                    Param("translate", "float", 0.1, 0.0, 0.5, 0.01, "Random shift up to this fraction.", "max shift"),
                    Param("scale", "range", (0.8, 1.2), 0.3, 2.0, 0.05, "Random zoom factor range.", "zoom range"),
-                   Param("shear", "float", 10.0, 0.0, 60.0, 1.0, "Random shear angle in [-shear, +shear] degrees.", "max shear")),
-                  lambda v, t: {"degrees": v["degrees"], "translate": (v["translate"], v["translate"]), "scale": v["scale"],
+                   Param("shear", "float", 10.0, 0.0, 60.0, 1.0, "Random shear angle in [-shear, +shear] degrees.",
+                         "max shear")),
+                  lambda v, t: {"degrees": v["degrees"], "translate": (v["translate"], v["translate"]),
+                                "scale": v["scale"],
                                 "shear": v["shear"], "interpolation": "bilinear"},
                   "Rotation, shift, zoom and shear in one random affine map."),
     TransformSpec("persp", "Perspective", "geometric", "RandomPerspective",
@@ -208,9 +222,11 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
                   lambda v, t: {"distortion_scale": v["distortion"], "p": v["p"]},
                   "Move the four corners at random: the image as seen from another viewpoint."),
     TransformSpec("elastic", "Elastic", "geometric", "ElasticTransform",
-                  (Param("alpha", "float", 30.0, 0.0, 200.0, 1.0, "Strength of the displacement (pixels before smoothing).",
+                  (Param("alpha", "float", 30.0, 0.0, 200.0, 1.0,
+                         "Strength of the displacement (pixels before smoothing).",
                          "alpha (strength)", neutral=0.0),
-                   Param("sigma", "float", 4.0, 1.0, 15.0, 0.5, "Smoothness of the displacement field.", "sigma (smoothness)")),
+                   Param("sigma", "float", 4.0, 1.0, 15.0, 0.5, "Smoothness of the displacement field.",
+                         "sigma (smoothness)")),
                   lambda v, t: {"alpha": v["alpha"], "sigma": min(v["sigma"], elastic_sigma_limit(t))},
                   "Smoothly warp the image with a random displacement field, like handwriting wobble."),
     # colour
@@ -220,43 +236,52 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key: s for s in [
                   lambda v, t: {"brightness": v["amount"]},
                   "Scale all pixel values: darker or brighter lighting."),
     TransformSpec("contrast", "Contrast", "colour", "ColorJitter",
-                  (Param("amount", "float", 0.4, 0.0, 1.0, 0.05, "Blend with the mean grey by a factor in [1-amount, 1+amount].",
+                  (Param("amount", "float", 0.4, 0.0, 1.0, 0.05,
+                         "Blend with the mean grey by a factor in [1-amount, 1+amount].",
                          "amount", neutral=0.0),),
                   lambda v, t: {"contrast": v["amount"]},
                   "Push pixels away from (or towards) the mean grey."),
     TransformSpec("sat", "Saturation", "colour", "ColorJitter",
-                  (Param("amount", "float", 0.5, 0.0, 1.0, 0.05, "Blend with the grey image by a factor in [1-amount, 1+amount].",
+                  (Param("amount", "float", 0.5, 0.0, 1.0, 0.05,
+                         "Blend with the grey image by a factor in [1-amount, 1+amount].",
                          "amount", neutral=0.0),),
                   lambda v, t: {"saturation": v["amount"]},
                   "More or less vivid colours.", needs_rgb=True),
     TransformSpec("hue", "Hue", "colour", "ColorJitter",
-                  (Param("amount", "float", 0.1, 0.0, 0.5, 0.01, "Rotate the hue by up to this fraction of the colour wheel.",
+                  (Param("amount", "float", 0.1, 0.0, 0.5, 0.01,
+                         "Rotate the hue by up to this fraction of the colour wheel.",
                          "amount", neutral=0.0),),
                   lambda v, t: {"hue": v["amount"]},
                   "Shift every colour around the colour wheel (red towards yellow, ...).", needs_rgb=True),
     TransformSpec("channel", "Channel isolation", "colour", "Lambda",
-                  (Param("channel", "choice", "red", options=_CHANNELS, help="The colour channel that is kept; the others become 0.",
+                  (Param("channel", "choice", "red", options=_CHANNELS,
+                         help="The colour channel that is kept; the others become 0.",
                          label="keep channel"),),
                   lambda v, t: {"channel": _CHANNELS.index(v["channel"])},
-                  "Keep one colour channel and zero the others: what is left when only red (or green, or blue) light counts.",
+                  "Keep one colour channel and zero the others: what is left when only red (or green, or blue) light "
+                  "counts.",
                   needs_rgb=True),
     TransformSpec("gray", "Grayscale", "colour", "RandomGrayscale", (_p(0.5),),
                   lambda v, t: {"p": v["p"]},
-                  "Drop the colour (kept as 3 equal channels): the model must not rely on colour alone.", needs_rgb=True),
+                  "Drop the colour (kept as 3 equal channels): the model must not rely on colour alone.",
+                  needs_rgb=True),
     # kernel filters
     TransformSpec("blur", "Gaussian blur", "kernel", "GaussianBlur",
                   (Param("kernel", "int", 5, 3, 15, 2, "Kernel size in pixels (odd).", "kernel size", odd=True),
-                   Param("sigma", "range", (0.1, 2.0), 0.1, 5.0, 0.1, "Random standard deviation of the Gaussian.", "sigma range")),
+                   Param("sigma", "range", (0.1, 2.0), 0.1, 5.0, 0.1, "Random standard deviation of the Gaussian.",
+                         "sigma range")),
                   lambda v, t: {"kernel_size": v["kernel"], "sigma": v["sigma"]},
                   "Convolve with a Gaussian kernel of random width: out-of-focus or low-resolution images."),
     TransformSpec("sharp", "Sharpness", "kernel", "RandomAdjustSharpness",
-                  (Param("factor", "float", 2.0, 0.0, 10.0, 0.1, "0 blurs, 1 leaves the image, 2 doubles the sharpening.",
+                  (Param("factor", "float", 2.0, 0.0, 10.0, 0.1,
+                         "0 blurs, 1 leaves the image, 2 doubles the sharpening.",
                          "sharpness factor", neutral=1.0), _p()),
                   lambda v, t: {"sharpness_factor": v["factor"], "p": v["p"]},
                   "Blend with a smoothed copy (a 3x3 kernel filter) to sharpen or soften edges."),
     # random erasing
     TransformSpec("erase", "Random erasing", "erasing", "RandomErasing",
-                  (_p(0.7), Param("scale", "range", (0.02, 0.2), 0.01, 0.8, 0.01, "Area of the erased box as a fraction.",
+                  (_p(0.7), Param("scale", "range", (0.02, 0.2), 0.01, 0.8, 0.01,
+                                  "Area of the erased box as a fraction.",
                                   "box area (fraction)")),
                   lambda v, t: {"p": v["p"], "scale": v["scale"], "value": 0.0},
                   "Black out a random box (Cutout): the model must use more than one part of the object."),
@@ -320,7 +345,8 @@ def step(key: str, **values: Any) -> Step:
     spec = transform_spec(key)
     unknown = set(values) - {p.name for p in spec.params}
     if unknown:
-        raise ValueError(f"{spec.name} has no parameter(s) {sorted(unknown)}; it has {[p.name for p in spec.params]}")
+        raise AugmentationError(f"{spec.name} has no parameter(s) {sorted(unknown)}; "
+                                f"it has {[p.name for p in spec.params]}")
     merged = {p.name: p.validate(values.get(p.name, p.default)) for p in spec.params}
     return Step(key, tuple(merged.items()))
 
@@ -357,7 +383,10 @@ def _code_value(v: Any) -> str:
 
 
 def step_code(s: Step, target: Target) -> str:
-    """The torchvision expression that builds the step, e.g. ``v2.RandomRotation(degrees=20, interpolation='bilinear')``."""
+    """The torchvision expression that builds the step.
+
+    For example ``v2.RandomRotation(degrees=20, interpolation='bilinear')``.
+    """
     kw = s.spec.kwargs(s.params, target)
     if s.key == "channel":
         mask = ", ".join("1." if i == kw["channel"] else "0." for i in range(3))
@@ -386,7 +415,8 @@ def check_pipeline(pipeline: Pipeline, target: Target) -> list[str]:
     for s in pipeline:
         if s.key == "elastic" and s.params["sigma"] > elastic_sigma_limit(target):
             notes.append(f"Elastic: sigma {s.params['sigma']:g} needs a smoothing kernel wider than this "
-                         f"{target.height}x{target.width} image; sigma {elastic_sigma_limit(target):g} is used instead.")
+                         f"{target.height}x{target.width} image; "
+                         f"sigma {elastic_sigma_limit(target):g} is used instead.")
     if target.channels == 1:
         rgb = [s.spec.name for s in pipeline if s.spec.needs_rgb]
         if rgb:
@@ -457,7 +487,10 @@ def image_tensor(model: ModelHandle, image: ImageSource | torch.Tensor) -> torch
 
 
 def normalize(model: ModelHandle, x: torch.Tensor) -> torch.Tensor:
-    """Pixel-domain images ``[N, C, H, W]`` (0..1) to the model's normalised input (same arithmetic as ``preprocess``)."""
+    """Pixel-domain images ``[N, C, H, W]`` (0..1) to the model's normalised input.
+
+    The same arithmetic as ``preprocess``.
+    """
     mean = torch.tensor(model.mean, device=x.device).view(-1, 1, 1)
     std = torch.tensor(model.std, device=x.device).view(-1, 1, 1)
     return (x - mean) / std
@@ -577,7 +610,7 @@ def sample_batch(model: ModelHandle, image: ImageSource | torch.Tensor, pipeline
         >>> len(b.labels), b.images.shape
     """
     if not 1 <= n <= 256:
-        raise ValueError(f"n must be between 1 and 256 samples, got {n}")
+        raise AugmentationError(f"n must be between 1 and 256 samples, got {n}")
     target = Target.of(model)
     x0 = image_tensor(model, image)
     steps = list(pipeline)
@@ -585,7 +618,8 @@ def sample_batch(model: ModelHandle, image: ImageSource | torch.Tensor, pipeline
     x1 = None
     if mixing:
         if second_image is None:
-            raise ValueError("the pipeline mixes images (MixUp/CutMix) but no second_image was given; pass the partner image")
+            raise AugmentationError("the pipeline mixes images (MixUp/CutMix) but no second_image was given; "
+                                    "pass the partner image")
         x1 = image_tensor(model, second_image)
     clean = [x0] + ([x1] if x1 is not None else [])
     if mixing and labels is None:
@@ -659,7 +693,8 @@ def _sweep(model: ModelHandle, x0: torch.Tensor, parameter: str, values: Sequenc
     return Sweep(parameter, [float(v) for v in values], probs[1:].cpu(), list(model.classes), ref, batch[1:].cpu())
 
 
-def rotate_scale(x: torch.Tensor, angles: Sequence[float] | float, scales: Sequence[float] | float = 1.0) -> torch.Tensor:
+def rotate_scale(x: torch.Tensor, angles: Sequence[float] | float,
+                 scales: Sequence[float] | float = 1.0) -> torch.Tensor:
     """Rotate ``x`` ``[C, H, W]`` by each angle (degrees, counter-clockwise) and zoom by each scale, about the centre.
 
     All copies come from one ``affine_grid`` + ``grid_sample`` call on the device (bilinear, zeros outside),
@@ -684,7 +719,7 @@ def rotate_scale(x: torch.Tensor, angles: Sequence[float] | float, scales: Seque
     z = torch.as_tensor(scales, dtype=torch.float64).reshape(-1)
     a, z = torch.broadcast_tensors(a, z)
     if bool((z <= 0).any()):
-        raise ValueError(f"scales must be positive zoom factors, got {z.tolist()}")
+        raise AugmentationError(f"scales must be positive zoom factors, got {z.tolist()}")
     n, (c, h, w) = len(a), x.shape[-3:]
     rad = a * torch.pi / 180
     cos, sin = torch.cos(rad), torch.sin(rad)
@@ -698,8 +733,8 @@ def rotate_scale(x: torch.Tensor, angles: Sequence[float] | float, scales: Seque
                                            align_corners=False)
 
 
-def rotation_sweep(model: ModelHandle, image: ImageSource | torch.Tensor, angles: Sequence[float] = tuple(range(0, 181, 15)),
-                   scale: float = 1.0) -> Sweep:
+def rotation_sweep(model: ModelHandle, image: ImageSource | torch.Tensor,
+                   angles: Sequence[float] = tuple(range(0, 181, 15)), scale: float = 1.0) -> Sweep:
     """Predictions for the image rotated by each angle (degrees, counter-clockwise), at one zoom ``scale``."""
     x0 = image_tensor(model, image)
     values = [float(a) for a in angles]
@@ -729,6 +764,14 @@ class RotationScaleGrid:
 
     def reference_probs(self) -> list[list[float]]:
         return self.probs[:, :, self.reference].tolist()
+
+    def cells(self) -> list[list[str]]:
+        """``"label (confidence)"`` per (scale, angle), for the invariance table."""
+        return [[f"{lab} ({c:.0%})" for lab, c in zip(lr, cr)] for lr, cr in zip(self.labels(), self.confidences())]
+
+    def kept(self) -> list[list[bool]]:
+        """Whether each (scale, angle) keeps the clean image's top class."""
+        return (self.probs.argmax(2) == self.reference).tolist()
 
 
 def rotation_scale_grid(model: ModelHandle, image: ImageSource | torch.Tensor,
@@ -915,6 +958,11 @@ class LabelFlip:
     flip_angle: float | None
     first_change: float | None
 
+    def view_indices(self) -> list[int]:
+        """Sweep positions worth showing: upright, -45°, -90°, the flip (if any) and 180° (those swept)."""
+        pick = [0.0, -45.0, -90.0] + ([self.flip_angle] if self.flip_angle is not None else []) + [180.0]
+        return [self.sweep.values.index(a) for a in dict.fromkeys(pick) if a in self.sweep.values]
+
 
 def rotate_until(model: ModelHandle, image: ImageSource | torch.Tensor, source: str = "6", target: str = "9",
                  angles: Sequence[float] = tuple(range(-180, 181, 5))) -> LabelFlip:
@@ -927,8 +975,9 @@ def rotate_until(model: ModelHandle, image: ImageSource | torch.Tensor, source: 
     """
     for c in (source, target):
         if c not in model.classes:
-            raise ValueError(f"class {c!r} is not one of {model.name}'s classes; the 6-to-9 demo needs a digit model "
-                             "such as lenet5-mnist")
+            raise AugmentationError(f"class {c!r} is not one of {model.name}'s classes; the 6-to-9 "
+                                    "demo needs a digit model "
+                                    "such as lenet5-mnist")
     sweep = rotation_sweep(model, image, angles)
     sweep.reference = model.classes.index(source)
     by_size = sorted(zip(sweep.values, sweep.labels), key=lambda al: (abs(al[0]), al[0]))
@@ -953,11 +1002,12 @@ def scramble(x: torch.Tensor, grid: int, seed: int = 0) -> torch.Tensor:
         True
     """
     if grid < 1:
-        raise ValueError(f"grid must be at least 1 tile per side, got {grid}")
+        raise AugmentationError(f"grid must be at least 1 tile per side, got {grid}")
     h, w = x.shape[-2:]
     th, tw = h // grid, w // grid
     if th < 1 or tw < 1:
-        raise ValueError(f"a {grid}x{grid} grid does not fit a {h}x{w} image; use at most {min(h, w)} tiles per side")
+        raise AugmentationError(f"a {grid}x{grid} grid does not fit a {h}x{w} image; "
+                                f"use at most {min(h, w)} tiles per side")
     if grid == 1:
         return x
     gen = torch.Generator().manual_seed(int(seed))
@@ -1012,3 +1062,141 @@ def scramble_sweep(model: ModelHandle, image: ImageSource | torch.Tensor, grids:
     kept = (p.argmax(2) == ref).float().mean(1).tolist()
     examples = torch.stack([imgs[i * shuffles] for i in range(len(grids))]).cpu()
     return ScrambleSweep(list(grids), p[:, :, ref].cpu(), kept, ref, list(model.classes), examples)
+
+
+# ------------------------------------------------------------------------------------ what the page shows
+
+
+def mixed_label_text(label: Sequence[tuple[str, float]]) -> str:
+    """A soft label as ``"0.70·6 + 0.30·3"`` (weights first, as the pixels were blended).
+
+    Examples::
+
+        >>> mixed_label_text([("6", 0.7), ("3", 0.3)])
+        '0.70·6 + 0.30·3'
+    """
+    return " + ".join(f"{p:.2f}·{c}" for c, p in label)
+
+
+def scramble_limits(model: ModelHandle) -> tuple[int, int]:
+    """``(largest grid, shuffles per grid)`` for the scramble demo: tiles of at least 4 pixels, at most 8 per side;
+    ImageNet-size models get 4 shuffles instead of 8 (fewer forward passes).
+
+    Examples::
+
+        >>> scramble_limits(load_model("lenet5-mnist"))
+        (7, 8)
+    """
+    side = min(model.input_size[1:])
+    return max(2, min(8, side // 4)), 8 if side <= 64 else 4
+
+
+@dataclass
+class ScrambleDemo:
+    """One scrambled image next to the clean one, and the sweep over grid sizes.
+
+    Attributes:
+        clean, scrambled: uint8 images for display.
+        grid: tiles per side of ``scrambled``.
+        clean_probs, scrambled_probs: the model's probabilities on each (CPU).
+        sweep: probabilities of the clean class over grids 1..max_grid.
+    """
+
+    clean: np.ndarray
+    scrambled: np.ndarray
+    grid: int
+    clean_probs: torch.Tensor
+    scrambled_probs: torch.Tensor
+    sweep: ScrambleSweep
+
+    @property
+    def reference(self) -> int:
+        return int(self.clean_probs.argmax())
+
+    @property
+    def clean_class(self) -> str:
+        return self.sweep.classes[self.reference]
+
+    @property
+    def scrambled_class(self) -> str:
+        return self.sweep.classes[int(self.scrambled_probs.argmax())]
+
+
+def scramble_demo(model: ModelHandle, image: ImageSource | torch.Tensor, grid: int, seed: int = 0,
+                  max_grid: int | None = None, shuffles: int | None = None) -> ScrambleDemo:
+    """The image scrambled on a ``grid`` x ``grid`` tiling, and :func:`scramble_sweep` up to ``max_grid``.
+
+    Defaults come from :func:`scramble_limits`.
+
+    Examples::
+
+        >>> d = scramble_demo(load_model("lenet5-mnist"), "assets/samples/digit-6.png", 1)
+        >>> d.clean_class == d.scrambled_class  # one tile: the image itself
+        True
+    """
+    limit, n = scramble_limits(model)
+    x0 = image_tensor(model, image)
+    x = scramble(x0, grid, seed)
+    probs = predict_pixels(model, torch.stack([x0, x])).cpu()
+    sweep = scramble_sweep(model, x0, grids=list(range(1, (max_grid or limit) + 1)), shuffles=shuffles or n, seed=seed)
+    clean, scrambled = to_arrays(torch.stack([x0, x]))
+    return ScrambleDemo(clean, scrambled, grid, probs[0], probs[1], sweep)
+
+
+def transform_label(key: str, target: Target) -> str:
+    """``"Geometric: Rotation"``, marked ``(RGB only)`` when the transform needs colour the target lacks.
+
+    Examples::
+
+        >>> transform_label("rotate", Target(1, 28, 28, 10))
+        'Geometric: Rotation'
+    """
+    spec = transform_spec(key)
+    return f"{GROUPS[spec.group]}: {spec.name}" + (" (RGB only)" if spec.needs_rgb and target.channels == 1 else "")
+
+
+def sweep_table(sweep: Sweep, parameter: str | None = None) -> list[dict[str, Any]]:
+    """A sweep as table rows: the value, the top class and its confidence, P(clean class).
+
+    Examples::
+
+        >>> s = Sweep("brightness", [0.5, 1.0], torch.tensor([[0.2, 0.8], [0.9, 0.1]]), ["a", "b"], 0)
+        >>> sweep_table(s, "factor")[0]
+        {'factor': 0.5, 'top class': 'b', 'confidence': '80.0%', 'P(a)': '20.0%'}
+    """
+    clean = sweep.classes[sweep.reference]
+    return [
+        {parameter or sweep.parameter: v, "top class": lab, "confidence": f"{c:.1%}", f"P({clean})": f"{p:.1%}"}
+        for v, lab, c, p in zip(sweep.values, sweep.labels, sweep.confidences, sweep.reference_probs)
+    ]
+
+
+def shift_table(s: ShiftSweep) -> list[dict[str, Any]]:
+    """The shift sweep as table rows: :func:`sweep_table` plus the layer's change, raw and after alignment."""
+    rows = sweep_table(s.sweep, "shift (px)")
+    for i, row in enumerate(rows):
+        row["shift (px)"] = int(row["shift (px)"])
+        row[f"change of {s.layer}"] = f"{s.change[i]:.3f}"
+        row["change after alignment"] = f"{s.aligned_change[i]:.3f}" if s.aligned_change is not None else "—"
+    return rows
+
+
+def mixing_note(batch: AugmentedBatch) -> str | None:
+    """What the soft labels of a mixing pipeline mean, and a warning when both images are of one class."""
+    if batch.mix_labels is None:
+        return None
+    a, b = (batch.classes[i] for i in batch.mix_labels)
+    return (f"Mixed labels: the soft target the network would be trained on, with the same weights as the pixels. "
+            f"The labels of the two clean images are the model's own predictions on them: {a} and {b}."
+            + (" Both are the same class here, so mixing leaves the label unchanged: pick a second image of another "
+               "class." if a == b else ""))
+
+
+def label_flip_summary(flip: LabelFlip, image_name: str = "the image") -> str:
+    """Where the rotated image turns from ``source`` into ``target``, in words (markdown)."""
+    if flip.flip_angle is None:
+        return (f"This model never reads the rotated {flip.source} as a {flip.target}; the curves show what it reads "
+                "instead.")
+    way = "clockwise" if flip.flip_angle < 0 else "counter-clockwise"
+    return (f"{image_name} is read as **{flip.target}** once it is rotated by **{flip.flip_angle:g}°** ({way}); it "
+            f"stops being a {flip.source} already at {flip.first_change:g}°.")

@@ -7,9 +7,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnviz.methods import augmentation as A
 from cnnviz.core.images import load_image
 from cnnviz.core.model import ModelHandle
+from cnnviz.methods import augmentation as A
 
 from ..conftest import SAMPLES
 
@@ -301,3 +301,73 @@ def test_scramble_sweep_one_tile_keeps_the_prediction(lenet, six):
     p = lenet.predict(six, 1)[0][1]
     assert np.allclose(s.probs[0].tolist(), [p] * 3, atol=1e-6) and s.kept[0] == 1.0
     assert s.tiles == [1, 16]
+
+
+# ------------------------------------------------------------------ what the page shows
+
+
+def test_user_errors_are_cnnviz_errors_that_name_the_fix():
+    from cnnviz.errors import CnnvizError
+
+    with pytest.raises(CnnvizError, match=r"\[0.0, 180.0\]"):
+        A.step("rotate", degrees=200)
+    with pytest.raises(A.AugmentationError, match="use at most 4 tiles"):
+        A.scramble(torch.zeros(1, 4, 4), 5)
+    assert A.transform_label("rotate", A.Target(1, 28, 28, 10)) == "Geometric: Rotation"
+    rgb_only = [k for k, s in A.TRANSFORMS.items() if s.needs_rgb]
+    assert rgb_only and A.transform_label(rgb_only[0], A.Target(1, 28, 28, 10)).endswith("(RGB only)")
+    assert not A.transform_label(rgb_only[0], A.Target(3, 32, 32, 10)).endswith("(RGB only)")
+
+
+def test_rotation_grid_cells_and_kept_by_hand():
+    probs = torch.tensor([[[0.7, 0.3], [0.4, 0.6]], [[0.9, 0.1], [0.2, 0.8]]])  # 2 scales x 2 angles x 2 classes
+    g = A.RotationScaleGrid([0.0, 90.0], [1.0, 0.5], probs, ["cat", "dog"], 0)
+    assert g.cells() == [["cat (70%)", "dog (60%)"], ["cat (90%)", "dog (80%)"]]
+    assert g.kept() == [[True, False], [True, False]]
+
+
+def test_sweep_and_shift_tables_by_hand():
+    s = A.Sweep("shift", [0.0, 1.0, 2.0], torch.tensor([[0.6, 0.4], [0.3, 0.7], [0.55, 0.45]]), ["a", "b"], 0)
+    rows = A.sweep_table(s)
+    assert rows[1] == {"shift": 1.0, "top class": "b", "confidence": "70.0%", "P(a)": "30.0%"}
+    sh = A.ShiftSweep(s, "conv1", 2, [0.0, 0.5, 0.25], [0.0, 0.5, 0.01])
+    t = A.shift_table(sh)
+    assert [r["shift (px)"] for r in t] == [0, 1, 2]
+    assert t[2]["change of conv1"] == "0.250" and t[2]["change after alignment"] == "0.010"
+    assert A.shift_table(A.ShiftSweep(s, "fc", None, [0.0, 0.1, 0.2], None))[0]["change after alignment"] == "—"
+
+
+def test_label_flip_views_and_summary():
+    values = [float(a) for a in range(-180, 181, 45)]
+    probs = torch.tensor([[0.1, 0.9] if abs(a) >= 135 else [0.9, 0.1] for a in values])
+    flip = A.LabelFlip(A.Sweep("angle", values, probs, ["6", "9"], 0), "6", "9", -135.0, -135.0)
+    # upright, -45, -90, the flip at -135 and 180, in that order
+    assert [values[i] for i in flip.view_indices()] == [0.0, -45.0, -90.0, -135.0, 180.0]
+    assert "rotated by **-135°** (clockwise)" in A.label_flip_summary(flip, "The 6")
+    never = A.LabelFlip(flip.sweep, "6", "9", None, None)
+    assert "never reads the rotated 6 as a 9" in A.label_flip_summary(never)
+    assert [values[i] for i in never.view_indices()] == [0.0, -45.0, -90.0, 180.0]
+
+
+def test_mixing_note_and_soft_label_text():
+    b = A.AugmentedBatch(torch.zeros(1, 1, 2, 2), torch.tensor([[0.5, 0.5]]), ["6", "3"], 0,
+                         torch.tensor([[0.7, 0.3]]), (0, 1))
+    assert A.mixed_label_text(b.mixed_labels()[0]) == "0.70·6 + 0.30·3"
+    assert "6 and 3." in A.mixing_note(b) and "Both are the same class" not in A.mixing_note(b)
+    same = A.AugmentedBatch(b.images, b.probs, b.classes, 0, b.mixed, (1, 1))
+    assert "Both are the same class" in A.mixing_note(same)
+    assert A.mixing_note(A.AugmentedBatch(b.images, b.probs, b.classes, 0)) is None
+
+
+def test_scramble_demo_matches_its_parts(lenet, six):
+    grid_max, shuffles = A.scramble_limits(lenet)
+    assert (grid_max, shuffles) == (7, 8)  # 28 // 4 tiles per side at most, 8 shuffles on a small model
+    d = A.scramble_demo(lenet, six, 3, seed=5, max_grid=3, shuffles=2)
+    x0 = A.image_tensor(lenet, six)
+    np.testing.assert_array_equal(d.scrambled, A.to_arrays(A.scramble(x0, 3, 5)[None])[0])
+    np.testing.assert_array_equal(d.clean, A.to_arrays(x0[None])[0])
+    want = A.predict_pixels(lenet, torch.stack([x0, A.scramble(x0, 3, 5)])).cpu()
+    torch.testing.assert_close(d.clean_probs, want[0])
+    torch.testing.assert_close(d.scrambled_probs, want[1])
+    assert d.clean_class == lenet.predict(six, 1)[0][0]
+    assert d.sweep.tiles == [1, 4, 9] and d.sweep.probs.shape == (3, 2)
