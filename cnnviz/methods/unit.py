@@ -1,0 +1,288 @@
+"""One unit computed with the real weights: how a number of a conv (or linear) layer was made.
+
+For unit ``(c, y, x)`` of a ``Conv2d`` the network computed
+
+    out[c, y, x] = bias[c] + Σ_i Σ_(a,b) w[c, i, a, b] · in[g·C_g + i, y·s − p + a·d, x·s − p + b·d]
+
+over the ``C_g = C_in / groups`` input channels of the filter's group ``g``, reading zeros in the
+padding. :func:`unit_computation` rebuilds that sum from the layer's own input (recorded by the
+capture engine in the same pass as the layer's output) and its weights, channel by channel, in
+float64: each input channel's patch, the kernel slice, their products and the channel's
+contribution; then the bias, the pre-activation, the batch norm and activation that follow
+where they do, and the value the network actually produced, for comparison.
+
+A ``Linear`` unit is the same sum as a dot product of the flattened input; when that input is
+a flattened ``[C, H, W]`` map, each channel's ``H×W`` block is one term (a kernel as large as the map).
+
+Examples::
+
+    >>> import cnnviz
+    >>> m = cnnviz.load_model("lenet5-mnist")
+    >>> u = unit_computation(m, m.preprocess(cnnviz.load_image("cnnviz/assets/samples/digit-7.png")),
+    ...                      "features.3", (2, 4, 4))
+    >>> abs(u.pre_activation - u.produced) < 1e-5, len(u.terms)
+    (True, 6)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cnnviz.core.capture import capture
+from cnnviz.errors import CnnvizError
+from cnnviz.methods.network import NetworkGraph, network_graph
+
+SORTS = ("index", "contribution", "magnitude")
+SORT_TITLES = {"index": "channel index", "contribution": "contribution (largest first)",
+               "magnitude": "|contribution| (largest first)"}
+_ACTIVATIONS = {"relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid,
+                "silu": F.silu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu}
+
+
+class UnitError(CnnvizError):
+    """A unit the one-unit view cannot compute (not a Conv2d/Linear layer, or outside its map)."""
+
+
+@dataclass
+class ChannelTerm:
+    """One input channel's share of the unit.
+
+    Attributes:
+        channel: the input channel (index into the layer's input).
+        patch: the values the kernel taps read ``[kh, kw]`` (zeros in the padding).
+        padding: True where a tap falls in the padding ``[kh, kw]``.
+        rows, cols: the input row/column of each tap row/column (outside ``0..H-1``: padding);
+            strided and dilated taps included.
+        kernel: the kernel slice ``w[c, i]`` ``[kh, kw]``.
+        products: ``patch * kernel``.
+        contribution: the sum of ``products``.
+    """
+
+    channel: int
+    patch: np.ndarray
+    padding: np.ndarray
+    rows: list[int]
+    cols: list[int]
+    kernel: np.ndarray
+    products: np.ndarray
+    contribution: float
+
+
+@dataclass
+class FollowingStep:
+    """A batch norm or activation applied to the unit after the layer: what it computes and what was recorded."""
+
+    key: str
+    op: str
+    value: float  # computed here from the previous value and the op's own parameters
+    produced: float | None  # what the network's pass recorded for it, where the capture can read it
+
+
+@dataclass
+class UnitComputation:
+    """How one unit was computed (see :func:`unit_computation`)."""
+
+    layer: str
+    kind: str  # "conv" or "linear"
+    unit: tuple[int, ...]  # (c, y, x) for conv, (j,) for linear
+    terms: list[ChannelTerm]
+    bias: float
+    produced: float  # the layer's output at the unit, as recorded
+    input_shape: tuple[int, ...]
+    kernel_size: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, right, top, bottom
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    group: int = 0
+    group_note: str = ""  # why only some input channels appear (grouped / depthwise convolutions)
+    following: list[FollowingStep] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        """The sum of every channel's contribution (before the bias)."""
+        return float(sum(t.contribution for t in self.terms))
+
+    @property
+    def pre_activation(self) -> float:
+        """The reconstructed value: contributions plus bias (what the layer outputs)."""
+        return self.total + self.bias
+
+    @property
+    def final(self) -> float:
+        """The value after the batch norm / activation that follow (the pre-activation if none do)."""
+        return self.following[-1].value if self.following else self.pre_activation
+
+    def order(self, by: str = "index") -> list[int]:
+        """Indices into :attr:`terms` in the display order ``by`` (one of :data:`SORTS`)."""
+        if by not in SORTS:
+            raise UnitError(f"sort {by!r}: expected one of {SORTS}")
+        idx = list(range(len(self.terms)))
+        if by == "contribution":
+            idx.sort(key=lambda i: -self.terms[i].contribution)
+        elif by == "magnitude":
+            idx.sort(key=lambda i: -abs(self.terms[i].contribution))
+        return idx
+
+    def running_sum(self, by: str = "index") -> np.ndarray:
+        """The cumulative sum of contributions in the order ``by`` (its last entry is :attr:`total`)."""
+        return np.cumsum([self.terms[i].contribution for i in self.order(by)])
+
+
+def _following(g: NetworkGraph, mods: dict[str, nn.Module], key: str) -> list[tuple[str, str, object]]:
+    """The chain of batch norms / activations fed only by the layer call ``key``: ``[(id, op, callable)]``."""
+    chain = []
+    cur = key
+    while True:
+        nxt = g.consumers(cur)
+        if len(nxt) != 1:
+            break
+        n = g.nodes[nxt[0]]
+        if n.kind == "module" and isinstance(mods[n.module], nn.modules.batchnorm._BatchNorm):
+            chain.append((n.id, "BatchNorm", mods[n.module]))
+        elif n.kind == "module" and type(mods[n.module]).__name__.lower() in _ACTIVATIONS:
+            chain.append((n.id, type(mods[n.module]).__name__, mods[n.module]))
+        elif n.kind in ("function", "method") and n.op.rstrip("_") in _ACTIVATIONS:
+            chain.append((n.id, n.op.rstrip("_"), _ACTIVATIONS[n.op.rstrip("_")]))
+        else:
+            break
+        cur = n.id
+    return chain
+
+
+def unit_computation(m, x: torch.Tensor, layer: str, unit: tuple[int, ...]) -> UnitComputation:
+    """Rebuild one unit of a ``Conv2d`` or ``Linear`` layer call from its input and its weights.
+
+    Args:
+        m: the model handle.
+        x: the preprocessed batch (its first image is used) on the model's device.
+        layer: the layer call key (``"features.3"``, ``"layer2.0.conv1"``; ``"name#2"`` for a second call).
+        unit: ``(c, y, x)`` for a conv layer, ``(j,)`` for a linear layer.
+
+    Returns:
+        A :class:`UnitComputation`; ``pre_activation`` equals ``produced`` up to float32 rounding.
+
+    Raises:
+        UnitError: the layer is not a Conv2d/Linear call, or the unit lies outside its output.
+
+    Examples::
+
+        >>> u = unit_computation(m, x, "classifier.4", (7,))
+        >>> u.kind, round(u.pre_activation - u.produced, 5)
+        ('linear', 0.0)
+    """
+    g = network_graph(m)
+    if layer not in g.nodes or g.nodes[layer].kind != "module":
+        raise UnitError(f"{layer!r} is not a layer call of {m.name}. Hint: pick a Conv2d or Linear node; "
+                        f"e.g. {[i for i in g.nodes if g.nodes[i].op in ('Conv2d', 'Linear')][:4]}")
+    node = g.nodes[layer]
+    mods = dict(m.module.named_modules())
+    mod = mods[node.module]
+    if not isinstance(mod, (nn.Conv2d, nn.Linear)):
+        raise UnitError(f"{layer} is a {type(mod).__name__}: the one-unit view computes Conv2d and Linear units "
+                        "(weights times inputs, plus a bias). Pick the convolution before it.")
+    chain = _following(g, mods, layer)
+    reads = [k for k, _, _ in chain if g.nodes[k].kind == "module"]
+    rec = capture(m.module, x[:1], [layer, *reads], inputs=[layer])
+    inp, out = rec.inputs[layer][0].double(), rec.outputs[layer][0]
+    if len(unit) != out.ndim or any(not 0 <= u < s for u, s in zip(unit, out.shape)):
+        raise UnitError(f"unit {tuple(unit)} is outside {layer}'s output {tuple(out.shape)}: give "
+                        + ("(channel, row, column)" if out.ndim == 3 else "(feature,)") + " inside it")
+    w = mod.weight.detach().double()
+    bias = float(mod.bias[unit[0]]) if mod.bias is not None else 0.0
+    if isinstance(mod, nn.Conv2d):
+        u = _conv_unit(mod, inp, w, tuple(unit), layer)
+    else:
+        u = _linear_unit(g, node, inp, w, tuple(unit), layer)
+    u.bias, u.produced = bias, float(out[tuple(unit)])
+    v, c = u.pre_activation, unit[0]
+    for key, op, fn in chain:
+        if op == "BatchNorm":
+            mean = float(fn.running_mean[c]) if fn.running_mean is not None else 0.0
+            var = float(fn.running_var[c]) if fn.running_var is not None else 1.0
+            gain = float(fn.weight[c]) if fn.weight is not None else 1.0
+            shift = float(fn.bias[c]) if fn.bias is not None else 0.0
+            v = (v - mean) / np.sqrt(var + fn.eps) * gain + shift
+        else:
+            v = float(fn(torch.tensor([v], dtype=torch.float64))[0])
+        got = rec.outputs.get(key)
+        u.following.append(FollowingStep(key, op, float(v), None if got is None else float(got[0][tuple(unit)])))
+    return u
+
+
+def _conv_unit(mod: nn.Conv2d, inp: torch.Tensor, w: torch.Tensor, unit: tuple[int, int, int],
+               layer: str) -> UnitComputation:
+    c, y, x = unit
+    cin, h, wd = inp.shape
+    kh, kw = mod.kernel_size
+    sh, sw = mod.stride
+    dh, dw = mod.dilation
+    left, right, top, bottom = mod._reversed_padding_repeated_twice  # what Conv2d pads with, 'same' included
+    per_group = mod.out_channels // mod.groups
+    group = c // per_group
+    cg = mod.in_channels // mod.groups
+    rows = [y * sh - top + a * dh for a in range(kh)]
+    cols = [x * sw - left + b * dw for b in range(kw)]
+    if mod.padding_mode == "zeros":
+        padded, off_r, off_c = inp, 0, 0
+    else:  # reflect / replicate / circular: the padded map is what the kernel reads
+        padded = F.pad(inp[None], mod._reversed_padding_repeated_twice, mode=mod.padding_mode)[0]
+        off_r, off_c = top, left
+    r_idx = torch.tensor([r + off_r for r in rows], device=inp.device)
+    c_idx = torch.tensor([q + off_c for q in cols], device=inp.device)
+    ph, pw = padded.shape[1:]
+    inside = ((r_idx >= 0) & (r_idx < ph))[:, None] & ((c_idx >= 0) & (c_idx < pw))[None, :]
+    rt, ct = torch.tensor(rows), torch.tensor(cols)
+    pad_mask = (~(((rt >= 0) & (rt < h))[:, None] & ((ct >= 0) & (ct < wd))[None, :])).numpy()
+    rc, cc = r_idx.clamp(0, ph - 1), c_idx.clamp(0, pw - 1)
+    chans = list(range(group * cg, group * cg + cg))
+    patches = padded[chans][:, rc][:, :, cc] * inside  # [C_g, kh, kw], zeros in the padding
+    prods = patches * w[c]
+    contrib = prods.sum((1, 2)).cpu().numpy()
+    patches, kern, prods = patches.cpu().numpy(), w[c].cpu().numpy(), prods.cpu().numpy()
+    terms = [ChannelTerm(ch, patches[i], pad_mask, rows, cols, kern[i], prods[i], float(contrib[i]))
+             for i, ch in enumerate(chans)]
+    note = ""
+    if mod.groups > 1:
+        lo, hi = group * cg, group * cg + cg - 1
+        if mod.groups == mod.in_channels:
+            note = (f"Depthwise convolution (groups = {mod.groups} = input channels): each filter reads one input "
+                    f"channel, its own: output channel {c} reads input channel {lo} only.")
+        else:
+            note = (f"Grouped convolution (groups = {mod.groups}): the {mod.in_channels} input channels are split "
+                    f"into {mod.groups} groups of {cg}, and each filter sees only its group's. Output channel {c} "
+                    f"is in group {group}, so it reads input channels {lo}–{hi}; the others cannot reach it.")
+    return UnitComputation(layer, "conv", unit, terms, 0.0, 0.0, tuple(inp.shape), (kh, kw), (sh, sw),
+                           (left, right, top, bottom), (dh, dw), mod.groups, group, note)
+
+
+def _linear_unit(g: NetworkGraph, node, inp: torch.Tensor, w: torch.Tensor, unit: tuple[int], layer: str
+                 ) -> UnitComputation:
+    (j,) = unit
+    flat = inp.reshape(-1)
+    # a flattened [C, H, W] map (dropouts between do not count): one term per channel, its H×W block
+    src = g.nodes[node.inputs[0]] if node.inputs else None
+    while src is not None and src.op in ("Dropout", "dropout", "Identity") and src.inputs:
+        src = g.nodes[src.inputs[0]]
+    block = g.nodes[src.inputs[0]].shape if src is not None and src.op in ("flatten", "Flatten") and src.inputs \
+        else None
+    if block and len(block) == 3 and int(np.prod(block)) == flat.numel():
+        c, h, wd = block
+    else:
+        c, h, wd = flat.numel(), 1, 1
+    xs = flat.view(c, h, wd).cpu().numpy()
+    ws = w[j].view(c, h, wd).cpu().numpy()
+    prods = xs * ws
+    contrib = prods.sum((1, 2))
+    rows, cols = list(range(h)), list(range(wd))
+    no_pad = np.zeros((h, wd), dtype=bool)
+    terms = [ChannelTerm(i, xs[i], no_pad, rows, cols, ws[i], prods[i], float(contrib[i])) for i in range(c)]
+    return UnitComputation(layer, "linear", unit, terms, 0.0, 0.0, tuple(inp.shape), (h, wd))
+
+
+__all__ = ["UnitComputation", "ChannelTerm", "FollowingStep", "UnitError", "unit_computation", "SORTS",
+           "SORT_TITLES"]
