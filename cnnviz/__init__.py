@@ -40,7 +40,7 @@ _LAZY = {
     "filter_grid_rgb": "kernels", "weight_map": "kernels", "best_matches": "kernels",
     "similarity_to_classic": "kernels", "cluster_filters": "kernels",
     # maximally activating inputs
-    "build_index": "maximal", "top_patches": "maximal", "channel_grid": "maximal",
+    "build_index": "maximal", "top_patches": "maximal", "channel_grid": "figures.maximal",
     "synthesize": "synthesis", "render_channels": "synthesis", "render_diverse": "synthesis",
     # embeddings
     "extract_features": "embeddings", "extract_layers": "embeddings", "embed": "embeddings",
@@ -66,7 +66,8 @@ _SUBMODULES = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_SUBMODULES[_LAZY[name]]}", __name__), name)
+        where = _LAZY[name]  # a _SUBMODULES key, or a dotted module path such as "figures.kernels"
+        value = getattr(importlib.import_module(f".{_SUBMODULES.get(where, where)}", __name__), name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:

@@ -27,3 +27,7 @@ class LayerError(CnnvizError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class ImageFolderError(CnnvizError, FileNotFoundError):
+    """An image folder that does not exist or holds no readable images (also a ``FileNotFoundError``)."""

@@ -106,6 +106,15 @@ class PointSet:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def inputs(self) -> np.ndarray | list[str]:
+        """What the model reads: the image files of a folder, else the arrays."""
+        return list(self.paths) if self.paths else self.images
+
+    def label_name(self, i: int) -> str:
+        """The true class name of point ``i`` (``"?"`` where unknown)."""
+        return self.classes[self.labels[i]] if self.labels[i] >= 0 else "?"
+
 
 def load_points(dataset: str, split: str = "test", n: int = 1000, seed: int = 0) -> PointSet:
     """A seeded random subset of a bundled data set.
@@ -200,6 +209,25 @@ def source_choices(m: ModelHandle) -> list[str]:
     return [FOLDER, "mnist:test", "fashion-mnist:test", "mnist:train+test", "fashion-mnist:train+test"]
 
 
+def source_title(source: str, own_dataset: bool = True) -> str:
+    """How a source reads in a menu (``own_dataset=False``: the model was not trained on bundled data)."""
+    if source == FOLDER:
+        return "Image folder (path on the server)"
+    return f"Bundled {source.replace(':', ' — ')}" + ("" if own_dataset else " (28×28 grayscale, upscaled)")
+
+
+def layer_titles(m: ModelHandle) -> dict[str, str]:
+    """A menu label per :func:`feature_layers` name: the name and its output shape, e.g. ``"features.2  [6×14×14]"``."""
+    shapes = {li.name: li.output_shape for li in reversed(m.layers())}  # the first call of a shared module
+    shapes[PIXELS] = tuple(m.input_size)
+    out = {}
+    for name in feature_layers(m):
+        dims = "×".join(str(s) for s in shapes.get(name.split("#")[0], ()))
+        title = "pixels (the raw input, the baseline)" if name == PIXELS else name
+        out[name] = title + (f"  [{dims}]" if dims else "")
+    return out
+
+
 def source_size(source: str) -> int:
     """How many images a source holds (an image folder: the most that are read)."""
     if source == FOLDER:
@@ -240,6 +268,17 @@ def misclassified(points: PointSet, predictions: np.ndarray, model_classes: Sequ
     mapped = to_model[np.clip(labels, 0, None)]
     known = (labels >= 0) & (mapped >= 0)
     return known, known & (mapped != np.asarray(predictions))
+
+
+def hover_texts(points: PointSet, predictions: np.ndarray, model_classes: Sequence[str],
+                wrong: np.ndarray | None = None) -> list[str]:
+    """One hover text per point: its number, true label, the model's prediction, and whether it is wrong."""
+    out = []
+    for i, (lab, pred) in enumerate(zip(points.labels, predictions)):
+        name = model_classes[pred] if 0 <= pred < len(model_classes) else str(pred)
+        out.append(f"#{i}<br>label: {points.classes[lab] if lab >= 0 else '?'}<br>predicted: {name}"
+                   + ("<br><b>misclassified</b>" if wrong is not None and wrong[i] else ""))
+    return out
 
 
 def colour_groups(groups: np.ndarray, max_groups: int = 20) -> np.ndarray:
@@ -537,6 +576,14 @@ def fit_pca(x: torch.Tensor, k: int, seed: int = 0) -> PCA:
 
 
 # ------------------------------------------------------------------------------ embedding
+PLACEMENT_NOTES = {
+    "pca": "PCA places it exactly (the same linear projection).",
+    "tsne": "Placed by openTSNE's transform: it starts at the median of its nearest reference points and is "
+            "optimised against the fixed embedding (the reference points do not move).",
+    "umap": "Placed by UMAP's transform against the fixed embedding.",
+}  # how Embedding.project places a new point, per method
+
+
 @dataclass
 class Embedding:
     """Points in 2 or 3 dimensions, and what is needed to add new points.
@@ -862,10 +909,10 @@ class LayerView:
 
 
 def layer_view(feats: Features, labels, method: str = "pca", dim: int = 2, k: int = 10, seed: int = 0,
-               progress: ProgressFn | None = None, **kw) -> LayerView:
+               progress: ProgressFn | None = None, embedding: Embedding | None = None, **kw) -> LayerView:
     """Embed one layer's features and score it (kNN accuracy in the embedding and in feature space,
-    trustworthiness)."""
-    emb = embed(feats.values, method, dim, seed=seed, progress=progress, **kw)
+    trustworthiness). ``embedding``: score this existing embedding of ``feats`` instead of making one."""
+    emb = embedding or embed(feats.values, method, dim, seed=seed, progress=progress, **kw)
     return LayerView(feats.layer, emb, knn_accuracy(emb.points, labels, k), knn_accuracy(feats.values, labels, k),
                      trustworthiness(feats.values, emb.points, k))
 
@@ -890,6 +937,27 @@ def compare_layers(m: ModelHandle, points: PointSet, layers: Sequence[str] | Non
 
 
 # --------------------------------------------------------------------------------- caching
+def cached_features(cache: ResultCache, m: ModelHandle, points_key: Hashable, images, layer: str,
+                    pooling: str = "auto", also: Sequence[str] = (), batch_size: int = 256,
+                    progress: ProgressFn | None = None) -> Features:
+    """``layer``'s features from ``cache`` (keyed ``(m.key, points_key, layer, pooling)``). On a miss, one
+    forward pass per batch extracts it together with every layer of ``also`` not cached yet, and caches all.
+
+    Examples::
+
+        >>> c = ResultCache(10)
+        >>> f = cached_features(c, m, "mnist-500", pts.images, "classifier.4", also=comparison_layers(m))
+        >>> (m.key, "mnist-500", "pixels", "auto") in c   # the comparison layers came with it
+        True
+    """
+    key = lambda name: (m.key, points_key, name, pooling)  # noqa: E731
+    if key(layer) not in cache:
+        want = list(dict.fromkeys([layer, *(n for n in also if key(n) not in cache)]))
+        for name, f in extract_layers(m, images, want, pooling, batch_size=batch_size, progress=progress).items():
+            cache.get_or_compute(key(name), lambda f=f: f)
+    return cache.get_or_compute(key(layer), lambda: extract_features(m, images, layer, pooling, batch_size))
+
+
 class ResultCache:
     """A small thread-safe LRU cache for results that cannot be pickled (openTSNE/UMAP models)
     and whose computation reports progress (so ``st.cache_data`` does not fit).

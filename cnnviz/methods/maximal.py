@@ -94,7 +94,8 @@ class ArrayImageSet(ImageSet):
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4):
-            raise MaximalError(f"images must be uint8 [N,H,W] or [N,H,W,3], got {self.images.dtype} {self.images.shape}")
+            raise MaximalError(f"images must be uint8 [N,H,W] or [N,H,W,3], got {self.images.dtype} "
+                               f"{self.images.shape}")
         if not self.key:
             h = hashlib.sha1(str(self.images.shape).encode())
             h.update(np.ascontiguousarray(self.images).tobytes())
@@ -208,6 +209,15 @@ def sample_photo_images(model: ModelHandle, crops_per_photo: int = 16, seed: int
     arr = np.stack(out)
     return ArrayImageSet("sample photos (tiny set)", arr, np.asarray(labels), names,
                          note=f"TINY set: {len(photos)} bundled photos + random crops/flips = {len(arr)} images")
+
+
+def open_image_set(which: str, model: ModelHandle, folder: str = "", limit: int = 2000) -> ImageSet:
+    """The image set named by :func:`image_set_choices`: a bundled split, the sample photos, or ``folder``."""
+    if which in ("mnist", "fashion-mnist"):
+        return bundled_images(which)
+    if which == "samples":
+        return sample_photo_images(model)
+    return FolderImageSet(folder, model, limit=limit)
 
 
 def images_to_batch(model: ModelHandle, arr: np.ndarray) -> torch.Tensor:
@@ -616,7 +626,8 @@ def top_patches(model: ModelHandle, index: MaximalIndex, images: ImageSet, layer
         [(14, 14), (14, 14)]
     """
     if index.dataset_key != images.key:
-        raise MaximalError(f"this index was built over {index.dataset_key!r}, not {images.key!r}; build it for this image set")
+        raise MaximalError(f"this index was built over {index.dataset_key!r}, not {images.key!r}; "
+                           "build it for this image set")
     out = []
     for hit in index.hits(layer, channel, k, largest):
         box = unit_box(model, layer, hit.y, hit.x)
@@ -664,6 +675,6 @@ def channel_map(model: ModelHandle, image: np.ndarray, layer: str, channel: int)
 
 __all__ = ["ImageSet", "ArrayImageSet", "FolderImageSet", "bundled_images", "sample_photo_images", "images_to_batch",
            "Hit", "MaximalIndex", "build_index", "cache_key", "weights_digest", "Patch", "crop_box", "unit_box",
-           "top_patches", "channel_grid_patches", "is_cached", "channel_map", "index_summary", "spatial_layers", "image_set_choices",
-           "IMAGE_SET_TITLES", "index_macs", "needs_confirmation", "MaximalError", "ChannelError", "CACHE_DIR",
-           "DEFAULT_K"]
+           "top_patches", "channel_grid_patches", "is_cached", "channel_map", "index_summary", "open_image_set",
+           "spatial_layers", "image_set_choices", "IMAGE_SET_TITLES", "index_macs", "needs_confirmation",
+           "MaximalError", "ChannelError", "CACHE_DIR", "DEFAULT_K"]

@@ -159,7 +159,8 @@ def make_objectives(kind: str, layer: str | None = None, indices: Sequence[int] 
     else:
         raise SynthesisError(f"unknown objective kind {kind!r}; use one of {KINDS}")
     if not objs:
-        raise SynthesisError(f"no {kind} objective: pick at least one {'class' if kind in ('logit', 'prob') else 'channel'}")
+        what = "class" if kind in ("logit", "prob") else "channel"
+        raise SynthesisError(f"no {kind} objective: pick at least one {what}")
     return [-o if negative else o for o in objs for _ in range(max(1, variants))]
 
 
@@ -531,6 +532,7 @@ def render_diverse(model: ModelHandle, objective: Objective, n: int = 4, steps: 
     return synthesize(model, [objective] * n, steps=steps, diversity=diversity, **kw)
 
 
-__all__ = ["SynthesisError", "ObjectiveIndexError", "make_objectives", "Objective", "neuron", "channel", "deepdream", "class_logit", "class_probability", "ImageParam",
-           "random_transforms", "evaluate", "synthesize", "render_channels", "render_diverse",
-           "SynthesisProgress", "SynthesisResult", "KINDS", "KIND_TITLES", "default_diversity_layer"]
+__all__ = ["SynthesisError", "ObjectiveIndexError", "make_objectives", "Objective", "neuron", "channel", "deepdream",
+           "class_logit", "class_probability", "ImageParam", "random_transforms", "evaluate", "synthesize",
+           "render_channels", "render_diverse", "SynthesisProgress", "SynthesisResult", "KINDS", "KIND_TITLES",
+           "default_diversity_layer"]

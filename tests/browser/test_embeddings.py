@@ -15,7 +15,7 @@ def test_embeddings_page_scatter_grid_and_selection(server, page):
     # the main scatter (1000 points, SVG) and one small scatter per compared layer
     page.wait_for_function(f"() => document.querySelectorAll('{POINTS}').length >= 1000", timeout=90_000)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=90_000)
-    page.get_by_role("heading", name="What to notice").wait_for(timeout=90_000)
+    page.get_by_text("Pixels vs. deep layers.").wait_for(timeout=90_000)
     wait_idle(page)
     assert page.get_by_text(re.compile(r"576 of 1000 images in 24×24 cells")).count() == 1
     # the grid: the widest image on the page (24 tiles of 28 px + 1 px gaps, at 2x)
@@ -42,7 +42,7 @@ def test_embeddings_tsne_from_a_link(server, page):
     page.goto(server + "/embeddings?em_method=tsne&em_n=500&em_clayers=pixels,classifier.4")
     wait_idle(page)
     page.get_by_text(re.compile(r"t-SNE \(openTSNE")).first.wait_for(timeout=120_000)
-    page.get_by_role("heading", name="What to notice").wait_for(timeout=120_000)
+    page.get_by_text("Pixels vs. deep layers.").wait_for(timeout=120_000)
     wait_idle(page)
     assert_no_exception(page)
     page.wait_for_function(f"() => document.querySelectorAll('{POINTS}').length >= 500", timeout=90_000)

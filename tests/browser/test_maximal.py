@@ -54,8 +54,10 @@ def test_synthesis_runs_live(server, page):
     page.get_by_text("steps in", exact=False).first.wait_for(timeout=120_000)
     wait_idle(page)
     assert_no_exception(page)
-    imgs = page.locator("[data-testid='stImage'] img")
-    assert imgs.count() >= 6
+    # one grid of the 6 images: 168 px tiles (28 px x 6) with 6 px gaps, 4 per row, each with a 28 px label band
+    sizes = page.eval_on_selector_all("[data-testid='stImage'] img",
+                                      "els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+    assert [6 + 4 * (168 + 6), 6 + 2 * (168 + 28 + 6)] in sizes, sizes
     assert page.get_by_text("up from").count() >= 1
     screenshot(page, "maximal-synth")
 
@@ -73,5 +75,8 @@ def test_synthesis_stop_keeps_partial_images(server, page):
     page.get_by_text("Stopped at step", exact=False).first.wait_for(timeout=120_000)
     wait_idle(page)
     assert_no_exception(page)
-    assert page.locator("[data-testid='stImage'] img").count() >= 3
+    # the images so far, one grid: features.3 has 16 channels, so 16 images in 4 rows of 4
+    sizes = page.eval_on_selector_all("[data-testid='stImage'] img",
+                                      "els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+    assert [6 + 4 * (168 + 6), 6 + 4 * (168 + 28 + 6)] in sizes, sizes
     screenshot(page, "maximal-synth-stopped")

@@ -5,9 +5,32 @@ import torch
 from PIL import Image
 
 from cnnviz.methods.embeddings import (
-    PIXELS, ResultCache, compare_layers, comparison_layers, embed, extract_features, extract_layers, feature_layers, fit_pca, grid_image,
-    grid_shape, knn_accuracy, knn_preservation, load_image_folder, load_points, nearest_neighbours, pool_features,
-    snap_to_grid, trustworthiness,
+    PIXELS,
+    PointSet,
+    ResultCache,
+    cached_features,
+    colour_groups,
+    compare_layers,
+    comparison_layers,
+    embed,
+    extract_features,
+    extract_layers,
+    feature_layers,
+    fit_pca,
+    grid_shape,
+    grid_subset,
+    hover_texts,
+    knn_accuracy,
+    knn_preservation,
+    load_image_folder,
+    load_points,
+    misclassified,
+    nearest_neighbours,
+    pool_features,
+    snap_to_grid,
+    source_choices,
+    source_size,
+    trustworthiness,
 )
 
 
@@ -114,11 +137,45 @@ def test_grid_snap_too_many_points():
         snap_to_grid(np.zeros((5, 2)), 2, 2)
 
 
-def test_grid_shape_and_image():
+def test_grid_shape_and_subset():
     assert grid_shape(10) == (3, 4) and grid_shape(16) == (4, 4) and grid_shape(1) == (1, 1)
-    thumbs = np.array([[[255]], [[0]]], dtype=np.uint8)  # two 1x1 tiles: white, black
-    img = grid_image(thumbs, np.array([1, 0]), 1, 3, pad=0, empty=0.5)
-    assert img.tolist() == [[0, 255, 128]]  # black in cell 0, white in cell 1, empty grey in cell 2
+    pick, rows = grid_subset(10, 4)
+    assert pick.tolist() == list(range(10)) and rows == 3  # all fit: 10 points in ceil(10 / 4) rows
+    pick, rows = grid_subset(100, 4, seed=3)
+    assert len(pick) == 16 and rows == 4 and (np.diff(pick) > 0).all()
+    assert pick.tolist() == np.sort(np.random.default_rng(3).permutation(100)[:16]).tolist()
+
+
+def test_sources_misclassified_and_colour_groups(lenet):
+    assert source_choices(lenet) == ["mnist:test", "mnist:train", "mnist:train+test", "folder"]
+    assert source_size("fashion-mnist:train+test") == 18000 and source_size("folder") == 20_000
+    pts = PointSet(np.zeros((4, 1, 1), np.uint8), np.array([0, 1, 2, -1]), ["Cat", "dog", "emu"], "hand")
+    known, wrong = misclassified(pts, np.array([1, 1, 0, 0]), ["dog", "cat"])  # model: 0 dog, 1 cat; no emu
+    assert known.tolist() == [True, True, False, False] and wrong.tolist() == [False, True, False, False]
+    assert not misclassified(pts, np.array([1, 1, 0, 0]), ["dog", "cat"], same_task=False)[0].any()
+    g = np.array([3] * 5 + [1] * 4 + [2] * 3 + [0] * 2 + [-1])
+    assert colour_groups(g, max_groups=3).tolist() == [3] * 5 + [1] * 4 + [-1] * 6  # the 2 most frequent keep theirs
+    assert colour_groups(g, max_groups=4).tolist() == g.tolist()
+    texts = hover_texts(pts, np.array([1, 1, 0, 0]), ["dog", "cat"], wrong)
+    assert texts[1] == "#1<br>label: dog<br>predicted: cat<br><b>misclassified</b>"
+    assert texts[3] == "#3<br>label: ?<br>predicted: dog"
+
+
+def test_cached_features_one_pass_for_the_missing_layers(lenet, monkeypatch):
+    import cnnviz.methods.embeddings as em
+
+    calls = []
+    real = em.extract_layers
+    monkeypatch.setattr(em, "extract_layers",
+                        lambda m, im, layers, *a, **kw: calls.append(list(layers)) or real(m, im, layers, *a, **kw))
+    c, imgs = ResultCache(10), load_points("mnist", "test", 20).images
+    f = cached_features(c, lenet, "k", imgs, "classifier.4", also=["pixels", "classifier.4", "features.2"])
+    assert calls == [["classifier.4", "pixels", "features.2"]] and f.values.shape == (20, 84)
+    assert cached_features(c, lenet, "k", imgs, "pixels") is c.get((lenet.key, "k", "pixels", "auto"))
+    cached_features(c, lenet, "k", imgs, "features.5", also=["pixels"])
+    assert calls[1:] == [["features.5"]]  # pixels were cached: not extracted again
+    ref = extract_features(lenet, imgs, "features.2")
+    assert torch.allclose(c.get((lenet.key, "k", "features.2", "auto")).values, ref.values)
 
 
 # --------------------------------------------------------------------------- projection

@@ -7,12 +7,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnviz.methods import maximal as maximal
-from cnnviz.methods.maximal import ArrayImageSet, bundled_images, build_index, crop_box, top_patches, unit_box
-from cnnviz.core.paths import SAMPLES_DIR
 from cnnviz.core.model import ModelHandle
-from cnnviz.methods.synthesis import (channel, class_logit, deepdream, evaluate, neuron, random_transforms,
-                              render_channels, render_diverse, synthesize)
+from cnnviz.core.paths import SAMPLES_DIR
+from cnnviz.methods import maximal as maximal
+from cnnviz.methods.maximal import ArrayImageSet, build_index, bundled_images, crop_box, top_patches, unit_box
+from cnnviz.methods.synthesis import (
+    channel,
+    class_logit,
+    deepdream,
+    evaluate,
+    neuron,
+    random_transforms,
+    render_channels,
+    render_diverse,
+    synthesize,
+)
 
 # A cross of +1 with -1 corners: a cross scores 5, the four corners alone score -4.
 KERNEL = torch.tensor([[-1.0, 1.0, -1.0], [1.0, 1.0, 1.0], [-1.0, 1.0, -1.0]])
@@ -221,20 +230,6 @@ def test_folder_and_sample_photo_sets(tmp_path):
         maximal.FolderImageSet(tmp_path / "missing", rgb)
 
 
-def test_strip_and_grid_layouts_map_clicks_back():
-    m = planted_model()
-    ds = ArrayImageSet("planted", planted_images())
-    idx = build_index(m, ds, k=3, cache=False)
-    patches = top_patches(m, idx, ds, "0", 0, k=3)
-    strip, layout = maximal.patch_strip(patches, side=30, labels=["a", "b", "c"], pad=5, font_size=10, cols=2)
-    # 2 columns of 30 px with 5 px gaps; rows of 30 px + a 20 px label band
-    assert strip.shape == (5 + 2 * (30 + 20 + 5), 5 + 2 * (30 + 5), 3)
-    assert layout.tile_at(5 + 55 + 10, 5 + 10) == 2 and layout.tile_at(10, 40 + 5) == 1 and layout.tile_at(2, 2) is None
-    grid, glayout = maximal.channel_grid(m, idx, ds, "0", [0, 1], per_channel=1, tile=3, pad=4)
-    assert glayout.n == 2 and grid.shape == (4 + 5 + 4, 4 + 2 * (5 + 4))  # a 3 px patch + 1 px frame each side
-    assert glayout.tile_at(6, 4 + 9 + 2) == 1
-
-
 def _lock_free_from_other_thread(m) -> bool:
     got = []
 
@@ -284,3 +279,51 @@ def test_index_matches_brute_force_on_random_data():
                 assert [h.image for h in hits] == want.indices[:5].tolist()
                 for h in hits:
                     assert out[h.image, c, h.y, h.x].item() == pytest.approx(h.value)
+
+
+def test_objectives_for_one_request_and_their_captions():
+    from cnnviz.methods.synthesis import SynthesisError, make_objectives
+
+    objs = make_objectives("channel", "features.3", [4, 5], negative=True, variants=2)
+    assert [(o.index, o.sign) for o in objs] == [(4, -1.0), (4, -1.0), (5, -1.0), (5, -1.0)]
+    assert [o.short() for o in objs[::2]] == ["−ch 4", "−ch 5"]
+    assert make_objectives("neuron", "features.3", [1], y=2, x=3)[0].short() == "ch 1 @(2,3)"
+    assert [o.short(["zero", "one"]) for o in make_objectives("prob", indices=[1])] == ["P one"]
+    assert [o.kind for o in make_objectives("layer", "features.0", [7, 8])] == ["layer"]  # one DeepDream
+    with pytest.raises(SynthesisError, match="pick at least one class"):
+        make_objectives("logit", indices=[])
+
+
+def test_synthesis_summary_and_size_error(lenet):
+    from cnnviz.methods.synthesis import SynthesisError
+
+    res = synthesize(lenet, [channel("features.3", 0)], steps=4)
+    gain = float(res.values[0] - res.start_values[0])
+    text = res.summary("CPU")
+    assert text.startswith(f"4 steps in {res.seconds:.1f} s on CPU, 1 image in one batch.")
+    assert f"({gain:+.2f})" in text and ("up from" if gain >= 0 else "DOWN from") in text
+    with pytest.raises(SynthesisError, match="use its input size 28×28"):  # LeNet's classifier needs 28x28
+        synthesize(lenet, [class_logit(3)], steps=1, size=(40, 40))
+
+
+def test_page_rules_layers_sets_and_cost(lenet):
+    layers, shapes = maximal.spatial_layers(lenet)
+    assert layers == ["features.0", "features.3"] and shapes["features.3"] == (16, 10, 10)
+    # a spatial non-conv layer asked for by a link joins in forward order; a flat one does not
+    assert maximal.spatial_layers(lenet, "features.2")[0] == ["features.0", "features.2", "features.3"]
+    assert maximal.spatial_layers(lenet, "classifier.0")[0] == layers
+    assert maximal.image_set_choices(lenet) == ["mnist", "fashion-mnist", "folder"]
+    macs = sum(i.macs for i in lenet.layers())
+    assert maximal.index_macs(lenet, 10) == 10 * macs
+    assert not maximal.needs_confirmation(lenet, 2000) and maximal.needs_confirmation(lenet, int(2e11 / macs) + 1)
+
+
+def test_channel_map_is_the_layer_output(lenet):
+    img = bundled_images("mnist").image(0)
+    z = maximal.channel_map(lenet, img, "features.0", 2)
+    x = maximal.images_to_batch(lenet, img[None])
+    with torch.no_grad():
+        ref = lenet.module.features[0](x)[0, 2]
+    assert z.shape == (28, 28) and np.allclose(z, ref.numpy(), atol=1e-5)
+    with pytest.raises(maximal.ChannelError, match="has 6 channels"):
+        maximal.channel_map(lenet, img, "features.0", 6)

@@ -1,0 +1,168 @@
+"""Figures of embeddings: the 2D/3D scatter, the snapped image grid, neighbour strips, the layer comparison.
+
+Streamlit-free: each function returns a Plotly figure or a uint8 image array.
+
+Examples::
+
+    >>> from cnnviz.methods import embeddings as em
+    >>> emb = em.embed(feats.values, "pca")
+    >>> fig = scatter(emb.points, pts.labels, pts.classes, title="PCA of classifier.4")
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+import torch
+
+from cnnviz.figures.common import FONT
+from cnnviz.figures.maximal import labelled_grid
+from cnnviz.figures.render import tile_grid
+from cnnviz.methods.embeddings import grid_shape
+
+PALETTE = pc.qualitative.Plotly + pc.qualitative.Dark24
+GREY = "#AAAAAA"  # unlabelled points, and the rarer classes when only the most frequent get a colour
+
+
+def percent(v: float) -> str:
+    """A score as a percentage, ``"—"`` for NaN (no labels to score against)."""
+    return "—" if v != v else f"{v:.1%}"
+
+
+def group_colour(group: int, position: int, n_names: int) -> str:
+    """The colour of a group: by its class index when every class has its own colour, else by its position."""
+    if group < 0:
+        return GREY
+    return PALETTE[(group if n_names <= len(PALETTE) else position) % len(PALETTE)]
+
+
+def scatter(points: np.ndarray, groups: np.ndarray, names: Sequence[str], hover: Sequence[str] | None = None,
+            wrong: np.ndarray | None = None, title: str = "", own: np.ndarray | None = None,
+            own_label: str = "your image", ticks: bool = True, other: str = "other") -> go.Figure:
+    """The embedding: one trace per group (legend = class), misclassified points as larger crosses,
+    your image as a black star (2D) or diamond (3D). 2D axes keep one unit equal on both.
+
+    Args:
+        points: ``[N, 2]`` or ``[N, 3]``.
+        groups: group (class) per point; ``-1`` is drawn grey and named ``other``.
+        names: the name of each group index.
+        hover: a hover text per point.
+        wrong: boolean per point, True where the model is wrong.
+        own: the position of your image, or None.
+        ticks: show tick labels (PCA coordinates mean something; t-SNE/UMAP coordinates do not).
+
+    Every trace carries the point indices in ``customdata``, so a selection maps back to the points.
+    """
+    dim = points.shape[1]
+    wrong = np.zeros(len(points), bool) if wrong is None else np.asarray(wrong)
+    hover = [f"#{i}" for i in range(len(points))] if hover is None else list(hover)
+    big = len(points) > 4000
+    uniq = [int(g) for g in np.unique(groups) if g >= 0] + ([-1] if (np.asarray(groups) < 0).any() else [])
+    fig = go.Figure()
+    for gi, g in enumerate(uniq):
+        sel = np.flatnonzero(groups == g)
+        col = group_colour(g, gi, len(names))
+        symbols = np.where(wrong[sel], "x", "circle")
+        name = other if g < 0 else names[g] if g < len(names) else str(g)
+        common = dict(mode="markers", name=name, customdata=sel, hovertext=[hover[i] for i in sel],
+                      hovertemplate="%{hovertext}<extra></extra>")
+        if dim == 2:
+            base = 4 if big else 7
+            marker = dict(color=col, size=np.where(wrong[sel], base + 4, base), symbol=symbols, line=dict(width=0))
+            trace = go.Scattergl if big else go.Scatter
+            fig.add_trace(trace(x=points[sel, 0], y=points[sel, 1], marker=marker, **common))
+        else:
+            marker = dict(color=col, size=np.where(wrong[sel], 5, 3), symbol=symbols)
+            fig.add_trace(go.Scatter3d(x=points[sel, 0], y=points[sel, 1], z=points[sel, 2], marker=marker, **common))
+    if own is not None:
+        if dim == 2:
+            fig.add_trace(go.Scatter(x=[own[0]], y=[own[1]], mode="markers", name="your image",
+                                     marker=dict(size=22, symbol="star", color="black",
+                                                 line=dict(color="white", width=2)),
+                                     hovertemplate=f"your image ({own_label})<extra></extra>"))
+        else:
+            fig.add_trace(go.Scatter3d(x=[own[0]], y=[own[1]], z=[own[2]], mode="markers", name="your image",
+                                       marker=dict(size=8, color="black", symbol="diamond"),
+                                       hovertemplate="your image<extra></extra>"))
+    fig.update_layout(height=640, font=FONT, margin=dict(l=10, r=10, t=30, b=10), legend=dict(itemsizing="constant"),
+                      title=title + (" — × misclassified" if wrong.any() else ""))
+    if dim == 2:
+        fig.update_yaxes(scaleanchor="x", scaleratio=1, showticklabels=ticks)
+        fig.update_xaxes(showticklabels=ticks)
+    return fig
+
+
+def picked_points(event) -> list[int]:
+    """The point indices of a chart selection (``st.plotly_chart(..., on_select="rerun")``), from the
+    ``customdata`` that :func:`scatter` puts on every trace; ``[]`` for no selection."""
+    points = event.selection.points if event is not None and hasattr(event, "selection") else []
+    cds = [p.get("customdata") for p in points]
+    return [int(cd[0] if isinstance(cd, list) else cd) for cd in cds if cd is not None and cd != []]
+
+
+def count_by_trace(fig: go.Figure, picked: Sequence[int], top: int = 10) -> list[tuple[str, int]]:
+    """How many of the ``picked`` points each trace (class) of ``fig`` holds, most first."""
+    trace_of = {int(i): t.name for t in fig.data if t.customdata is not None for i in t.customdata}
+    return Counter(trace_of[i] for i in picked if i in trace_of).most_common(top)
+
+
+def layer_scatter(points: np.ndarray, labels: np.ndarray, layer: str, dims: int) -> go.Figure:
+    """A small 2D scatter of one layer of the comparison, coloured by true label (no legend, no hover)."""
+    fig = go.Figure()
+    for g in np.unique(labels):
+        sel = labels == g
+        fig.add_trace(go.Scattergl(x=points[sel, 0], y=points[sel, 1], mode="markers", showlegend=False,
+                                   hoverinfo="skip", marker=dict(size=3, color=group_colour(int(g), 0, 0))))
+    fig.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=FONT,
+                      title=dict(text=f"{layer}<br><sup>{dims} values</sup>", font=dict(size=15)))
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    return fig
+
+
+def image_grid(thumbs: np.ndarray, cells: np.ndarray, rows: int, cols: int, pad: int = 1,
+               empty: float = 0.5) -> np.ndarray:
+    """Compose thumbnails into the grid picture: thumbnail i in cell ``cells[i]`` (Karpathy's t-SNE grid).
+
+    Args:
+        thumbs: uint8 [N, H, W] or [N, H, W, 3].
+        cells: the cell of each thumbnail (:func:`cnnviz.methods.embeddings.snap_to_grid`).
+        empty: grey level of cells without an image; white lines of ``pad`` px between cells.
+
+    Returns:
+        uint8 [H', W'] or [H', W', 3].
+
+    Examples::
+
+        >>> image_grid(np.array([[[255]], [[0]]], np.uint8), np.array([1, 0]), 1, 3, pad=0).tolist()
+        [[0, 255, 128]]
+    """
+    t = torch.as_tensor(np.asarray(thumbs)).float() / 255
+    if t.ndim == 4:
+        t = t.permute(0, 3, 1, 2)
+    full = torch.full((rows * cols, *t.shape[1:]), empty)
+    full[torch.as_tensor(cells)] = t
+    img, _layout = tile_grid(full, cols=cols, pad=pad, pad_value=1.0)
+    if img.ndim == 3:
+        img = img.permute(1, 2, 0)
+    return (img.clamp(0, 1) * 255).round().byte().numpy()
+
+
+def selection_grid(thumbs: np.ndarray, limit: int = 64) -> np.ndarray:
+    """The first ``limit`` selected images in a near-square grid (1 px white lines)."""
+    show = np.asarray(thumbs)[:limit]
+    rows, cols = grid_shape(len(show))
+    return image_grid(show, np.arange(len(show)), rows, cols)
+
+
+def neighbour_strip(thumbs: np.ndarray, labels: Sequence[str], cols: int = 8, side: int = 84) -> np.ndarray:
+    """Neighbours in rows of ``cols``, each ``side`` px (small images enlarged crisply) with its label under it."""
+    return labelled_grid(list(thumbs), list(labels), side=side, cols=cols, pad=4, font_size=14)[0]
+
+
+__all__ = ["PALETTE", "GREY", "percent", "group_colour", "scatter", "picked_points", "count_by_trace", "layer_scatter",
+           "image_grid", "selection_grid",
+           "neighbour_strip"]

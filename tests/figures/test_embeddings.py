@@ -1,0 +1,70 @@
+"""Figures of embeddings (cnnviz.figures.embeddings): trace data equal to the points, colours, grid pixels."""
+import numpy as np
+
+from cnnviz.figures import embeddings as fe
+
+
+def points_and_groups():
+    pts = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 1.0], [5.0, 5.0], [4.0, 0.5]], np.float32)
+    groups = np.array([0, 1, 0, -1, 1])
+    return pts, groups
+
+
+def test_scatter_traces_are_the_groups_with_their_points():
+    pts, groups = points_and_groups()
+    wrong = np.array([False, True, False, False, False])
+    fig = fe.scatter(pts, groups, ["zero", "one"], wrong=wrong, title="PCA of x", own=np.array([2.5, 2.5]),
+                     other="unlabelled")
+    assert [t.name for t in fig.data] == ["zero", "one", "unlabelled", "your image"]
+    zero, one, rest, own = fig.data
+    assert list(zero.x) == [0.0, 3.0] and list(zero.y) == [0.0, 1.0] and list(zero.customdata) == [0, 2]
+    assert list(one.customdata) == [1, 4] and list(one.marker.symbol) == ["x", "circle"]
+    assert list(one.marker.size) == [11, 7]  # misclassified points 4 px larger
+    assert zero.marker.color == fe.PALETTE[0] and one.marker.color == fe.PALETTE[1] and rest.marker.color == fe.GREY
+    assert list(own.x) == [2.5] and own.marker.symbol == "star"
+    assert fig.layout.title.text == "PCA of x — × misclassified"
+    assert fig.layout.yaxis.scaleanchor == "x"  # one unit is as long on both axes
+    assert zero.hovertext == ("#0", "#2")
+
+
+def test_scatter_3d_and_many_classes():
+    pts = np.arange(30, dtype=np.float32).reshape(10, 3)
+    fig = fe.scatter(pts, np.arange(10) % 2, ["a", "b"], ticks=False)
+    assert [t.type for t in fig.data] == ["scatter3d", "scatter3d"] and list(fig.data[1].z) == [5, 11, 17, 23, 29]
+    assert fig.layout.title.text == ""  # nothing misclassified: no legend note
+    # more classes than colours (ImageNet): colours follow the trace position, not the class index
+    assert fe.group_colour(900, 2, 1000) == fe.PALETTE[2] and fe.group_colour(5, 2, 10) == fe.PALETTE[5]
+    big = fe.scatter(np.zeros((4001, 2), np.float32), np.zeros(4001, int), ["a"])
+    assert big.data[0].type == "scattergl" and set(big.data[0].marker.size) == {4}
+
+
+def test_layer_scatter_colours_by_label():
+    pts, groups = points_and_groups()
+    fig = fe.layer_scatter(pts, groups, "features.2", 1176)
+    by_colour = {t.marker.color: list(t.x) for t in fig.data}
+    assert by_colour == {fe.GREY: [5.0], fe.PALETTE[0]: [0.0, 3.0], fe.PALETTE[1]: [1.0, 4.0]}
+    assert fig.layout.title.text == "features.2<br><sup>1176 values</sup>" and fig.layout.height == 300
+
+
+def test_image_grid_places_each_thumbnail_in_its_cell():
+    thumbs = np.array([[[255]], [[0]]], dtype=np.uint8)  # two 1x1 tiles: white, black
+    img = fe.image_grid(thumbs, np.array([1, 0]), 1, 3, pad=0, empty=0.5)
+    assert img.tolist() == [[0, 255, 128]]  # black in cell 0, white in cell 1, empty grey in cell 2
+    rgb = np.zeros((2, 2, 2, 3), np.uint8)
+    rgb[0, ..., 1] = 200
+    out = fe.image_grid(rgb, np.array([3, 0]), 2, 2, pad=1)
+    assert out.shape == (1 + 2 * 3, 1 + 2 * 3, 3)
+    assert out[4, 4].tolist() == [0, 200, 0] and out[1, 1].tolist() == [0, 0, 0] and out[1, 4].tolist() == [128] * 3
+    assert out[0, 0].tolist() == [255] * 3  # white lines between cells
+
+
+def test_selection_grid_and_neighbour_strip():
+    thumbs = np.stack([np.full((2, 2), v, np.uint8) for v in range(0, 250, 25)])  # 10 tiles
+    grid = fe.selection_grid(thumbs)
+    assert grid.shape == (1 + 3 * 3, 1 + 4 * 3)  # 10 tiles: 3 rows x 4 columns of 2 px + 1 px lines
+    assert grid[1 + 3, 1 + 3] == 125 and grid[1 + 6, 1 + 6] == 128  # tile 5; empty cell 10
+    assert fe.selection_grid(np.zeros((100, 2, 2), np.uint8)).shape == (1 + 8 * 3, 1 + 8 * 3)  # first 64 only
+    strip = fe.neighbour_strip(thumbs[:3], ["7\nd=0.10", "1\nd=0.20", "7\nd=0.30"], cols=2, side=20)
+    # two label lines of 14 + 4 px and 6 px below: tiles are 20 + 42 px high
+    assert strip.shape == (4 + 2 * (20 + 42 + 4), 4 + 2 * (20 + 4), 3)
+    assert (strip[4:24, 28:48] == 25).all()  # tile 1, enlarged 2x2 -> 20x20 with nearest neighbour
