@@ -100,6 +100,9 @@ def panel() -> None:
         st.text_area("Note (for the speaker)", key="deckb_note", height=68)
         st.button("Add this view to the deck", key="deckb_add", icon=":material/add:", on_click=_add, args=(link,),
                   width="stretch")
+        box = st.container()  # filled after the upload below is read, so an uploaded deck shows at once
+        _upload(st)
+    with box:
         deck = session_deck()
         st.text_input("Deck title", key=f"deckb_dtitle_{st.session_state.get(_VER, 0)}", value=deck.title,
                       on_change=lambda k: st.session_state.__setitem__(_TITLE, st.session_state[k]),
@@ -113,7 +116,6 @@ def panel() -> None:
         else:
             st.caption("No slides yet: set up a view, then add it. Each slide is this view's link, so the player "
                        "reopens it exactly.")
-        _upload(st)
 
 
 def _slide_editor(deck: Deck) -> None:

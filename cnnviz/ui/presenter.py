@@ -37,7 +37,10 @@ html {{ font-size: {16 * SCALE:.0f}px; }}
 [data-testid="stImage"] img {{ image-rendering: pixelated; }}
 [class*="st-key-cnnviz-notes"] {{ border-left: 0.25rem solid #4C78A8; padding-left: 0.75rem; font-size: 0.8rem;
   color: #444; }}
-.st-key-cnnviz-present-exit {{ position: fixed; top: 0.4rem; right: 0.6rem; z-index: 999990; width: auto !important;
+h1 {{ font-size: 2rem !important; }}
+.st-key-cnnviz-deck-bar {{ gap: 0.3rem; }}
+.st-key-cnnviz-deck-bar [data-testid="stCaptionContainer"] {{ font-size: 0.75rem; }}
+.st-key-cnnviz-present-exit {{ position: fixed; bottom: 0.4rem; right: 0.6rem; z-index: 999990; width: auto !important;
   opacity: 0.35; }}
 .st-key-cnnviz-present-exit:hover {{ opacity: 1; }}
 .st-key-cnnviz-present-exit button {{ font-size: 0.6rem; min-height: 0; padding: 0.1rem 0.5rem; }}

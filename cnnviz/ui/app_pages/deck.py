@@ -73,12 +73,12 @@ if deck is not None:
                                               if "present" in st.query_params else {})
 
     with st.container(key="cnnviz-deck-bar", border=True):
-        c1, c2, c3 = st.columns([1, 5, 1], vertical_alignment="center")
-        c1.button("Previous", key="deck_prev", icon=":material/arrow_back:", on_click=_go, args=(n - 1,),
-                  disabled=n <= 1, shortcut="Left", width="stretch")
-        c2.markdown(f"**Slide {n} / {total}** · {deck.title} — **{slide.title}**")
+        c1, c2, c3 = st.columns([8, 1, 1], vertical_alignment="center")
+        c1.markdown(f"**{n} / {total}** · **{slide.title}** :gray[· {deck.title}]")
+        c2.button("Back", key="deck_prev", icon=":material/arrow_back:", on_click=_go, args=(n - 1,),
+                  disabled=n <= 1, shortcut="Left", width="stretch", help="Previous slide (Left arrow)")
         c3.button("Next", key="deck_next", icon=":material/arrow_forward:", icon_position="right", on_click=_go,
-                  args=(n + 1,), disabled=n >= total, shortcut="Right", width="stretch")
+                  args=(n + 1,), disabled=n >= total, shortcut="Right", width="stretch", help="Next slide (Right arrow)")
         if slide.note:
             st.caption(slide.note)
 
