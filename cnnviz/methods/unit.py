@@ -284,5 +284,53 @@ def _linear_unit(g: NetworkGraph, node, inp: torch.Tensor, w: torch.Tensor, unit
     return UnitComputation(layer, "linear", unit, terms, 0.0, 0.0, tuple(inp.shape), (h, wd))
 
 
-__all__ = ["UnitComputation", "ChannelTerm", "FollowingStep", "UnitError", "unit_computation", "SORTS",
+@dataclass
+class WindowRegion:
+    """A piece of one input channel to animate the kernel over, around the unit (see :func:`window_region`)."""
+
+    values: torch.Tensor  # [h, w] input values, padding included as zeros when ``padded`` is True
+    kernel: int
+    stride: int
+    dilation: int
+    padding: int  # the padding the animation adds around ``values`` (0 when it is already inside)
+    start: int  # the animation step (row-major over the region's outputs) that computes the unit
+    out_origin: tuple[int, int]  # the layer output (row, col) of the region's first output
+    padded: bool  # True when ``values`` is a crop of the zero-padded map
+
+
+def window_region(u: UnitComputation, channel_map: torch.Tensor, max_side: int = 40, max_outputs: int = 7
+                  ) -> WindowRegion:
+    """The part of an input channel ``[H, W]`` the sliding-window animation shows, with the unit's step.
+
+    Small maps are shown whole with their padding; larger ones as a crop of the zero-padded map
+    holding ``max_outputs`` × ``max_outputs`` kernel positions around the unit.
+
+    Raises:
+        UnitError: a linear layer, or a kernel, stride, dilation or padding that differ between rows and
+            columns (the animation draws square settings).
+    """
+    if u.kind != "conv":
+        raise UnitError("the sliding window belongs to convolutions; a linear layer's unit reads its whole input")
+    (kh, kw), (sh, sw), (dh, dw) = u.kernel_size, u.stride, u.dilation
+    left, right, top, bottom = u.padding
+    if kh != kw or sh != sw or dh != dw or len({left, right, top, bottom}) != 1:
+        raise UnitError(f"the animation draws square settings; {u.layer} has kernel {u.kernel_size}, stride "
+                        f"{u.stride}, dilation {u.dilation}, padding {u.padding}")
+    k, s, d, p = kh, sh, dh, left
+    h, w = channel_map.shape
+    c, y, x = u.unit
+    out_h, out_w = (h + 2 * p - d * (k - 1) - 1) // s + 1, (w + 2 * p - d * (k - 1) - 1) // s + 1
+    if max(h, w) + 2 * p <= max_side:
+        return WindowRegion(channel_map.double().cpu(), k, s, d, p, y * out_w + x, (0, 0), False)
+    n = min(max_outputs, max(1, (max_side - d * (k - 1) - 1) // s + 1))
+    oy0 = min(max(0, y - n // 2), max(0, out_h - n))
+    ox0 = min(max(0, x - n // 2), max(0, out_w - n))
+    ny, nx = min(n, out_h - oy0), min(n, out_w - ox0)
+    full = F.pad(channel_map.double().cpu()[None], (p, p, p, p))[0]
+    r0, c0 = oy0 * s, ox0 * s
+    crop = full[r0:r0 + (ny - 1) * s + d * (k - 1) + 1, c0:c0 + (nx - 1) * s + d * (k - 1) + 1]
+    return WindowRegion(crop, k, s, d, 0, (y - oy0) * nx + (x - ox0), (oy0, ox0), True)
+
+
+__all__ = ["UnitComputation", "ChannelTerm", "FollowingStep", "UnitError", "unit_computation", "WindowRegion", "window_region", "SORTS",
            "SORT_TITLES"]
