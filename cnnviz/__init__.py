@@ -30,8 +30,8 @@ from cnnviz.errors import CnnvizError
 # name -> submodule that defines it (loaded lazily on first attribute access)
 _LAZY = {
     # activations and attribution
-    "layer_maps": "activations", "render_channel_grid": "activations", "depth_strip": "activations",
-    "channel_stats": "activations", "activation_after": "activations",
+    "layer_maps": "activations", "render_channel_grid": "figures.activations", "depth_strip": "figures.activations",
+    "channel_stats": "activations", "activation_after": "activations", "strongest_maps": "activations",
     "attribute": "attribution", "saliency": "attribution", "smoothgrad": "attribution",
     "integrated_gradients": "attribution", "grad_cam": "attribution", "guided_grad_cam": "attribution",
     "occlusion": "attribution", "LayerGradients": "attribution",

@@ -4,7 +4,7 @@ import shutil
 
 import torch
 
-from cnnviz.methods.activations import grid_geometry, render_channel_grid
+from cnnviz.figures.activations import grid_geometry, render_channel_grid
 
 from ..conftest import SAMPLES
 from .conftest import ROOT, assert_no_exception, screenshot, wait_idle

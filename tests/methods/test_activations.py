@@ -1,8 +1,7 @@
-"""Activation maps: the recording engine against plain PyTorch, grids, stats, pre/post pairs, safety."""
+"""Activation maps: the recording engine against plain PyTorch, stats, orders, pre/post pairs, safety."""
 import gc
 import tracemalloc
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -10,12 +9,19 @@ from torch.nn import functional as F
 
 import cnnviz
 from cnnviz.core.capture import _with_hooks, traces
-from cnnviz.methods.activations import (activation_after, channel_order, channel_stats, compare_maps,
-                                conv_stages, depth_strip, first_layer_filter, layer_maps, render_channel_grid,
-                                render_map, spatial_layers, transformed)
-from cnnviz.methods.activations import grid_geometry as ac_grid_geometry
 from cnnviz.core.model import ModelHandle
-from cnnviz.figures.render import COLORMAPS
+from cnnviz.methods.activations import (
+    activation_after,
+    channel_order,
+    channel_stats,
+    compare_maps,
+    conv_stages,
+    first_layer_kernel,
+    layer_maps,
+    spatial_layers,
+    strongest_maps,
+    transformed,
+)
 
 from ..conftest import SAMPLES, run_in_threads
 
@@ -111,35 +117,6 @@ def test_channel_order_by_mean_and_max():
         channel_order(maps, "median")
 
 
-def test_grid_layout_and_click_mapping_by_hand():
-    # 3 channels of 2x2, constant 0, 1, 2; shared scale -> colours bottom, middle, top of viridis
-    maps = torch.stack([torch.full((2, 2), float(v)) for v in (0, 1, 2)])
-    g = render_channel_grid(maps, order="max", scale="shared", tile_px=2, cols=3)
-    # tile 2 px, pad 2: width 2 + 3 * (2 + 2) = 14, height 2 + 1 * (2 + 2) = 6
-    assert g.image.shape == (6, 14, 3) and g.scale == 1
-    assert g.order == [2, 1, 0]  # sorted by max: channel 2 first
-    assert g.channel_at(2, 2) == 2 and g.channel_at(3, 7) == 1 and g.channel_at(2, 10) == 0
-    assert g.channel_at(0, 0) is None and g.channel_at(2, 4) is None  # padding
-    top, bottom = ((np.asarray(COLORMAPS["viridis"][i]) * 255).round() for i in (-1, 0))
-    assert np.array_equal(g.image[2, 2], top) and np.array_equal(g.image[2, 10], bottom)
-    assert (g.lo, g.hi) == (0.0, 2.0)
-    # the frame of channel 1 (tile 1, origin (2, 6)) fills the padding around it, the tile itself is untouched
-    red = g.highlight(1)
-    assert red[0, 4].tolist() == [228, 26, 28] and red[5, 9].tolist() == [228, 26, 28] and red[3, 5].tolist() == [228, 26, 28]
-    assert np.array_equal(red[2:4, 6:8], g.image[2:4, 6:8]) and np.array_equal(g.highlight(7), g.image)
-    # per-channel scale: a constant map has no range and shows the bottom colour
-    gp = render_channel_grid(maps, scale="per", tile_px=2, cols=3)
-    assert np.array_equal(gp.image[2, 10], bottom)
-
-
-def test_grid_enlarges_small_maps_by_an_integer_factor():
-    g = render_channel_grid(torch.rand(16, 5, 5), tile_px=40)
-    assert g.scale == 8 and g.layout.tile_h == 40 and g.layout.cols == 4
-    y, x = g.layout.origin(5)
-    assert g.channel_at(y + 39, x + 39) == g.order[5]
-    assert render_map(torch.rand(7, 7), size=224).shape == (224, 224, 3)
-
-
 def test_pre_and_post_activation(lenet, resnet18_untrained):
     assert activation_after(lenet, "features.0") == "features.1"
     assert activation_after(lenet, "features.3") == "features.4"
@@ -159,36 +136,35 @@ def test_pre_and_post_activation(lenet, resnet18_untrained):
         assert torch.allclose(layer_maps(r, x, "conv1", "post"), F.relu(r.module.bn1(pre[None]))[0], atol=1e-5)
 
 
-def test_depth_strip_picks_strongest_maps(lenet, resnet18_untrained):
+def test_strongest_maps_of_every_stage(lenet, resnet18_untrained):
     img = cnnviz.load_image(SAMPLES / "digit-2.png")
-    strip = depth_strip(lenet, img, k=3, tile=20)
-    assert strip.layers == ["features.1", "features.4"]
+    s = strongest_maps(lenet, img, k=3)
+    assert s.layers == ["features.1", "features.4"] and s.k == 3
     acts = lenet.activations(img, ["features.1"])["features.1"][0]
-    assert strip.channels[0] == acts.mean((1, 2)).argsort(descending=True)[:3].tolist()
-    # 2 columns, 3 rows of 20 px tiles with 3 px padding
-    assert strip.image.shape == (3 + 3 * 23, 3 + 2 * 23, 3)
-    rs = depth_strip(resnet18_untrained, cnnviz.load_image(SAMPLES / "photo-cat.jpg"), k=2, tile=16)
+    assert s.channels[0] == acts.mean((1, 2)).argsort(descending=True)[:3].tolist()
+    assert torch.equal(s.maps[0], acts[s.channels[0]]) and tuple(s.maps[1].shape) == (3, 10, 10)
+    by_max = strongest_maps(lenet, img, k=3, by="max").channels[0]
+    assert by_max == acts.amax((1, 2)).argsort(descending=True, stable=True)[:3].tolist()
+    rs = strongest_maps(resnet18_untrained, cnnviz.load_image(SAMPLES / "photo-cat.jpg"), k=2)
     assert len(rs.layers) == 17 and not any("downsample" in s for s in rs.layers)
     assert rs.layers == conv_stages(resnet18_untrained)
+    assert [len(c) for c in strongest_maps(resnet18_untrained, img, k=2, max_layers=5).channels] == [2] * 5
 
 
-def test_first_layer_filter(lenet, resnet18_untrained):
-    assert first_layer_filter(lenet, "features.0", 2).shape[:2] == (160, 160)
-    assert first_layer_filter(lenet, "features.3", 2) is None
-    f = first_layer_filter(resnet18_untrained, "conv1", 0, size=140)
-    w = resnet18_untrained.module.conv1.weight[0]
-    assert f.shape == (140, 140, 3)
-    # the weight with the largest magnitude maps to 0 or 255 in its colour channel
-    c, i, j = np.unravel_index(int(w.abs().argmax()), w.shape)
-    assert f[i * 20, j * 20, c] in (0, 255)
+def test_first_layer_kernel(lenet, resnet18_untrained):
+    assert torch.equal(first_layer_kernel(lenet, "features.0", 2), lenet.module.features[0].weight[2])
+    assert first_layer_kernel(lenet, "features.3", 2) is None
+    assert torch.equal(first_layer_kernel(resnet18_untrained, "conv1", 0), resnet18_untrained.module.conv1.weight[0])
 
 
 def test_compare_maps(lenet):
     img = cnnviz.load_image(SAMPLES / "digit-7.png")
-    a, b, diff = compare_maps(lenet, img, img, "features.0")
-    assert np.array_equal(a.image, b.image) and float(diff.max()) == 0
-    a, b, diff = compare_maps(lenet, img, transformed(img, "hflip"), "features.0")
-    assert a.order == b.order and float(diff.max()) > 0
+    same = compare_maps(lenet, img, img, "features.0")
+    assert torch.equal(same.a, same.b) and float(same.diff.max()) == 0
+    c = compare_maps(lenet, img, transformed(img, "hflip"), "features.0")
+    assert c.order == channel_order(c.a, "mean").tolist() and float(c.diff.max()) > 0
+    assert torch.allclose(c.diff, (c.a - c.b).abs().mean((1, 2)))
+    assert (c.lo, c.hi) == (min(float(c.a.min()), float(c.b.min())), max(float(c.a.max()), float(c.b.max())))
     assert transformed(img, "rotate90").size == img.size[::-1]
     with pytest.raises(ValueError, match="expected one of"):
         transformed(img, "blur")
@@ -231,11 +207,7 @@ def test_threads_match_serial_activations(lenet):
         assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_grid_geometry_is_wider_than_tall():
-    # 6 channels: ceil(sqrt(9.6)) = 4 columns, 1100 / 4 - 3 = 272 px capped at 160
-    assert ac_grid_geometry(6) == (4, 160)
-    # 512 channels: ceil(sqrt(819.2)) = 29 columns of int(1100 / 29 - 3) = 34 px
-    assert ac_grid_geometry(512) == (29, 34)
+
 
 
 def test_conv_stages_skip_squeeze_excitation_gates():

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from cnnviz.methods import attribution as at
-from cnnviz.methods.activations import render_map
+from cnnviz.figures.activations import render_map
 from cnnviz.figures.render import overlay
 from cnnviz.ui import state
 from cnnviz.figures.common import FONT, bar_predictions
