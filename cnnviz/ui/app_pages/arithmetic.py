@@ -82,9 +82,9 @@ for note in ar.size_notes(spec):
     left.caption(note)
 for formula in ar.cost_latex(spec):
     left.latex(formula)
-numbers = ar.headline(spec)
-right.metric(*numbers[0])
-for col, (label, value, tip) in zip(right.columns(2) * 2, numbers[1:]):
+(label, value, tip), *numbers = ar.headline(spec)
+right.metric(label, value, help=tip)  # the output shape on its own row, then two columns of counts
+for col, (label, value, tip) in zip(right.columns(2) * 2, numbers):
     col.metric(label, value, help=tip)
 coverage = ar.coverage_note(spec)
 if coverage:
