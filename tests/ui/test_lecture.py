@@ -1,4 +1,5 @@
 """Presenter view, the deck player and the deck builder, in Streamlit's AppTest."""
+import json
 import re
 
 import pytest
@@ -53,3 +54,76 @@ def test_every_bundled_slide_restores_a_real_view(name):
         if slide.anchor:
             heads = {_slug(h.value) for h in list(at.header) + list(at.subheader)}
             assert slide.anchor in heads, (where, sorted(heads))
+
+
+def test_present_flag_survives_page_switches_and_is_in_the_link():
+    at = _app()
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.toggle(key="qp:present").value is True
+    _open(at, "kernels.py")
+    assert at.query_params.get("present") == "1"
+    assert "present=1" in _texts(at.sidebar.code)  # "Link to this view"
+    # hidden by CSS, not removed: a secondary control still runs, and its link value is kept
+    at = _open(_app().run(), "kernels.py", present="1", kn_img="96")
+    assert at.slider(key="qp:kn_img").value == 96 and at.query_params.get("kn_img") == "96"
+
+
+def test_presenter_notes_are_short_speaker_notes():
+    at = _app().run()
+    _open(at, "kernels.py")
+    long_notes = [i.value for i in at.info if len(i.value) > 200]
+    at.toggle(key="qp:present").set_value(True).run()
+    notes = [m.value for m in at.markdown if m.value.startswith("**Notes**")]
+    if long_notes:  # the page has "what to notice" notes: in presenter view they are shorter
+        assert notes and len(notes[0]) < len(long_notes[0])
+        assert long_notes[0] not in [i.value for i in at.info]
+
+
+def test_deck_player_defaults_to_presenter_view_and_clamps_the_slide():
+    at = _app().run()
+    _open(at, "deck.py", deck="limits-of-cnns", slide="99")
+    assert not at.exception
+    n = len(decks.load_bundled("limits-of-cnns"))
+    assert at.query_params["slide"] == str(n) and at.toggle(key="qp:present").value is True
+    assert f"{n} / {n}" in _texts(at.markdown)
+    assert "does not exist" in _texts(at.toast)
+
+
+def test_unknown_deck_name_is_a_message():
+    at = _app().run()
+    _open(at, "deck.py", deck="no-such-deck")
+    assert not at.exception
+    assert "no bundled deck 'no-such-deck'" in _texts(at.error)
+
+
+def test_deck_builder_adds_reorders_edits_and_downloads():
+    at = _app().run()
+    _open(at, "arithmetic.py", ar_k="3")
+    at.text_input(key="deckb_title").set_value("Three by three")
+    at.text_area(key="deckb_note").set_value("A small kernel.")
+    at.button(key="deckb_add").click().run()
+    _open(at, "kernels.py")
+    at.button(key="deckb_add").click().run()
+    slides = at.session_state["_deck_slides"]
+    assert [s["title"] for s in slides] == ["Three by three", "Filter kernels"]
+    assert slides[0]["link"] == "/arithmetic?ar_k=3" and slides[0]["note"] == "A small kernel."
+    assert slides[1]["link"].startswith("/kernels")
+    at.button(key="deckb_up").click().run()  # the editor shows the last added slide: move it up
+    assert [s["title"] for s in at.session_state["_deck_slides"]] == ["Filter kernels", "Three by three"]
+    title_key = next(t.key for t in at.text_input if t.key.startswith("deckb_title_0_"))
+    at.text_input(key=title_key).set_value("Kernels").run()
+    assert at.session_state["_deck_slides"][0]["title"] == "Kernels"
+    at.button(key="deckb_del").click().run()
+    assert len(at.session_state["_deck_slides"]) == 1
+    assert any("deckb_download" in str(b.proto.id) for b in at.get("download_button"))
+    back = decks.parse_deck(json.dumps({"title": "t", "slides": at.session_state["_deck_slides"]}))
+    assert back.slides[0].link == "/arithmetic?ar_k=3"
+
+
+def test_uploaded_malformed_deck_is_a_message_and_the_deck_is_kept():
+    at = _app().run()
+    at.file_uploader(key="deckb_upload").set_value(("bad.json", b'{"title": 1}', "application/json")).run()
+    assert not at.exception
+    assert "'title' must be a string" in _texts(at.sidebar.error)
