@@ -37,7 +37,7 @@ _LAZY = {
     "occlusion": "attribution", "LayerGradients": "attribution",
     # kernels
     "classic_kernel": "kernels", "apply_kernel": "kernels", "learned_filters": "kernels",
-    "filter_grid_rgb": "kernels", "weight_map": "kernels", "best_matches": "kernels",
+    "filter_grid_rgb": "figures.kernels", "weight_map": "figures.kernels", "best_matches": "kernels",
     "similarity_to_classic": "kernels", "cluster_filters": "kernels",
     # maximally activating inputs
     "build_index": "maximal", "top_patches": "maximal", "channel_grid": "figures.maximal",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from cnnviz.bench import Options, Result, entry, median_time
-from cnnviz.methods.kernels import best_matches, filter_grid_rgb, first_conv_layer, learned_filters, weight_map
 from cnnviz.core.model import load_model
+from cnnviz.figures.kernels import filter_grid_rgb, weight_map
 from cnnviz.figures.render import to_uint8
+from cnnviz.methods.kernels import best_matches, first_conv_layer, learned_filters
 
 
 def _conv_3x3(m, last: bool = True) -> str:

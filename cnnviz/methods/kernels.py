@@ -18,8 +18,8 @@ Examples::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,7 +27,26 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from cnnviz.figures.render import GridLayout, colormap, normalize_maps, tile_grid
+from cnnviz.errors import CnnvizError, LayerError
+
+
+class KernelError(CnnvizError):
+    """A kernel, image or filter that cannot be used as asked; the message says what to change."""
+
+
+class UnknownKernelError(KernelError, KeyError):
+    """A classic kernel name that :data:`KERNELS` does not have (also a ``KeyError``)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotAConvError(KernelError, TypeError):
+    """A layer that is not a ``Conv2d``, so it has no filters to show (also a ``TypeError``)."""
+
+
+class FilterIndexError(KernelError, IndexError):
+    """A filter index outside the layer (also an ``IndexError``)."""
 
 # ------------------------------------------------------------------ classic kernels
 
@@ -54,20 +73,87 @@ class KernelSpec:
 
 
 KERNELS: dict[str, KernelSpec] = {s.name: s for s in [
-    KernelSpec("identity", "Identity", "One 1 in the centre: the output is the input. Start here and edit a cell.", ("size",)),
-    KernelSpec("box_blur", "Box blur", "The average of the neighbourhood (all weights 1/n²): smooths, sums to 1 so brightness is kept.", ("size",)),
-    KernelSpec("gaussian", "Gaussian blur", "A weighted average that favours the centre (weights exp(-r²/2σ²), summing to 1): smooths without the box's blockiness.", ("size", "sigma")),
-    KernelSpec("sharpen", "Sharpen", "Identity plus a negative Laplacian: boosts the difference between a pixel and its neighbours."),
-    KernelSpec("sobel_x", "Sobel x", "Brightness increasing to the right → positive, to the left → negative: finds vertical edges. Sums to 0, so flat areas give 0."),
+    KernelSpec("identity", "Identity",
+               "One 1 in the centre: the output is the input. Start here and edit a cell.",
+               ("size",)),
+    KernelSpec("box_blur", "Box blur",
+               "The average of the neighbourhood (all weights 1/n²): smooths, sums to 1 so brightness is kept.",
+               ("size",)),
+    KernelSpec("gaussian", "Gaussian blur",
+               "A weighted average that favours the centre (weights exp(-r²/2σ²), summing to 1): smooths without the "
+               "box's blockiness.",
+               ("size", "sigma")),
+    KernelSpec("sharpen", "Sharpen",
+               "Identity plus a negative Laplacian: boosts the difference between a pixel and its neighbours."),
+    KernelSpec("sobel_x", "Sobel x",
+               "Brightness increasing to the right → positive, to the left → negative: finds vertical edges. Sums to "
+               "0, so flat areas give 0."),
     KernelSpec("sobel_y", "Sobel y", "Brightness increasing downwards → positive: finds horizontal edges."),
-    KernelSpec("sobel_magnitude", "Sobel gradient magnitude", "√(Gx² + Gy²) of the two Sobel responses: edges in every direction, always ≥ 0 (a non-linear combination of two kernels)."),
+    KernelSpec("sobel_magnitude", "Sobel gradient magnitude",
+               "√(Gx² + Gy²) of the two Sobel responses: edges in every direction, always ≥ 0 (a non-linear "
+               "combination of two kernels)."),
     KernelSpec("prewitt_x", "Prewitt x", "Like Sobel x without the extra weight on the centre row."),
     KernelSpec("prewitt_y", "Prewitt y", "Like Sobel y without the extra weight on the centre column."),
-    KernelSpec("laplacian", "Laplacian", "The second derivative (sum of neighbours minus 4× the centre): responds on both sides of an edge, zero on flat areas and on linear ramps."),
-    KernelSpec("emboss", "Emboss", "A diagonal derivative plus the image: looks like light from the top left on a relief."),
+    KernelSpec("laplacian", "Laplacian",
+               "The second derivative (sum of neighbours minus 4× the centre): responds on both sides of an edge, "
+               "zero on flat areas and on linear ramps."),
+    KernelSpec("emboss", "Emboss",
+               "A diagonal derivative plus the image: looks like light from the top left on a relief."),
     KernelSpec("outline", "Outline", "8× the centre minus all 8 neighbours: every edge lights up, flat areas go to 0."),
-    KernelSpec("gabor", "Gabor", "A sinusoidal grating under a Gaussian window: responds to stripes and edges of one orientation and one spatial frequency, like V1 simple cells and the first layer of trained CNNs.", ("size", "theta", "wavelength", "gabor_sigma", "gamma", "phase")),
+    KernelSpec("gabor", "Gabor",
+               "A sinusoidal grating under a Gaussian window: responds to stripes and edges of one orientation and "
+               "one spatial frequency, like V1 simple cells and the first layer of trained CNNs.",
+               ("size", "theta", "wavelength", "gabor_sigma", "gamma", "phase")),
 ]}
+
+
+@dataclass(frozen=True)
+class KernelParam:
+    """One parameter of a classic kernel as the page offers it: a slider, or a choice when ``choices`` is set."""
+
+    name: str  # the keyword of classic_kernel
+    label: str
+    key: str  # the page's URL query key
+    lo: float
+    hi: float
+    default: float
+    step: float | None = None
+    help: str | None = None
+    choices: tuple[tuple[int, str], ...] = ()  # (value, label) pairs
+
+
+KERNEL_PARAMS: dict[str, KernelParam] = {p.name: p for p in [
+    KernelParam("size", "Size (n × n)", "kn_n", 1, 15, 3),
+    KernelParam("sigma", "σ (px)", "kn_sigma", 0.3, 5.0, 1.0, 0.1),
+    KernelParam("theta", "Orientation θ (°)", "kn_theta", 0, 180, 0, 15,
+                help="Direction across the stripes; 0° = vertical stripes, which answer vertical edges."),
+    KernelParam("wavelength", "Wavelength λ (px)", "kn_lambda", 2.0, 20.0, 6.0, 0.5),
+    KernelParam("gabor_sigma", "Window σ (px)", "kn_gsigma", 0.5, 8.0, 3.0, 0.5),
+    KernelParam("gamma", "Aspect γ", "kn_gamma", 0.2, 1.0, 0.5, 0.1),
+    KernelParam("phase", "Phase ψ", "kn_phase", 0, 90, 0, choices=((0, "0° (line)"), (90, "90° (edge)"))),
+]}
+# one size key per kernel family, so switching kernel does not carry an unsuitable size along
+_SIZE_KEYS = {"gabor": ("kn_gn", 11), "gaussian": ("kn_sn", 5)}
+
+
+def kernel_params(name: str) -> list[KernelParam]:
+    """The parameters classic kernel ``name`` takes, in the order of its :class:`KernelSpec`.
+
+    Examples::
+
+        >>> [(p.name, p.key, p.default) for p in kernel_params("gaussian")]
+        [('size', 'kn_sn', 5), ('sigma', 'kn_sigma', 1.0)]
+    """
+    if name not in KERNELS:
+        raise UnknownKernelError(f"unknown kernel {name!r}. Known: {', '.join(KERNELS)}")
+    out = []
+    for p in KERNELS[name].params:
+        spec = KERNEL_PARAMS[p]
+        if p == "size" and name in _SIZE_KEYS:
+            key, default = _SIZE_KEYS[name]
+            spec = KernelParam(spec.name, spec.label, key, spec.lo, spec.hi, default)
+        out.append(spec)
+    return out
 
 
 def identity(size: int = 3) -> torch.Tensor:
@@ -91,7 +177,7 @@ def gaussian(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
         1.0
     """
     if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}; a tiny sigma (e.g. 0.3) approaches the identity")
+        raise KernelError(f"sigma must be > 0, got {sigma}; a tiny sigma (e.g. 0.3) approaches the identity")
     r = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     g = torch.exp(-r ** 2 / (2 * sigma ** 2))
     k = torch.outer(g, g)
@@ -118,7 +204,7 @@ def gabor(size: int = 11, theta: float = 0.0, wavelength: float = 4.0, sigma: fl
         True
     """
     if wavelength <= 0 or sigma <= 0 or gamma <= 0:
-        raise ValueError(f"wavelength, sigma and gamma must be > 0 (got {wavelength}, {sigma}, {gamma})")
+        raise KernelError(f"wavelength, sigma and gamma must be > 0 (got {wavelength}, {sigma}, {gamma})")
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     y, x = torch.meshgrid(r, r, indexing="ij")
     t = math.radians(theta)
@@ -143,9 +229,9 @@ def classic_kernel(name: str, size: int = 3, sigma: float = 1.0, theta: float = 
                 [-1.,  0.,  1.]])
     """
     if name not in KERNELS:
-        raise KeyError(f"unknown kernel {name!r}. Known: {', '.join(KERNELS)}")
+        raise UnknownKernelError(f"unknown kernel {name!r}. Known: {', '.join(KERNELS)}")
     if name in ("identity", "box_blur", "gaussian", "gabor") and not (1 <= size <= 31):
-        raise ValueError(f"kernel size must be between 1 and 31, got {size}")
+        raise KernelError(f"kernel size must be between 1 and 31, got {size}")
     if name == "identity":
         return identity(size)
     if name == "box_blur":
@@ -190,9 +276,9 @@ def _as_kernel(kernel, device) -> torch.Tensor:
     k = torch.as_tensor(np.asarray(kernel, dtype=np.float32) if not isinstance(kernel, torch.Tensor) else kernel,
                         dtype=torch.float32, device=device)
     if k.ndim != 2 or k.numel() == 0:
-        raise ValueError(f"a kernel must be a non-empty 2-D table (rows x columns), got shape {tuple(k.shape)}")
+        raise KernelError(f"a kernel must be a non-empty 2-D table (rows x columns), got shape {tuple(k.shape)}")
     if not torch.isfinite(k).all():
-        raise ValueError("the kernel contains empty or non-numeric cells (NaN/inf); fill every cell with a number")
+        raise KernelError("the kernel contains empty or non-numeric cells (NaN/inf); fill every cell with a number")
     return k
 
 
@@ -201,7 +287,7 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
     if image.shape[0] == 1:
         return image
     if image.shape[0] != 3:
-        raise ValueError(f"luminance needs 1 or 3 channels, got {image.shape[0]}")
+        raise KernelError(f"luminance needs 1 or 3 channels, got {image.shape[0]}")
     w = torch.tensor([0.299, 0.587, 0.114], device=image.device, dtype=image.dtype).view(3, 1, 1)
     return (image * w).sum(0, keepdim=True)
 
@@ -236,14 +322,14 @@ def apply_kernel(image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[f
         0.4444444477558136
     """
     if mode not in ("grayscale", "per_channel"):
-        raise ValueError(f"mode must be 'grayscale' or 'per_channel', got {mode!r}")
+        raise KernelError(f"mode must be 'grayscale' or 'per_channel', got {mode!r}")
     if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        raise KernelError(f"padding must be one of {PADDINGS}, got {padding!r}")
     device = torch.device(device) if device is not None else image.device
     x = image.to(device).float()
     x = x.unsqueeze(0) if x.ndim == 2 else x
     if x.ndim != 3:
-        raise ValueError(f"image must be [H, W] or [C, H, W], got shape {tuple(image.shape)}")
+        raise KernelError(f"image must be [H, W] or [C, H, W], got shape {tuple(image.shape)}")
     k = _as_kernel(kernel, device)
     if convolution:
         k = k.flip(0, 1)
@@ -254,7 +340,8 @@ def apply_kernel(image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[f
     h, w = x.shape[1:]
     if padding == "valid":
         if kh > h or kw > w:
-            raise ValueError(f"a {kh}x{kw} kernel does not fit in a {h}x{w} image with 'valid' padding; use a same-size padding or a smaller kernel")
+            raise KernelError(f"a {kh}x{kw} kernel does not fit in a {h}x{w} image with 'valid' padding; "
+                              "use a same-size padding or a smaller kernel")
     else:
         pads = ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2)  # left, right, top, bottom
         if padding == "reflect" and (max(pads[:2]) >= w or max(pads[2:]) >= h):
@@ -279,10 +366,71 @@ def gradient_magnitude(image: torch.Tensor, mode: str = "grayscale", padding: st
     return gx, gy, torch.sqrt(gx ** 2 + gy ** 2)
 
 
+# ------------------------------------------------------------------ a typed kernel
+
+def parse_kernel(text: str) -> list[float]:
+    """The numbers of a kernel written row by row, comma separated (the page's ``kn_k`` link value).
+
+    Examples::
+
+        >>> parse_kernel("0,1,0, 1,-4,1, 0,1,0")[4]
+        -4.0
+    """
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError as e:
+        raise KernelError(f"the kernel {text[:40]!r} is not a comma-separated list of numbers "
+                          "(write it row by row, e.g. 0,1,0,1,-4,1,0,1,0)") from e
+    if not all(math.isfinite(v) for v in vals):
+        raise KernelError(f"the kernel {text[:40]!r} holds inf or NaN; write a finite number in every cell")
+    return vals
+
+
+def kernel_from_values(values: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
+    """Numbers read row by row as a ``shape`` kernel (float32); a count that does not fit raises :class:`KernelError`.
+
+    Examples::
+
+        >>> kernel_from_values([1, 2, 3, 4], (2, 2)).tolist()
+        [[1.0, 2.0], [3.0, 4.0]]
+    """
+    rows, cols = shape
+    if len(values) != rows * cols:
+        raise KernelError(f"it has {len(values)} numbers, the {rows}×{cols} kernel needs {rows * cols}")
+    return np.asarray(values, dtype=np.float32).reshape(rows, cols)
+
+
+def format_kernel(kernel: np.ndarray | torch.Tensor) -> str:
+    """A kernel as the comma-separated text :func:`parse_kernel` reads (4 significant digits).
+
+    Examples::
+
+        >>> format_kernel(classic_kernel("sobel_x"))
+        '-1,0,1,-2,0,2,-1,0,1'
+    """
+    return ",".join(f"{float(v):.4g}" for v in np.asarray(kernel, dtype=np.float64).ravel())
+
+
+def kernel_sum_note(kernel: np.ndarray | torch.Tensor) -> str:
+    """What a kernel's sum does to a flat area of the image (1: kept, 0: removed, s: scaled by s).
+
+    Examples::
+
+        >>> kernel_sum_note(box_blur(3))
+        'sums to 1: flat areas keep their brightness'
+    """
+    s = float(np.asarray(kernel, dtype=np.float64).sum())
+    if abs(s - 1) < 1e-3:
+        return "sums to 1: flat areas keep their brightness"
+    if abs(s) < 1e-3:
+        return "sums to 0: flat areas give 0, only changes respond"
+    return f"sums to {s:.3g}: flat areas are multiplied by {s:.3g}"
+
+
 # ------------------------------------------------------------------ learned filters
 
 def _module(model) -> nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(getattr(model, "module"), nn.Module) else model
+    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
 
 
 def learned_filters(model, layer: str) -> torch.Tensor:
@@ -299,10 +447,11 @@ def learned_filters(model, layer: str) -> torch.Tensor:
     """
     mods = dict(_module(model).named_modules())
     if layer not in mods:
-        raise KeyError(f"layer {layer!r} is not in the model. Hint: m.conv_layer_names() lists the conv layers")
+        raise LayerError(f"layer {layer!r} is not in the model. Hint: m.conv_layer_names() lists the conv layers")
     mod = mods[layer]
     if not isinstance(mod, nn.Conv2d):
-        raise TypeError(f"layer {layer!r} is a {type(mod).__name__}, not a Conv2d; pick one of m.conv_layer_names()")
+        raise NotAConvError(f"layer {layer!r} is a {type(mod).__name__}, not a Conv2d; "
+                            "pick one of m.conv_layer_names()")
     return mod.weight.detach()
 
 
@@ -311,7 +460,7 @@ def first_conv_layer(model) -> str:
     for name, mod in _module(model).named_modules():
         if isinstance(mod, nn.Conv2d):
             return name
-    raise ValueError("the model has no Conv2d layer")
+    raise KernelError("the model has no Conv2d layer")
 
 
 def filter_norms(weights: torch.Tensor) -> torch.Tensor:
@@ -346,7 +495,10 @@ def cluster_filters(weights: torch.Tensor, n_clusters: int = 8) -> tuple[torch.T
     k = max(1, min(int(n_clusters), n))
     flat = weights.flatten(1).float()
     unit = (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
-    raw = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(unit) if k > 1 and n > 1 else np.zeros(n, int)
+    if k > 1 and n > 1:
+        raw = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(unit)
+    else:
+        raw = np.zeros(n, int)
     sizes = np.bincount(raw, minlength=k)
     rank = np.empty(k, int)
     rank[np.argsort(-sizes, kind="stable")] = np.arange(k)
@@ -356,137 +508,61 @@ def cluster_filters(weights: torch.Tensor, n_clusters: int = 8) -> tuple[torch.T
     return torch.as_tensor(order, dtype=torch.long), labels
 
 
-def filter_grid_rgb(weights: torch.Tensor, normalize: str = "per", order: torch.Tensor | Sequence[int] | None = None,
-                    cols: int | None = None, pad: int = 1) -> tuple[torch.Tensor, GridLayout]:
-    """First-layer filters of an RGB model as colour images in one grid (the AlexNet figure).
-
-    Each filter [3, kh, kw] becomes an RGB tile by min-max scaling to 0..1, either per filter
-    (``"per"``: every filter uses its full range; shows shape) or with one range for the whole
-    layer (``"shared"``: weak filters look grey; shows strength).
-
-    Args:
-        weights: [N, 3, kh, kw].
-        normalize: ``"per"`` or ``"shared"``.
-        order: filter indices in display order (e.g. :func:`sort_by_norm`); tile i shows ``order[i]``.
-        cols: grid columns (default about √N).
-        pad: white pixels between tiles.
-
-    Returns:
-        (image [3, H, W] with values 0..1, layout); ``layout.tile_at(y, x)`` gives the tile index.
+def describe_layer(layer: str, weights: torch.Tensor, groups: int = 1, labels: Sequence[int] | None = None) -> str:
+    """One caption for a conv layer: filters x channels x kernel = weights, grouping, cluster sizes.
 
     Examples::
 
-        >>> img, layout = filter_grid_rgb(torch.randn(64, 3, 11, 11), cols=8)
-        >>> tuple(img.shape), layout.tile_at(1, 1)
-        ((3, 97, 97), 0)
+        >>> describe_layer("features.0", torch.zeros(6, 1, 5, 5))
+        'Layer `features.0`: 6 filters × 1 input channel × 5×5 = 150 weights. '
     """
-    if weights.ndim != 4 or weights.shape[1] != 3:
-        raise ValueError(f"filter_grid_rgb needs filters with 3 input channels [N, 3, kh, kw], got {tuple(weights.shape)}. "
-                         "Hint: use weight_map for layers with other channel counts")
-    if normalize not in ("per", "shared"):
-        raise ValueError(f"normalize must be 'per' or 'shared', got {normalize!r}")
-    w = weights if order is None else weights[torch.as_tensor(order, device=weights.device)]
-    return tile_grid(normalize_maps(w, normalize), cols=cols, pad=pad, pad_value=1.0)
+    n_f, n_c, kh, kw = weights.shape
+    text = (f"Layer `{layer}`: {n_f} filters × {n_c} input channel{'s' if n_c > 1 else ''} × {kh}×{kw} = "
+            f"{weights.numel():,} weights. " + grouping_note(n_c, groups))
+    if labels is not None:
+        text += f"Clusters (sizes): {', '.join(str(c) for c in np.bincount(np.asarray(labels)))}."
+    return text
 
 
-@dataclass
-class FilterMap:
-    """Many filters' weights as one 2-D map, with the way back from a pixel to (filter, channel).
-
-    Attributes:
-        z: [H, W] weights (scaled as asked), NaN on the padding between tiles.
-        layout: where each tile sits (:class:`~cnnviz.figures.render.GridLayout`).
-        filters: the filter index shown by each tile.
-        channels: the input channel shown by each tile.
-    """
-
-    z: torch.Tensor
-    layout: GridLayout
-    filters: list[int]
-    channels: list[int]
-    scale: str = "raw"
-    shape: tuple[int, ...] = field(default=())
-
-    def at(self, y: float, x: float) -> tuple[int, int] | None:
-        """(filter, input channel) under pixel (y, x), or None on padding."""
-        i = self.layout.tile_at(y, x)
-        return None if i is None else (self.filters[i], self.channels[i])
-
-    def index_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pixel filter and channel index arrays [H, W] (-1 on padding), e.g. for a Plotly ``customdata``."""
-        L = self.layout
-        h, w = self.z.shape
-        ys, xs = np.arange(h) - L.pad, np.arange(w) - L.pad
-        r, ry = np.divmod(ys, L.tile_h + L.pad)
-        c, rx = np.divmod(xs, L.tile_w + L.pad)
-        tile = r[:, None] * L.cols + c[None, :]
-        valid = (ys[:, None] >= 0) & (xs[None, :] >= 0) & (ry[:, None] < L.tile_h) & (rx[None, :] < L.tile_w) & (c[None, :] < L.cols) & (tile < L.n)
-        tile = np.where(valid, tile, 0)
-        f = np.where(valid, np.asarray(self.filters)[tile], -1)
-        ch = np.where(valid, np.asarray(self.channels)[tile], -1)
-        return f, ch
-
-    def to_image(self, cmap: str = "gray") -> np.ndarray:
-        """uint8 RGB picture of the map: zero is mid-grey (or the colour map's middle), padding white."""
-        z = self.z
-        nan = torch.isnan(z)
-        z0 = z.masked_fill(nan, 0.0)  # colormap cannot index NaN
-        v = (z0 / z0.abs().amax().clamp_min(1e-12) + 1) / 2
-        if cmap == "gray":  # the grey ramp needs no table lookup: 4M-pixel maps stay fast
-            g = (v.masked_fill(nan, 1.0) * 255).round().byte()
-            return g[..., None].expand(*g.shape, 3).cpu().numpy()
-        rgb = colormap(v, cmap).masked_fill(nan[..., None], 1.0)
-        return (rgb.clamp(0, 1) * 255).round().byte().cpu().numpy()
+ORDERS = {"index": "as stored", "norm": "by norm (strongest first)", "cluster": "clustered (similar together)"}
 
 
-def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None = None, scale: str = "raw",
-               max_filters: int | None = None, max_channels: int | None = None, filter_start: int = 0,
-               channel_start: int = 0, pad: int = 1, filters_per_row: int = 1) -> FilterMap:
-    """All (filter, input channel) kernels of a layer as one grayscale map: one row of tiles per
-    filter, one column per input channel (for one-channel layers, the filters in a near-square grid).
+def filter_order(weights: torch.Tensor, how: str = "index", n_clusters: int = 6) -> tuple[list[int], list[int] | None]:
+    """Display order of a layer's filters, and their cluster labels when ``how == "cluster"``.
 
     Args:
         weights: [N, C, kh, kw].
-        order: filter indices in display order (default 0..N-1).
-        scale: ``"raw"`` (the weights as they are; one scale for the layer) or ``"per_filter"``
-            (each filter divided by its largest absolute weight, so weak filters are visible too).
-        max_filters, max_channels, filter_start, channel_start: show a window of the layer
-            (rows ``filter_start ..`` of the ordered filters, channels ``channel_start ..``), for
-            layers too large to draw whole.
-        pad: NaN pixels between tiles.
-        filters_per_row: for layers with few input channels (e.g. 3), put several filters side by
-            side (each a run of C tiles) so the map is not a thin strip.
+        how: one of :data:`ORDERS`: ``"index"`` (as stored), ``"norm"`` (:func:`sort_by_norm`) or
+            ``"cluster"`` (:func:`cluster_filters` into ``n_clusters`` groups).
 
     Examples::
 
-        >>> fm = weight_map(torch.randn(4, 2, 3, 3))
-        >>> tuple(fm.z.shape), fm.at(1 + 4, 1 + 4)   # second row, second column
-        ((17, 9), (1, 1))
+        >>> filter_order(torch.stack([torch.ones(1, 1, 1), 3 * torch.ones(1, 1, 1)]), "norm")
+        ([1, 0], None)
     """
-    if weights.ndim != 4:
-        raise ValueError(f"weights must be [filters, channels, kh, kw], got {tuple(weights.shape)}")
-    if scale not in ("raw", "per_filter"):
-        raise ValueError(f"scale must be 'raw' or 'per_filter', got {scale!r}")
-    n, c, kh, kw = weights.shape
-    idx = torch.arange(n) if order is None else torch.as_tensor(order, dtype=torch.long).cpu()
-    idx = idx[filter_start: filter_start + max_filters if max_filters else None]
-    w = weights[idx.to(weights.device)].float()
-    if scale == "per_filter":
-        w = w / w.flatten(1).abs().amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
-    c_end = channel_start + max_channels if max_channels else c
-    ch = torch.arange(c)[channel_start:c_end]
-    w = w[:, channel_start:c_end]
-    nf, nc = w.shape[:2]
-    if nc == 1:
-        tiles, cols = w[:, 0], None
-        filters, channels = idx.tolist(), [int(ch[0])] * nf
-    else:
-        # tiles are filter-major, so cols = g * C puts g filters (C tiles each) on a row
-        tiles, cols = w.reshape(nf * nc, kh, kw), nc * max(1, min(int(filters_per_row), nf))
-        filters = [f for f in idx.tolist() for _ in range(nc)]
-        channels = ch.tolist() * nf
-    z, layout = tile_grid(tiles, cols=cols, pad=pad, pad_value=float("nan"))
-    return FilterMap(z, layout, filters, channels, scale, (n, c, kh, kw))
+    if how not in ORDERS:
+        raise KernelError(f"order {how!r} is not one of {', '.join(ORDERS)}")
+    if how == "norm":
+        return sort_by_norm(weights).tolist(), None
+    if how == "cluster":
+        order, labels = cluster_filters(weights, n_clusters)
+        return order.tolist(), labels.tolist()
+    return list(range(len(weights))), None
+
+
+def grouping_note(in_channels: int, groups: int) -> str:
+    """One sentence on what a grouped convolution's filters see ('' for an ordinary convolution).
+
+    Examples::
+
+        >>> grouping_note(1, 32)[:40]
+        'Grouped convolution (32 groups): each fi'
+    """
+    if groups == 1:
+        return ""
+    return (f"Grouped convolution ({groups} groups): each filter sees only {in_channels} of the layer's "
+            f"{in_channels * groups} input channels"
+            + (" (depthwise: filter f sees channel f). " if in_channels == 1 else ", the channels of its own group. "))
 
 
 # ------------------------------------------------------------------ bridge: learned vs classic
@@ -607,7 +683,46 @@ def best_matches(weights: torch.Tensor, orientations: int = 12) -> list[KernelMa
     return out
 
 
-def filter_response(model, weight: torch.Tensor, img: Image.Image, bias: torch.Tensor | float | None = None) -> torch.Tensor:
+def family_summary(matches: Sequence[KernelMatch]) -> list[tuple[str, int, float]]:
+    """Per kernel family: (family, number of filters closest to it, their mean |cosine|), most filters first.
+
+    Examples::
+
+        >>> family_summary([KernelMatch(0, "Sobel x", "edge", -0.8, 0.0), KernelMatch(1, "Sobel y", "edge", 0.6, 0.0)])
+        [('edge', 2, 0.7)]
+    """
+    by: dict[str, list[float]] = {}
+    for mt in matches:
+        by.setdefault(mt.family, []).append(abs(mt.cosine))
+    rows = [(fam, len(v), float(np.mean(v))) for fam, v in by.items()]
+    return sorted(rows, key=lambda r: -r[1])
+
+
+def matched_template(bank: dict[str, torch.Tensor], match: KernelMatch) -> torch.Tensor:
+    """The bank kernel of ``match`` with the sign of its cosine (a filter close to −Sobel x gets −Sobel x).
+
+    Examples::
+
+        >>> bank = classic_bank(3)
+        >>> matched_template(bank, KernelMatch(0, "Sobel x", "edge", -0.9, 0.0))[1, 0].item()
+        2.0
+    """
+    return bank[match.name] * (1 if match.cosine >= 0 else -1)
+
+
+def mean_abs_cosine(matches: Sequence[KernelMatch]) -> float:
+    """The mean over filters of the |cosine| to their closest classic kernel (from :func:`best_matches`).
+
+    Examples::
+
+        >>> mean_abs_cosine([KernelMatch(0, "Sobel x", "edge", -0.8, 0.0), KernelMatch(1, "Sobel y", "edge", 0.4, 0.0)])
+        0.6
+    """
+    return float(np.mean([abs(mt.cosine) for mt in matches]))
+
+
+def filter_response(model, weight: torch.Tensor, img: Image.Image,
+                    bias: torch.Tensor | float | None = None) -> torch.Tensor:
     """Slide one filter [C, kh, kw] (C = the model's input channels) over the image as the network sees it: [H, W].
 
     The image is prepared and normalised exactly as for the network (``model.preprocess``) and
@@ -622,7 +737,7 @@ def filter_response(model, weight: torch.Tensor, img: Image.Image, bias: torch.T
     x = model.preprocess(img)
     w = weight.to(x.device, torch.float32)
     if w.ndim != 3 or w.shape[0] != x.shape[1]:
-        raise ValueError(f"the filter must be [{x.shape[1]}, kh, kw] for this model's {x.shape[1]}-channel input, "
+        raise KernelError(f"the filter must be [{x.shape[1]}, kh, kw] for this model's {x.shape[1]}-channel input, "
                          f"got {tuple(weight.shape)}; only the first conv layer looks at pixels")
     kh, kw = w.shape[1:]
     b = None if bias is None else torch.as_tensor(bias, dtype=torch.float32, device=x.device).reshape(1)
@@ -645,18 +760,22 @@ def apply_learned_filter(model, layer: str, index: int, img: Image.Image, bias: 
     """
     w = learned_filters(model, layer)
     if not 0 <= index < len(w):
-        raise IndexError(f"filter {index} does not exist: layer {layer!r} has {len(w)} filters (0..{len(w) - 1})")
+        raise FilterIndexError(f"filter {index} does not exist: layer {layer!r} has {len(w)} filters (0..{len(w) - 1})")
     mod = dict(_module(model).named_modules())[layer]
     if w.shape[1] != model.input_size[0]:
-        raise ValueError(f"layer {layer!r} takes {w.shape[1]} input channels, the image has {model.input_size[0]}: "
+        raise KernelError(f"layer {layer!r} takes {w.shape[1]} input channels, the image has {model.input_size[0]}: "
                          "only the first conv layer looks at pixels; pick it")
     b = mod.bias[index] if bias and mod.bias is not None else None
     return filter_response(model, w[index], img, b)
 
 
 __all__ = [
+    "KernelError", "UnknownKernelError", "NotAConvError", "FilterIndexError", "KernelParam", "KERNEL_PARAMS",
+    "kernel_params", "parse_kernel", "kernel_from_values", "format_kernel", "kernel_sum_note", "ORDERS",
+    "filter_order", "grouping_note", "family_summary", "matched_template", "mean_abs_cosine",
+    "describe_layer",
     "KERNELS", "KernelSpec", "identity", "box_blur", "gaussian", "gabor", "classic_kernel", "image_tensor", "luminance",
     "apply_kernel", "gradient_magnitude", "learned_filters", "first_conv_layer", "filter_norms", "sort_by_norm",
-    "cluster_filters", "filter_grid_rgb", "FilterMap", "weight_map", "KernelMatch", "classic_bank",
+    "cluster_filters", "KernelMatch", "classic_bank",
     "similarity_to_classic", "colour_share", "best_matches", "filter_response", "apply_learned_filter",
 ]

@@ -3,6 +3,8 @@ import re
 
 from .conftest import assert_no_exception, screenshot, wait_idle
 
+PLOTS = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+
 
 def _response_range(page) -> str:
     cap = page.get_by_text(re.compile(r"^Response range")).first
@@ -18,7 +20,7 @@ def test_kernels_page_renders_and_editor_changes_response(server, page):
     assert_no_exception(page)
     # kernel heat map, two responses, the learned-filter map, per-channel maps, bridge bar and responses
     page.get_by_text("Before and after training").first.wait_for(timeout=90_000)
-    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\").length >= 7",
+    page.wait_for_function(f"() => document.querySelectorAll(\"{PLOTS}\").length >= 7",
                            timeout=90_000)
     before = _response_range(page)
     assert "0 … 0.992" in before, before  # identity on the 0..1 image (bilinear-resized digit): max 0.992
@@ -48,13 +50,13 @@ def test_kernels_page_renders_and_editor_changes_response(server, page):
 
     # the learned-filter map names the (filter, channel) under the mouse: LeNet's 6 filters of 5x5
     # sit in 3 columns x 2 rows with 1 px padding, a 19 x 13 map
-    plot_area = page.locator(".st-key-kn_map .nsewdrag").first
+    plot_area = page.locator(".st-key-fig-kn_map .nsewdrag").first
     plot_area.scroll_into_view_if_needed()
     box = plot_area.bounding_box()
     for (y, x), expected in (((3.5, 3.5), "filter 0, input channel 0"), ((9.5, 15.5), "filter 5, input channel 0")):
         page.mouse.move(box["x"] + box["width"] * x / 19, box["y"] + box["height"] * y / 13)
         # the label updates after the mouse moves: wait for the expected text, not just any label
-        page.locator(".st-key-kn_map .hovertext", has_text=expected).first.wait_for(timeout=10_000)
+        page.locator(".st-key-fig-kn_map .hovertext", has_text=expected).first.wait_for(timeout=10_000)
     screenshot(page, "kernels")
 
 
@@ -65,7 +67,7 @@ def test_kernels_page_rgb_model_and_bridge(server, page):
     assert_no_exception(page)
     page.get_by_text("Each filter as a colour image").first.wait_for()
     page.get_by_text("Learned vs. classic").first.wait_for()
-    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\").length >= 6",
+    page.wait_for_function(f"() => document.querySelectorAll(\"{PLOTS}\").length >= 6",
                            timeout=90_000)
     page.get_by_text(re.compile("random weights only")).first.wait_for()  # untrained: no comparison offered
     page.get_by_text(re.compile(r"^Filter 0: norm")).first.wait_for()

@@ -1,4 +1,4 @@
-"""cnnviz.methods.kernels: classic kernels on hand-worked images, learned-filter grids, the classic/learned bridge."""
+"""cnnviz.methods.kernels: classic kernels on hand-worked images, learned filters, the classic/learned bridge."""
 import math
 
 import numpy as np
@@ -6,10 +6,37 @@ import pytest
 import torch
 
 from cnnviz.methods.kernels import (
-    apply_kernel, apply_learned_filter, filter_response as kn_filter_response, best_matches, box_blur, classic_bank, classic_kernel, cluster_filters,
-    colour_share, filter_grid_rgb, first_conv_layer, gabor, gaussian, gradient_magnitude, image_tensor,
-    learned_filters, similarity_to_classic, sort_by_norm, weight_map,
+    KERNELS,
+    KernelError,
+    apply_kernel,
+    apply_learned_filter,
+    best_matches,
+    box_blur,
+    classic_bank,
+    classic_kernel,
+    cluster_filters,
+    colour_share,
+    describe_layer,
+    family_summary,
+    filter_order,
+    first_conv_layer,
+    format_kernel,
+    gabor,
+    gaussian,
+    gradient_magnitude,
+    grouping_note,
+    image_tensor,
+    kernel_from_values,
+    kernel_params,
+    kernel_sum_note,
+    learned_filters,
+    matched_template,
+    mean_abs_cosine,
+    parse_kernel,
+    similarity_to_classic,
+    sort_by_norm,
 )
+from cnnviz.methods.kernels import filter_response as kn_filter_response
 
 # a 4x4 ramp: +1 per column, +4 per row
 RAMP = torch.arange(1, 17, dtype=torch.float32).view(4, 4)
@@ -126,60 +153,6 @@ def test_image_tensor_resizes_longer_side():
 
 # ------------------------------------------------------------------ learned filters
 
-def test_filter_grid_rgb_pixels_equal_weights():
-    torch.manual_seed(0)
-    w = torch.randn(5, 3, 2, 2)
-    img, layout = filter_grid_rgb(w, normalize="per", cols=3, pad=1)
-    assert img.shape == (3, 1 + 2 * 3, 1 + 3 * 3)
-    for i in range(5):
-        y0, x0 = 1 + (i // 3) * 3, 1 + (i % 3) * 3
-        expected = (w[i] - w[i].min()) / (w[i].max() - w[i].min())
-        assert torch.allclose(img[:, y0:y0 + 2, x0:x0 + 2], expected, atol=1e-6)
-        assert layout.tile_at(y0 + 1, x0 + 1) == i
-    assert img[:, 0, :].eq(1).all()  # padding is white
-    shared, _ = filter_grid_rgb(w, normalize="shared", cols=3, pad=1)
-    lo, hi = w.min(), w.max()
-    assert torch.allclose(shared[:, 4:6, 1:3], (w[3] - lo) / (hi - lo), atol=1e-6)
-    # an order puts filter order[i] in tile i
-    ordered, _ = filter_grid_rgb(w, normalize="per", order=[4, 0, 1, 2, 3], cols=3, pad=1)
-    assert torch.allclose(ordered[:, 1:3, 1:3], img[:, 4:6, 4:6])
-
-
-def test_filter_grid_rgb_refuses_grey_layers():
-    with pytest.raises(ValueError, match="weight_map"):
-        filter_grid_rgb(torch.zeros(4, 1, 3, 3))
-
-
-def test_weight_map_rows_are_filters_columns_are_channels():
-    torch.manual_seed(1)
-    w = torch.randn(4, 3, 2, 2)
-    fm = weight_map(w)
-    assert fm.z.shape == (1 + 4 * 3, 1 + 3 * 3)
-    for f in range(4):
-        for c in range(3):
-            y0, x0 = 1 + 3 * f, 1 + 3 * c
-            assert torch.equal(fm.z[y0:y0 + 2, x0:x0 + 2], w[f, c])
-            assert fm.at(y0 + 1, x0) == (f, c)
-    assert torch.isnan(fm.z[0]).all() and fm.at(0, 0) is None
-    # the per-pixel index arrays agree with at() everywhere (a second way to the same answer)
-    fa, ca = fm.index_arrays()
-    for y in range(fm.z.shape[0]):
-        for x in range(fm.z.shape[1]):
-            hit = fm.at(y, x)
-            assert (fa[y, x], ca[y, x]) == ((-1, -1) if hit is None else hit)
-    per = weight_map(w, scale="per_filter")
-    assert torch.nan_to_num(per.z.abs()).amax().item() == pytest.approx(1.0)
-    win = weight_map(w, order=[3, 2, 1, 0], max_filters=2, channel_start=1, max_channels=2)
-    assert win.at(1, 1) == (3, 1) and win.at(4, 4) == (2, 2)
-    assert torch.equal(win.z[4:6, 4:6], w[2, 2])
-
-
-def test_weight_map_single_channel_is_square_grid():
-    fm = weight_map(torch.randn(6, 1, 5, 5))
-    assert fm.layout.cols == 3 and fm.layout.rows == 2
-    assert fm.at(1 + 6, 1 + 12) == (5, 0)
-
-
 def test_sort_and_cluster():
     sob, gau = classic_kernel("sobel_x"), gaussian(3, 1.0)
     scales = [3.0, 1.0, 2.0]
@@ -264,16 +237,6 @@ def test_bank_resizes_to_filter_size():
     assert sx[:, 0].lt(0).all() and sx[:, -1].gt(0).all() and sx[:, 3].abs().max() < 1e-6
 
 
-def test_weight_map_several_filters_per_row():
-    w = torch.randn(6, 3, 2, 2)
-    fm = weight_map(w, filters_per_row=2)
-    assert fm.layout.cols == 6 and fm.layout.rows == 3
-    # row 1, second filter of the row (filter 3), channel 2 -> tile column 3 + 2 = 5
-    y0, x0 = 1 + 3 * 1, 1 + 3 * 5
-    assert fm.at(y0, x0) == (3, 2)
-    assert torch.equal(fm.z[y0:y0 + 2, x0:x0 + 2], w[3, 2])
-
-
 def test_filter_response_equals_apply_kernel_on_normalised_input(lenet):
     # a classic template through the network's view must equal apply_kernel on the normalised
     # input with zero padding (a second path to the same numbers)
@@ -290,16 +253,95 @@ def test_filter_response_equals_apply_kernel_on_normalised_input(lenet):
         kn_filter_response(lenet, sob.expand(3, 3, 3), img)
 
 
-def test_weight_map_image_grey_levels():
-    w = torch.tensor([[[[2.0, 0.0], [-2.0, 1.0]]]])  # one filter, one channel
-    img = weight_map(w).to_image("gray")
-    assert img.shape == (4, 4, 3)
-    # value v -> (v / max|v| + 1) / 2 * 255: 2 -> 255, 0 -> 127.5 -> 128, -2 -> 0, 1 -> 191.25 -> 191; padding white
-    assert img[1:3, 1:3, 0].tolist() == [[255, 128], [0, 191]]
-    assert img[0, 0].tolist() == [255, 255, 255]
-
-
 def test_bank_size_depends_on_kernel_size():
     # 11 non-Gabor kernels; Gabors: orientations x 2 wavelengths x 2 phases, capped at 4 orientations for 3x3
     assert len(classic_bank(11)) == 11 + 12 * 2 * 2
     assert len(classic_bank(3)) == 11 + 4 * 2 * 2
+
+
+# ------------------------------------------------------------------ the page's rules, as library functions
+
+def test_kernel_params_keep_the_page_url_keys():
+    # links made before the page was thinned must still work: these keys are part of the URLs
+    assert [(p.name, p.key, p.default) for p in kernel_params("gabor")] == [
+        ("size", "kn_gn", 11), ("theta", "kn_theta", 0), ("wavelength", "kn_lambda", 6.0),
+        ("gabor_sigma", "kn_gsigma", 3.0), ("gamma", "kn_gamma", 0.5), ("phase", "kn_phase", 0)]
+    assert [(p.key, p.default) for p in kernel_params("gaussian")] == [("kn_sn", 5), ("kn_sigma", 1.0)]
+    assert [(p.key, p.default) for p in kernel_params("box_blur")] == [("kn_n", 3)]
+    assert kernel_params("sobel_x") == []
+    assert [v for v, _ in kernel_params("gabor")[-1].choices] == [0, 90]
+    # every offered default builds its kernel (sizes within classic_kernel's limits)
+    for name in KERNELS:
+        k = classic_kernel(name, **{p.name: p.default for p in kernel_params(name)})
+        assert torch.isfinite(k).all()
+    with pytest.raises(KeyError, match="Known"):
+        kernel_params("nope")
+
+
+def test_typed_kernel_round_trip_and_errors():
+    k = np.array([[0.5, -1.25], [3.0, 1e-5]], dtype=np.float32)
+    text = format_kernel(k)
+    assert text == "0.5,-1.25,3,1e-05"
+    assert np.array_equal(kernel_from_values(parse_kernel(text), (2, 2)), k)
+    with pytest.raises(KernelError, match="comma-separated"):
+        parse_kernel("1,,2")
+    with pytest.raises(KernelError, match="finite"):
+        parse_kernel("1,nan,2")
+    with pytest.raises(KernelError, match="9 numbers, the 2×2 kernel needs 4"):
+        kernel_from_values([0.0] * 9, (2, 2))
+    assert issubclass(KernelError, ValueError)  # state.get_param treats a ValueError as an invalid link value
+
+
+def test_kernel_sum_note():
+    assert kernel_sum_note(gaussian(5, 1.0)).startswith("sums to 1:")
+    assert kernel_sum_note(classic_kernel("sobel_x")).startswith("sums to 0:")
+    assert kernel_sum_note(np.full((3, 3), 0.5)) == "sums to 4.5: flat areas are multiplied by 4.5"
+    # a flat image times a kernel that sums to s is s times the image: the note is what apply_kernel does
+    flat = torch.full((5, 5), 0.4)
+    assert apply_kernel(flat, np.full((3, 3), 0.5), padding="valid").unique().item() == pytest.approx(0.4 * 4.5)
+
+
+def test_filter_order_is_the_chosen_method():
+    sob, gau = classic_kernel("sobel_x"), gaussian(3, 1.0)
+    w = torch.stack([1.0 * sob, 3.0 * sob, 0.5 * gau, 5.0 * gau]).unsqueeze(1)
+    assert filter_order(w, "index") == ([0, 1, 2, 3], None)
+    assert filter_order(w, "norm") == (sort_by_norm(w).tolist(), None) == ([1, 0, 3, 2], None)
+    order, labels = filter_order(w, "cluster", 2)
+    assert labels == [0, 0, 1, 1] and order == [1, 0, 3, 2]  # equal-size clusters: the first found stays 0
+    with pytest.raises(KernelError, match="index, norm, cluster"):
+        filter_order(w, "random")
+
+
+def test_describe_layer():
+    w = torch.zeros(5, 2, 3, 3)
+    assert describe_layer("c", w, 1, [0, 0, 1, 0, 1]) == (
+        "Layer `c`: 5 filters × 2 input channels × 3×3 = 90 weights. Clusters (sizes): 3, 2.")
+    assert "Grouped convolution (4 groups)" in describe_layer("c", w, 4)
+
+
+def test_grouping_note():
+    assert grouping_note(64, 1) == ""
+    assert "each filter sees only 1 of the layer's 32 input channels (depthwise" in grouping_note(1, 32)
+    assert "only 16 of the layer's 64 input channels, the channels of its own group" in grouping_note(16, 4)
+
+
+def test_family_summary_and_mean_best_cosine():
+    w = torch.stack([classic_kernel("sobel_x"), -classic_kernel("sobel_y"), box_blur(3)]).unsqueeze(1)
+    matches = best_matches(w)
+    assert family_summary(matches) == [("edge", 2, pytest.approx(1.0)), ("blur", 1, pytest.approx(1.0))]
+    assert mean_abs_cosine(matches) == pytest.approx(1.0, abs=1e-6)
+    assert mean_abs_cosine(best_matches(torch.stack([w[0], 0.1 * w[0] + torch.randn(1, 3, 3)]))) < 1
+    bank = classic_bank(3)
+    assert torch.equal(matched_template(bank, matches[1]), -bank["Sobel y"])  # cosine -1: the negated kernel
+    assert torch.equal(matched_template(bank, matches[0]), bank["Sobel x"])
+
+
+def test_domain_errors_are_cnnviz_errors(lenet):
+    from cnnviz.errors import CnnvizError, LayerError
+
+    with pytest.raises(LayerError):
+        learned_filters(lenet, "nope")
+    for bad in (lambda: learned_filters(lenet, lenet.layer_names()[1]), lambda: classic_kernel("no-such"),
+                lambda: apply_kernel(RAMP, [[1.0, float("nan")]]), lambda: gaussian(3, 0.0)):
+        with pytest.raises(CnnvizError):
+            bad()
