@@ -174,7 +174,7 @@ def graph_figure(view: GraphView, thumbs: dict[str, np.ndarray] | None = None, s
                                  sizing="contain", layer="above")
     fig.update_xaxes(visible=False, range=[-0.6, view.width - 0.4])
     fig.update_yaxes(visible=False, range=[-ROW * (view.height - 1) - (1.0 if small else 0.8), 1.3])
-    fig.update_layout(height=int(row_px * ROW * (view.height - 1) + 300), font=FONT, plot_bgcolor="white",
+    fig.update_layout(height=int(row_px * ROW * (view.height - 1) + 270), font=FONT, plot_bgcolor="white",
                       margin=dict(l=5, r=5, t=10, b=5), dragmode="pan", clickmode="event+select",
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
     return fig
@@ -306,7 +306,8 @@ def contributions_figure(u: UnitComputation, by: str = "index", current: int | N
     fig.update_layout(height=height, font=FONT, margin=dict(l=10, r=10, t=40, b=10), bargap=0.1 if n < 80 else 0,
                       plot_bgcolor="white", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
                       xaxis=dict(title=f"{what}s in order of {by}, then the bias", showticklabels=n <= 32,
-                                 tickvals=xs if n <= 32 else None, ticktext=[str(c) for c in chans] if n <= 32 else None),
+                                 tickvals=xs if n <= 32 else None,
+                                 ticktext=[str(c) for c in chans] if n <= 32 else None),
                       yaxis=dict(title="value", gridcolor="#eeeeee"))
     return fig
 

@@ -338,21 +338,28 @@ class GraphView:
         return max(self.row.values(), default=0) + 1
 
 
-def default_view(g: NetworkGraph) -> tuple[str, bool]:
-    """The view a page opens with: ``(detail, fold)``.
+def default_view(g: NetworkGraph) -> tuple[str, bool, list[str]]:
+    """The view a page opens with: ``(detail, fold, open blocks)``.
 
     Small graphs show every layer (LeNet-5: conv and ReLU apart); larger ones fold batch norms and
-    activations into their layer, and collapse blocks (or ResNet's stages) when even that is over 32
-    columns wide.
+    activations into their layer, and collapse blocks (or ResNet's stages) when even that is over 16
+    columns wide, a width that stays legible on a projector. Then the first block with a residual
+    addition or a branch concatenation is open, so one skip or one set of branches shows.
     """
     if len(g.nodes) <= 24:
-        return "layers", False
+        return "layers", False, []
     column, _ = _layout(list(g.nodes), {i: list(n.inputs) for i, n in g.nodes.items()})
     folded = _fold_map(g, set())
     width = len({column[i] for i in g.nodes if i not in folded})  # columns left once folded (an estimate)
-    if width <= 32 or not g.blocks:
-        return "layers", True
-    return ("stages" if g.stages else "blocks"), True
+    if width <= 16 or not g.blocks:
+        return "layers", True, []
+    merge = next((n for n in g.nodes.values() if n.merge), None)
+    first = next((c for c in reversed(merge.containers) if c in g.blocks), None) if merge else None
+    detail = "stages" if g.stages and width > 40 else "blocks"
+    opened = [first] if first else []
+    if detail == "stages" and first and first.rsplit(".", 1)[0] in g.stages:
+        opened.insert(0, first.rsplit(".", 1)[0])
+    return detail, True, opened
 
 
 def _collapse_map(g: NetworkGraph, detail: str, open_groups: Iterable[str]) -> dict[str, str]:

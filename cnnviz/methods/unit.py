@@ -332,5 +332,28 @@ def window_region(u: UnitComputation, channel_map: torch.Tensor, max_side: int =
     return WindowRegion(crop, k, s, d, 0, (y - oy0) * nx + (x - ox0), (oy0, ox0), True)
 
 
-__all__ = ["UnitComputation", "ChannelTerm", "FollowingStep", "UnitError", "unit_computation", "WindowRegion", "window_region", "SORTS",
+def input_channel(m, x: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
+    """One channel ``[H, W]`` of the input of layer call ``layer`` (the map the kernel slides over)."""
+    return capture(m.module, x[:1], [], inputs=[layer]).inputs[layer][0, channel]
+
+
+def unit_layer(g: NetworkGraph, node_ids: tuple[str, ...]) -> str | None:
+    """The Conv2d/Linear call whose units a view node shows: its own layer, or the one that feeds it through
+    batch norms and activations only (LeNet's ``features.1`` ReLU shows ``features.0``'s units). None if there
+    is none (pooling, an addition, a collapsed block)."""
+    cur = node_ids[0] if node_ids else None
+    while cur is not None and cur in g.nodes:
+        n = g.nodes[cur]
+        if n.kind == "module" and n.op in ("Conv2d", "Linear"):
+            return cur
+        src = n.inputs[0] if len(n.inputs) == 1 else None
+        elementwise = n.op.rstrip("_").lower() in _ACTIVATIONS or "BatchNorm" in n.op or n.op in ("Dropout", "dropout")
+        if not elementwise or src is None or g.nodes[src].shape != n.shape:
+            return None
+        cur = src
+    return None
+
+
+__all__ = ["UnitComputation", "ChannelTerm", "FollowingStep", "UnitError", "unit_computation", "WindowRegion",
+           "window_region", "input_channel", "unit_layer", "SORTS",
            "SORT_TITLES"]
