@@ -217,3 +217,5 @@ widgets.what_to_notice(
     "downsample.\n"
     "- Transposed convolutions run the arithmetic backwards: they are how decoders and GANs upsample."
 )
+st.page_link(__file__.replace("arithmetic.py", "network.py"), icon=":material/hub:",
+             label="The same operation in the loaded model: one unit computed with its real weights")
