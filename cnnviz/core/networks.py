@@ -56,3 +56,76 @@ class SmallVGG(nn.Module):
 
 
 ARCHITECTURES = {"lenet5": LeNet5, "small-vgg": SmallVGG}
+
+
+_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+class _ConvUnit(nn.Module):
+    """One 3x3 conv layer of :class:`DeepCNN`: plain ``act(bn(conv(x)))`` or residual ``x + conv(act(bn(x)))``."""
+
+    def __init__(self, width: int, activation: str, batchnorm: bool, residual: bool):
+        super().__init__()
+        self.residual = residual
+        self.conv = nn.Conv2d(width, width, 3, padding=1, bias=not batchnorm)
+        self.bn = nn.BatchNorm2d(width) if batchnorm else nn.Identity()
+        self.act = _ACTIVATIONS[activation]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.residual:  # pre-activation unit (He et al. 2016): the identity path carries the gradient unchanged
+            return x + self.conv(self.act(self.bn(x)))
+        return self.act(self.bn(self.conv(x)))
+
+
+class DeepCNN(nn.Module):
+    """A configurable deep CNN for 28x28 grayscale images: the lecture's vanishing-gradient experiments.
+
+    ``depth`` 3x3 conv layers of ``width`` channels: a stem conv at 28x28, max pool to 14x14, the first half
+    of the remaining layers, max pool to 7x7, the second half; then flatten, dropout and one linear layer.
+    Plain layers are ``act(bn(conv(x)))``; residual ones ``x + conv(act(bn(x)))`` (pre-activation), so the
+    pools and the skips form a parameter-free path from the loss to the stem.
+
+    Args:
+        depth: number of conv layers, 2 to 20.
+        activation: ``"sigmoid"``, ``"tanh"`` or ``"relu"``.
+        batchnorm: BatchNorm after (plain) or before (residual) every conv but the stem.
+        residual: identity skip connections around every conv but the stem.
+        width: channels of every conv layer.
+        dropout: dropout probability before the linear head.
+
+    Examples::
+
+        >>> net = DeepCNN(depth=20, activation="sigmoid")
+        >>> net(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, depth: int = 8, activation: str = "relu",
+                 batchnorm: bool = False, residual: bool = False, width: int = 16, dropout: float = 0.0):
+        super().__init__()
+        if not 2 <= depth <= 20:
+            raise ValueError(f"depth must be 2 to 20 conv layers, got {depth}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.stem_act = nn.Identity() if residual else _ACTIVATIONS[activation]()
+        self.body = nn.ModuleList(_ConvUnit(width, activation, batchnorm, residual) for _ in range(depth - 1))
+        self.split = (depth - 1) // 2  # units at 14x14; the rest run at 7x7
+        self.pool = nn.MaxPool2d(2)
+        # plain units end in their activation; residual ones need one after the last sum
+        self.final_bn = nn.BatchNorm2d(width) if batchnorm and residual else nn.Identity()
+        self.final_act = _ACTIVATIONS[activation]() if residual else nn.Identity()
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width * 7 * 7, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.stem_act(self.stem(x)))
+        for i, unit in enumerate(self.body):
+            if i == self.split:
+                x = self.pool(x)
+            x = unit(x)
+        if self.split == len(self.body):
+            x = self.pool(x)
+        return self.head(self.final_act(self.final_bn(x)))
+
+
+ARCHITECTURES["deep-cnn"] = DeepCNN
