@@ -161,10 +161,11 @@ def graph_figure(view: GraphView, thumbs: dict[str, np.ndarray] | None = None, s
         hovertext=[f"<b>{n.id}</b><br>{n.op} {n.detail}<br>output {'×'.join(map(str, n.shape or ()))}"
                    + (f"<br>{n.merge} merge" if n.merge else "") for n in nodes],
         hovertemplate="%{hovertext}<extra>click to open</extra>", showlegend=False))
-    small = view.width > 16  # narrow columns: short names, labels staggered on two levels
+    small = view.width > 10  # narrow columns: short names (and, past 16 columns, labels on two levels)
+    stagger = view.width > 16
     fig.add_trace(go.Scatter(
         x=[pos[n.id][0] for n in nodes],
-        y=[pos[n.id][1] - 0.3 - (0.3 if small and col[n.id] % 2 else 0) for n in nodes], mode="text",
+        y=[pos[n.id][1] - 0.3 - (0.3 if stagger and col[n.id] % 2 else 0) for n in nodes], mode="text",
         text=[_label(n, small) for n in nodes], textposition="bottom center",
         textfont=dict(size=12 if small else 13, color="#222222"), hoverinfo="skip", showlegend=False))
     for n in nodes:
@@ -173,7 +174,7 @@ def graph_figure(view: GraphView, thumbs: dict[str, np.ndarray] | None = None, s
                                  xref="x", yref="y", sizex=0.86, sizey=0.5, xanchor="center", yanchor="bottom",
                                  sizing="contain", layer="above")
     fig.update_xaxes(visible=False, range=[-0.6, view.width - 0.4])
-    fig.update_yaxes(visible=False, range=[-ROW * (view.height - 1) - (1.0 if small else 0.8), 1.3])
+    fig.update_yaxes(visible=False, range=[-ROW * (view.height - 1) - (1.0 if stagger else 0.8), 1.3])
     fig.update_layout(height=int(row_px * ROW * (view.height - 1) + 270), font=FONT, plot_bgcolor="white",
                       margin=dict(l=5, r=5, t=10, b=5), dragmode="pan", clickmode="event+select",
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
@@ -229,7 +230,7 @@ def unit_map(map2d: torch.Tensor, unit: tuple[int, int] | None, size: int = 360)
     arr = to_uint8(colormap(norm.repeat_interleave(f, 0).repeat_interleave(f, 1), "viridis"))
     if unit is not None:
         y, x = unit
-        t = max(1, f // 6)
+        t = max(2, f // 4)
         y0, x0, y1, x1 = y * f, x * f, (y + 1) * f, (x + 1) * f
         for sl in ((slice(y0, y0 + t), slice(x0, x1)), (slice(y1 - t, y1), slice(x0, x1)),
                    (slice(y0, y1), slice(x0, x0 + t)), (slice(y0, y1), slice(x1 - t, x1))):
