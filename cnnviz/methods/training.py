@@ -329,9 +329,9 @@ class Trainer:
         idx = select_subset(tr.labels, cfg.train_size, cfg.per_class, cfg.seed)
         self.mean, self.std = NORMALIZATION[cfg.dataset]
         self._xtr = _to_pixels(tr.images[idx]).to(self.device)  # pixels 0..1, normalised per batch
-        self._ytr = torch.from_numpy(tr.labels[idx]).to(self.device)
+        self._ytr = torch.from_numpy(np.array(tr.labels[idx])).to(self.device)
         self._xte = self.normalize(_to_pixels(te.images).to(self.device))
-        self._yte = torch.from_numpy(te.labels).to(self.device)
+        self._yte = torch.from_numpy(np.array(te.labels)).to(self.device)
         if module is None:
             if global_seed:
                 torch.manual_seed(cfg.seed)
@@ -379,9 +379,10 @@ class Trainer:
 
         target = Target(1, 28, 28, len(self.classes))
         steps = [s for s in cfg.augmentation if not s.spec.needs_rgb]
-        per_image = v2.Compose([build_transform(s, target) for s in steps if not s.spec.mixing])
-        mixing = next((build_transform(s, target) for s in steps if s.spec.mixing), None)
         has_per_image = any(not s.spec.mixing for s in steps)
+        per_image = (v2.Compose([build_transform(s, target) for s in steps if not s.spec.mixing])
+                     if has_per_image else None)
+        mixing = next((build_transform(s, target) for s in steps if s.spec.mixing), None)
 
         def augment(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             if cfg.shift:

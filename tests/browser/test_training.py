@@ -1,0 +1,43 @@
+"""The /training page in Chromium: start a run, watch the curves update, stop it, use the model on /activations."""
+import re
+
+from .conftest import assert_no_exception, screenshot, wait_idle
+
+
+def _epoch_shown(page) -> float:
+    text = page.get_by_test_id("stMetric").first.inner_text()
+    return float(re.search(r"(\d+\.\d+) /", text).group(1))
+
+
+def test_train_stop_and_use_on_activations(server, page):
+    # a long run (30 epochs) so Stop lands while it trains, even on a quick machine
+    page.goto(server + "/training?tr_ep=30&tr_bs=16")
+    wait_idle(page)
+    assert_no_exception(page)
+    page.get_by_text("Press Start to train").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("Training…").first.wait_for(timeout=120_000)
+    page.get_by_test_id("stMetric").first.wait_for(timeout=120_000)
+    first = _epoch_shown(page)
+    # the fragment polls every second: the shown epoch moves on without any click
+    page.wait_for_function(
+        "(e) => { const m = document.querySelector('[data-testid=\"stMetric\"]');"
+        " const v = m && m.innerText.match(/(\\d+\\.\\d+) \\//); return v && parseFloat(v[1]) > e; }",
+        arg=first, timeout=120_000)
+    assert page.locator(".js-plotly-plot").count() >= 2  # curves and gradient norms
+    screenshot(page, "training-live")
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.get_by_role("button", name="Resume").count() == 1
+    page.get_by_role("button", name="Use this model on every page").click()
+    wait_idle(page)
+    page.get_by_test_id("stSidebar").get_by_text("Trained in this session").first.wait_for(timeout=60_000)
+    page.get_by_test_id("stSidebarNav").get_by_text("Activation maps").click()
+    wait_idle(page)
+    assert_no_exception(page)
+    page.wait_for_url("**/activations**", timeout=60_000)
+    page.get_by_test_id("stSidebar").get_by_text("Trained in this session").first.wait_for(timeout=60_000)
+    assert "model=session" in page.url
+    screenshot(page, "training-model-on-activations")
