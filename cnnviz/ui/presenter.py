@@ -38,10 +38,11 @@ html {{ font-size: {16 * SCALE:.0f}px; }}
 [class*="st-key-cnnviz-notes"] {{ border-left: 0.25rem solid #4C78A8; padding-left: 0.75rem; font-size: 0.8rem;
   color: #444; }}
 h1 {{ font-size: 2rem !important; }}
-.st-key-cnnviz-deck-bar {{ gap: 0.3rem; }}
+.st-key-cnnviz-deck-bar {{ gap: 0.3rem; background: white; }}
+[data-testid="stLayoutWrapper"]:has(> .st-key-cnnviz-deck-bar) {{ position: sticky; top: 0; z-index: 999; }}
 .st-key-cnnviz-deck-bar [data-testid="stCaptionContainer"] {{ font-size: 0.75rem; }}
 .st-key-cnnviz-present-exit {{ position: fixed; bottom: 0.4rem; right: 0.6rem; z-index: 999990; width: auto !important;
-  opacity: 0.35; }}
+  opacity: 0.25; }}
 .st-key-cnnviz-present-exit:hover {{ opacity: 1; }}
 .st-key-cnnviz-present-exit button {{ font-size: 0.6rem; min-height: 0; padding: 0.1rem 0.5rem; }}
 </style>
@@ -77,7 +78,7 @@ def begin(page_path: str) -> bool:
     if on:
         st.html(CSS)
         with st.container(key="cnnviz-present-exit"):
-            st.button("Exit presenter view", key="present_exit", shortcut="Esc", on_click=_leave,
+            st.button("Exit", key="present_exit", shortcut="Esc", on_click=_leave, help="Leave presenter view (Esc)",
                       icon=":material/close_fullscreen:")
     return on
 

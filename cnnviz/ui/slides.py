@@ -87,5 +87,8 @@ def scroll_to_anchor() -> None:
     if not anchor:
         return
     st.html("<script>(function(){const id=" + json.dumps(anchor) + "; let n=0; const t=setInterval(function(){"
-            "const e=document.getElementById(id); n++; if(e){e.scrollIntoView({block:'start'}); clearInterval(t);}"
+            "const e=document.getElementById(id); n++; if(e){e.scrollIntoView({block:'start'}); clearInterval(t);"
+            # the player's bar stays on top (sticky): scroll back by its height so it does not hide the heading
+            " const bar=document.querySelector('.st-key-cnnviz-deck-bar'); const main=document.querySelector("
+            "'[data-testid=stMain]'); if(bar&&main){main.scrollBy(0, -bar.offsetHeight-12);}}"
             " else if(n>60){clearInterval(t);}}, 250);})();</script>", unsafe_allow_javascript=True)
