@@ -28,18 +28,23 @@ Examples::
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from cnnviz.core.capture import capture, split_key
-from cnnviz.errors import LayerError
+from cnnviz.errors import CnnvizError, LayerError
 
 if TYPE_CHECKING:
     from cnnviz.core.model import ModelHandle
+
+
+class AttributionError(CnnvizError):
+    """A request no attribution method can serve (a class, patch or method that does not exist); a ``ValueError``."""
 
 
 @dataclass
@@ -69,14 +74,14 @@ class Attribution:
 
 
 # ============================================================== targets and inputs
-def _batch(m: "ModelHandle", img) -> torch.Tensor:
+def _batch(m: ModelHandle, img) -> torch.Tensor:
     x = m.preprocess(img)
     if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"expected one image, got a batch of shape {tuple(x.shape)}; call once per image")
+        raise AttributionError(f"expected one image, got a batch of shape {tuple(x.shape)}; call once per image")
     return x.detach()
 
 
-def resolve_target(m: "ModelHandle", x: torch.Tensor, target: int | str | None = None) -> int:
+def resolve_target(m: ModelHandle, x: torch.Tensor, target: int | str | None = None) -> int:
     """The class index to explain: the predicted class (None), a class name, or an index.
 
     Examples::
@@ -92,11 +97,12 @@ def resolve_target(m: "ModelHandle", x: torch.Tensor, target: int | str | None =
         low = [c.lower() for c in m.classes]
         if target.lower() in low:
             return low.index(target.lower())
-        raise ValueError(f"class {target!r} is not one of {m.name}'s classes. Hint: m.classes lists them, "
-                         f"e.g. {m.classes[:3]}")
+        raise AttributionError(f"class {target!r} is not one of {m.name}'s classes. Hint: m.classes lists them, "
+                               f"e.g. {m.classes[:3]}")
     t = int(target)
     if not 0 <= t < len(m.classes):
-        raise ValueError(f"class index {t} out of range: {m.name} has {len(m.classes)} classes (0..{len(m.classes) - 1})")
+        raise AttributionError(f"class index {t} out of range: {m.name} has {len(m.classes)} classes "
+                               f"(0..{len(m.classes) - 1})")
     return t
 
 
@@ -105,7 +111,7 @@ def _score(logits: torch.Tensor, target: int) -> torch.Tensor:
 
 
 # ============================================================== gradients
-def _input_gradients(m: "ModelHandle", x: torch.Tensor, target: int, batch_size: int = 32) -> torch.Tensor:
+def _input_gradients(m: ModelHandle, x: torch.Tensor, target: int, batch_size: int = 32) -> torch.Tensor:
     """d score / d input for a batch ``x`` (in chunks of ``batch_size`` on the device)."""
     grads = []
     for i in range(0, len(x), batch_size):
@@ -115,7 +121,7 @@ def _input_gradients(m: "ModelHandle", x: torch.Tensor, target: int, batch_size:
     return torch.cat(grads)
 
 
-def saliency(m: "ModelHandle", img, target: int | str | None = None) -> Attribution:
+def saliency(m: ModelHandle, img, target: int | str | None = None) -> Attribution:
     """Vanilla gradient saliency: ``max_c |d score / d x_c|`` per pixel.
 
     Examples::
@@ -129,7 +135,7 @@ def saliency(m: "ModelHandle", img, target: int | str | None = None) -> Attribut
     return Attribution("saliency", t, g.abs().amax(0), g)
 
 
-def smoothgrad(m: "ModelHandle", img, target: int | str | None = None, samples: int = 16,
+def smoothgrad(m: ModelHandle, img, target: int | str | None = None, samples: int = 16,
                noise: float = 0.15, seed: int = 0) -> Attribution:
     """SmoothGrad: the mean of ``|gradient|`` over noisy copies, max over colour channels.
 
@@ -147,7 +153,7 @@ def smoothgrad(m: "ModelHandle", img, target: int | str | None = None, samples: 
     return Attribution("smoothgrad", t, g.amax(0), g, {"samples": samples, "noise": noise})
 
 
-def integrated_gradients(m: "ModelHandle", img, target: int | str | None = None, steps: int = 32,
+def integrated_gradients(m: ModelHandle, img, target: int | str | None = None, steps: int = 32,
                          baseline: str = "black") -> Attribution:
     """Integrated Gradients from a baseline image (Captum), ``|sum over channels|`` per pixel.
 
@@ -169,7 +175,7 @@ def integrated_gradients(m: "ModelHandle", img, target: int | str | None = None,
     elif baseline == "mean":
         base = torch.zeros_like(x)
     else:
-        raise ValueError(f"baseline {baseline!r}: expected 'black' or 'mean'")
+        raise AttributionError(f"baseline {baseline!r}: expected 'black' or 'mean'")
     with torch.inference_mode(False), torch.enable_grad():  # Captum IG only runs forward and autograd
         attr, delta = IntegratedGradients(m.module).attribute(
             x.clone(), base.clone(), target=t, n_steps=steps, internal_batch_size=steps, return_convergence_delta=True)
@@ -178,11 +184,12 @@ def integrated_gradients(m: "ModelHandle", img, target: int | str | None = None,
 
 
 # ============================================================== Grad-CAM
-def default_cam_layer(m: "ModelHandle") -> str:
+def default_cam_layer(m: ModelHandle) -> str:
     """The last convolution: its maps are the most class-specific that still have a spatial layout."""
     convs = m.conv_layer_names()
     if not convs:
-        raise ValueError(f"{m.name} has no Conv2d layer, so Grad-CAM has no maps to weight. Use saliency or occlusion.")
+        raise AttributionError(f"{m.name} has no Conv2d layer, so Grad-CAM has no maps to weight. "
+                               "Use saliency or occlusion.")
     return convs[-1]
 
 
@@ -201,12 +208,12 @@ class LayerGradients:
         True
     """
 
-    def __init__(self, m: "ModelHandle", layer: str):
+    def __init__(self, m: ModelHandle, layer: str):
         if split_key(layer)[0] not in dict(m.module.named_modules()):
             raise LayerError(f"layer {layer!r} is not in {m.name}. Hint: m.conv_layer_names() lists conv layers")
         self.m, self.layer = m, layer
 
-    def __enter__(self) -> "LayerGradients":
+    def __enter__(self) -> LayerGradients:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -243,7 +250,7 @@ def cam_from(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     return F.relu((w * acts).sum(1))
 
 
-def grad_cam(m: "ModelHandle", img, target: int | str | None = None, layer: str | None = None,
+def grad_cam(m: ModelHandle, img, target: int | str | None = None, layer: str | None = None,
              upsample: str = "bilinear") -> Attribution:
     """Grad-CAM of ``layer`` (default the last conv), upsampled to the input size.
 
@@ -282,7 +289,7 @@ def guided_relu(x: torch.Tensor) -> torch.Tensor:
     return _GuidedReLU.apply(x)
 
 
-def guided_backprop(m: "ModelHandle", img, target: int | str | None = None) -> Attribution:
+def guided_backprop(m: ModelHandle, img, target: int | str | None = None) -> Attribution:
     """Guided backpropagation: every ``nn.ReLU`` passes back only positive gradients.
 
     Only ReLU *modules* are changed (as in Captum); ReLUs called as functions stay ordinary.
@@ -295,7 +302,7 @@ def guided_backprop(m: "ModelHandle", img, target: int | str | None = None) -> A
     return Attribution("guided", t, g[0].abs().amax(0), g[0])
 
 
-def guided_grad_cam(m: "ModelHandle", img, target: int | str | None = None, layer: str | None = None,
+def guided_grad_cam(m: ModelHandle, img, target: int | str | None = None, layer: str | None = None,
                     upsample: str = "bilinear") -> Attribution:
     """Guided backprop times the upsampled Grad-CAM: fine detail, but only where the class is."""
     x = _batch(m, img)
@@ -307,7 +314,7 @@ def guided_grad_cam(m: "ModelHandle", img, target: int | str | None = None, laye
 
 
 # ============================================================== occlusion
-def occlusion(m: "ModelHandle", img, target: int | str | None = None, patch: int = 4, stride: int = 2,
+def occlusion(m: ModelHandle, img, target: int | str | None = None, patch: int = 4, stride: int = 2,
               fill: float = 0.0, batch_size: int = 64, progress: Callable[[float], None] | None = None) -> Attribution:
     """Occlusion sensitivity: the drop of the class score (logit) when a square patch is filled with ``fill``.
 
@@ -324,7 +331,7 @@ def occlusion(m: "ModelHandle", img, target: int | str | None = None, patch: int
     x = _batch(m, img)
     _, c, h, w = x.shape
     if not (1 <= patch <= min(h, w)) or stride < 1:
-        raise ValueError(f"patch {patch} / stride {stride}: need 1 <= patch <= {min(h, w)} and stride >= 1")
+        raise AttributionError(f"patch {patch} / stride {stride}: need 1 <= patch <= {min(h, w)} and stride >= 1")
     t = resolve_target(m, x, target)
     ys = list(range(0, h - patch + 1, stride))
     xs = list(range(0, w - patch + 1, stride))
@@ -370,13 +377,15 @@ METHODS: dict[str, MethodSpec] = {s.key: s for s in [
     MethodSpec("gradcam", "Grad-CAM", grad_cam, True,
                "a conv layer's maps weighted by their average gradient, kept where positive: coarse, class-specific."),
     MethodSpec("guided_gradcam", "Guided Grad-CAM", guided_grad_cam, True,
-               "guided backprop (only positive gradients through ReLUs) times Grad-CAM: sharp edges, only where the class is."),
+               "guided backprop (only positive gradients through ReLUs) times Grad-CAM: sharp edges, "
+               "only where the class is."),
     MethodSpec("occlusion", "Occlusion", occlusion, False,
-               "how much the class score drops when a grey patch hides each region; model-agnostic, one forward pass per patch."),
+               "how much the class score drops when a grey patch hides each region; model-agnostic, "
+               "one forward pass per patch."),
 ]}
 
 
-def attribute(m: "ModelHandle", img, method: str, target: int | str | None = None, **params) -> Attribution:
+def attribute(m: ModelHandle, img, method: str, target: int | str | None = None, **params) -> Attribution:
     """Run one method by key (see :data:`METHODS`), passing method-specific ``params`` through.
 
     Examples::
@@ -385,11 +394,41 @@ def attribute(m: "ModelHandle", img, method: str, target: int | str | None = Non
         64
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+        raise AttributionError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     spec = METHODS[method]
     if not spec.uses_layer:
         params.pop("layer", None)
     return spec.func(m, img, target, **params)
+
+
+def default_params(m: ModelHandle, method: str) -> dict:
+    """Modest parameters for ``method`` on ``m`` (the comparison grid runs every method with these).
+
+    Grad-CAM methods use the last convolution; occlusion a patch of about 1/7 of the input side
+    with half that stride (about 13 x 13 positions, whatever the input size).
+
+    Examples::
+
+        >>> default_params(load_model("lenet5-mnist"), "occlusion")
+        {'patch': 4, 'stride': 2}
+    """
+    side = min(m.input_size[1:])
+    convs = m.conv_layer_names()
+    return {"gradcam": {"layer": convs[-1]} if convs else {}, "guided_gradcam": {"layer": convs[-1]} if convs else {},
+            "ig": {"steps": 16}, "smoothgrad": {"samples": 16, "noise": 0.15},
+            "occlusion": {"patch": max(2, side // 7), "stride": max(1, side // 14)}}.get(method, {})
+
+
+def occlusion_positions(size: tuple[int, int], patch: int, stride: int) -> int:
+    """How many patch positions (one forward pass each) :func:`occlusion` runs on an input of ``size`` (H, W).
+
+    Examples::
+
+        >>> occlusion_positions((28, 28), patch=4, stride=4)   # (28 - 4) // 4 + 1 = 7 a side
+        49
+    """
+    h, w = size
+    return max(0, (h - patch) // stride + 1) * max(0, (w - patch) // stride + 1)
 
 
 def _ranks(v: torch.Tensor) -> torch.Tensor:

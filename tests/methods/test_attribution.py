@@ -7,10 +7,27 @@ import torch
 from torch import nn
 
 import cnnviz
-from cnnviz.methods.attribution import (METHODS, Attribution, LayerGradients, attribute, cam_from, default_cam_layer,
-                                grad_cam, guided_backprop, integrated_gradients, occlusion, rank_correlation,
-                                resolve_target, saliency, smoothgrad)
 from cnnviz.core.model import ModelHandle
+from cnnviz.errors import CnnvizError
+from cnnviz.methods.attribution import (
+    METHODS,
+    Attribution,
+    AttributionError,
+    LayerGradients,
+    attribute,
+    cam_from,
+    default_cam_layer,
+    default_params,
+    grad_cam,
+    guided_backprop,
+    integrated_gradients,
+    occlusion,
+    occlusion_positions,
+    rank_correlation,
+    resolve_target,
+    saliency,
+    smoothgrad,
+)
 
 from ..conftest import SAMPLES, run_in_threads
 
@@ -165,6 +182,22 @@ def test_bad_targets_and_params_say_the_fix(lenet):
         grad_cam(lenet, x, 7, layer="nope")
     with pytest.raises(ValueError, match="unknown method"):
         attribute(lenet, x, "lime")
+    with pytest.raises(AttributionError) as e:  # what a page catches and shows
+        occlusion(lenet, x, 7, patch=40)
+    assert isinstance(e.value, CnnvizError) and "1 <= patch <= 28" in str(e.value)
+
+
+def test_default_params_and_occlusion_positions(lenet, resnet18_untrained):
+    # LeNet (28 px): patch 28 // 7 = 4, stride 28 // 14 = 2; ResNet-18 (224 px): 32 and 16
+    assert default_params(lenet, "occlusion") == {"patch": 4, "stride": 2}
+    assert default_params(resnet18_untrained, "occlusion") == {"patch": 32, "stride": 16}
+    assert default_params(lenet, "gradcam") == {"layer": "features.3"} == default_params(lenet, "guided_gradcam")
+    assert default_params(lenet, "saliency") == {} and default_params(lenet, "ig") == {"steps": 16}
+    x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-4.png"))
+    for patch, stride in [(4, 2), (5, 3), (28, 1), (3, 10)]:
+        # (28 - 4) // 2 + 1 = 13 a side, 13 * 13 = 169 positions; the method's own count agrees
+        assert occlusion_positions((28, 28), patch, stride) == occlusion(lenet, x, 4, patch, stride).info["positions"]
+    assert occlusion_positions((28, 28), 4, 2) == 169 and occlusion_positions((10, 20), 4, 4) == 2 * 5
 
 
 def test_sanity_check_untrained_map_differs(lenet):
