@@ -45,7 +45,7 @@ def test_every_bundled_slide_restores_a_real_view(name):
         where = f"{name} slide {i} ({slide.link})"
         assert not at.exception, (where, [e.value for e in at.exception])
         assert at.query_params["slide"] == str(i) and at.query_params["deck"] == name, where
-        assert f"Slide {i} / {len(deck)}" in _texts(at.markdown), where
+        assert f"**{i} / {len(deck)}**" in _texts(at.markdown), where
         assert titles[slide.path] in _texts(at.title), where
         assert "does not use" not in _texts(at.warning) + _texts(at.error), where
         assert "Ignored link parameter" not in _texts(at.toast), (where, _texts(at.toast))

@@ -78,7 +78,8 @@ if deck is not None:
         c2.button("Back", key="deck_prev", icon=":material/arrow_back:", on_click=_go, args=(n - 1,),
                   disabled=n <= 1, shortcut="Left", width="stretch", help="Previous slide (Left arrow)")
         c3.button("Next", key="deck_next", icon=":material/arrow_forward:", icon_position="right", on_click=_go,
-                  args=(n + 1,), disabled=n >= total, shortcut="Right", width="stretch", help="Next slide (Right arrow)")
+                  args=(n + 1,), disabled=n >= total, shortcut="Right", width="stretch",
+                  help="Next slide (Right arrow)")
         if slide.note:
             st.caption(slide.note)
 
