@@ -22,7 +22,7 @@ from cnnviz.methods.arithmetic import conv_output_size
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.device import describe_device, pick_device
 from cnnviz.core.images import ImageError, MAX_PIXELS, MAX_UPLOAD_BYTES, load_image
-from cnnviz.core.model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict
+from cnnviz.core.model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict, wrap
 from cnnviz.methods.receptive_field import ReceptiveField, ReceptiveFieldError, effective_receptive_field, receptive_fields
 from cnnviz.core.zoo import BUNDLED, DEFAULT_MODEL, ZOO, model_names, weight_status
 from cnnviz.errors import CnnvizError
@@ -52,6 +52,8 @@ _LAZY = {
     "rotate_until": "augmentation", "scramble_sweep": "augmentation", "TRANSFORMS": "augmentation",
     # architecture
     "layer_table": "architecture",
+    # serving the app on your own model
+    "show": "show",
 }
 _SUBMODULES = {
     "core": "core", "methods": "methods", "figures": "figures", "bench": "bench", "errors": "errors",
@@ -60,7 +62,8 @@ _SUBMODULES = {
     "augmentation": "methods.augmentation", "architecture": "methods.architecture",
     "arithmetic": "methods.arithmetic", "receptive_field": "methods.receptive_field",
     "training": "methods.training", "capture": "core.capture", "model": "core.model", "zoo": "core.zoo",
-    "datasets": "core.datasets", "images": "core.images", "render": "figures.render",
+    "datasets": "core.datasets", "images": "core.images", "render": "figures.render", "show": "ui.show",
+    "onnx_import": "core.onnx_import",
 }
 
 
@@ -81,7 +84,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CnnvizError", "describe_device", "pick_device", "ImageError", "load_image", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
-    "LayerInfo", "ModelFileError", "ModelHandle", "load_model", "read_state_dict", "load_dataset",
+    "LayerInfo", "ModelFileError", "ModelHandle", "load_model", "read_state_dict", "wrap", "load_dataset",
     "BUNDLED", "ZOO", "DEFAULT_MODEL", "model_names", "weight_status", "conv_output_size",
     "ReceptiveField", "ReceptiveFieldError", "receptive_fields", "effective_receptive_field",
     *_LAZY,

@@ -108,7 +108,10 @@ def prepare_for_serving(module: nn.Module) -> nn.Module:
         p.requires_grad_(False)
     for mod in module.modules():
         if isinstance(getattr(mod, "inplace", None), bool):
-            mod.inplace = False
+            try:
+                mod.inplace = False
+            except (AttributeError, RuntimeError):  # a TorchScript module's constants cannot change
+                pass
     _trace(module)  # traced now, before the model is shared (tracing patches module calls process-wide)
     return module
 

@@ -380,8 +380,10 @@ def _digest(state: dict[str, torch.Tensor]) -> str:
 
 
 def load_model(name: str, weights: str | Path | bytes | None = None, *, device: str | torch.device | None = None,
-               num_classes: int | None = None, classes: Sequence[str] | None = None, untrained: bool = False,
-               architecture: str | None = None, weights_name: str | None = None) -> ModelHandle:
+               num_classes: int | None = None, classes: Sequence[str] | int | None = None, untrained: bool = False,
+               architecture: str | None = None, weights_name: str | None = None,
+               input_size: Sequence[int] | None = None, mean: Sequence[float] | None = None,
+               std: Sequence[float] | None = None, trust_code: bool = False) -> ModelHandle:
     """Load a bundled model, a torchvision zoo model, or your own weights for a known architecture.
 
     Args:
@@ -396,6 +398,11 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
         untrained: random weights (seeded) instead of trained ones.
         architecture: the architecture of a weight file given as ``name``.
         weights_name: the original file name when ``weights`` is bytes.
+        input_size, mean, std: for an ONNX file (``name`` ending in ``.onnx``): ``(C, H, W)`` and
+            the per-channel normalisation; ``classes`` then gives names or their number.
+        trust_code: load a trusted local ``torch.export`` program (``.pt2``) or TorchScript module
+            (``.ts``/``.jit``); both unpickle, so they are refused without this flag and never offered
+            for uploads.
 
     Examples::
 
@@ -404,6 +411,14 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
         (1, 28, 28)
     """
     dev = torch.device(device) if device is not None else pick_device()
+    if str(name).lower().endswith(".onnx"):
+        from cnnviz.core.onnx_import import load_onnx
+
+        if input_size is None:
+            raise ModelFileError("an ONNX model needs input_size=(C, H, W) (and mean=, std=, classes=)")
+        return load_onnx(name, input_size, mean=mean, std=std, classes=classes, device=dev)
+    if str(name).lower().endswith((".pt2", ".ts", ".jit")):
+        return _load_trusted_program(Path(name), trust_code, dev, input_size, mean, std, classes)
     if name not in zoo.BUNDLED and name not in zoo.ZOO:
         if architecture is None:
             raise UnknownModelError(f"unknown model {name!r}. Known: {', '.join(zoo.model_names())}; for a weight "
@@ -478,3 +493,63 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
     cls = list(classes) if classes else (list(w.meta["categories"]) if not own_classes else [str(i) for i in range(num_classes)])
     return ModelHandle(arch_name, _freeze(module).to(dev), dev, cls, (3, crop, crop), tuple(tf.mean), tuple(tf.std),
                        arch_name, tf.resize_size[0], trained, source, None, card)
+
+
+def wrap(module: nn.Module, input_size: Sequence[int], classes: Sequence[str] | int | None = None, *,
+         mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,), name: str | None = None,
+         device: str | torch.device | None = None, copy_module: bool = True) -> ModelHandle:
+    """A :class:`ModelHandle` for any ``nn.Module`` of a notebook or script, for the whole library API.
+
+    Args:
+        module: the network (image batch ``[N, C, H, W]`` in, class scores ``[N, classes]`` out).
+        input_size: ``(C, H, W)``.
+        classes: names, or their number (default: the output size).
+        mean, std: per-channel normalisation (1 or C values) that ``preprocess`` applies.
+        name: shown on the pages (default the class name).
+        device: where to run (default: the module's own device).
+        copy_module: handles freeze their module (eval, no grad, in-place activations off); by
+            default a copy is frozen, so your own module stays trainable.
+
+    Examples::
+
+        >>> m = cnnviz.wrap(torchvision.models.resnet18(), (3, 224, 224), 1000,
+        ...                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+        >>> m.predict(img, k=1)
+    """
+    c, h, w = (int(v) for v in input_size)
+    net = copy.deepcopy(module) if copy_module else module
+    dev = torch.device(device) if device is not None else next((p.device for p in net.parameters()), pick_device())
+    net = net.to(dev).eval()
+    with torch.inference_mode():
+        out = net(torch.zeros(1, c, h, w, device=dev))
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        raise ModelFileError(f"the module outputs {type(out).__name__} {tuple(getattr(out, 'shape', ()))} for a "
+                             f"[1, {c}, {h}, {w}] input; cnnviz needs one [N, classes] tensor of class scores")
+    n = int(out.shape[1])
+    names = [str(i) for i in range(n)] if classes is None or isinstance(classes, int) else list(classes)
+    if isinstance(classes, int) and classes != n or len(names) != n:
+        raise ModelFileError(f"{len(names) if not isinstance(classes, int) else classes} classes given, "
+                             f"but the module has {n} outputs")
+    fit = lambda v: tuple(float(x) for x in v) * (c if len(tuple(v)) == 1 else 1)  # noqa: E731
+    label = name or type(module).__name__
+    card = {"title": f"{label} (your module)", "data": "your data", "test_accuracy": None}
+    resize = round(h / 0.875) if c == 3 and h >= 64 else None
+    return ModelHandle(label, net, dev, names, (c, h, w), fit(mean), fit(std), type(module).__name__, resize,
+                       True, "notebook", None, card)
+
+
+def _load_trusted_program(path: Path, trust_code: bool, dev: torch.device, input_size, mean, std,
+                          classes) -> ModelHandle:
+    """A ``torch.export`` program or TorchScript module from a trusted local file (both unpickle)."""
+    if not trust_code:
+        raise ModelFileError(f"{path.name} is a torch.export/TorchScript file: loading it unpickles code. Only for "
+                             "files you made yourself: load_model(path, trust_code=True, input_size=...). Uploads "
+                             "take .safetensors, weights-only .pt and .onnx only")
+    if input_size is None:
+        raise ModelFileError("a program file needs input_size=(C, H, W) (and mean=, std=, classes=)")
+    if path.suffix.lower() == ".pt2":
+        module = torch.export.load(str(path)).module()  # trusted by the caller (trust_code=True)
+    else:
+        module = torch.jit.load(str(path), map_location=dev)
+    return wrap(module, input_size, classes, mean=mean or (0.0,), std=std or (1.0,), name=path.name, device=dev,
+                copy_module=False)

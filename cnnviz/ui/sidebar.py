@@ -13,9 +13,10 @@ from PIL import Image
 from cnnviz.core import zoo as zoo
 from cnnviz.core.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
 from cnnviz.core.model import ModelFileError, ModelHandle
-from cnnviz.ui import state
+from cnnviz.ui import own_model, state
 from cnnviz.figures.common import enlarge
 from cnnviz.ui.resources import shared_model, shared_uploaded_model
+from cnnviz.ui import session_model
 
 from cnnviz.core.paths import SAMPLES_DIR
 _CTX = "cnnviz_ctx"
@@ -55,8 +56,14 @@ def sample_path(name: str) -> Path:
 
 
 def _model_label(name: str) -> str:
+    if name == session_model.SESSION_MODEL:
+        return session_model.label() or "model trained in this session"
     if name == UPLOAD_MODEL:
         return "Your own weights (upload)…"
+    if name == own_model.ONNX_MODEL:
+        return "Your own model (ONNX)…"
+    if name == own_model.SHOWN_MODEL:
+        return own_model.shown_label() or "your model"
     if name in zoo.BUNDLED:
         card = zoo.bundled_card(name)
         acc = card.get("test_accuracy")
@@ -67,8 +74,24 @@ def _model_label(name: str) -> str:
 
 def _model_picker() -> ModelHandle:
     sb = st.sidebar
-    names = zoo.model_names() + [UPLOAD_MODEL]
-    name = state.select("Model", "model", names, zoo.DEFAULT_MODEL, format_func=_model_label, container=sb)
+    shown = own_model.shown_label() is not None  # started by cnnviz.show(): that model first, and the default
+    names = ([own_model.SHOWN_MODEL] if shown else []) + zoo.model_names() + [UPLOAD_MODEL, own_model.ONNX_MODEL]
+    default = own_model.SHOWN_MODEL if shown else zoo.DEFAULT_MODEL
+    names += session_model.options()  # the Training page's "Use this model on every page"
+    name = state.select("Model", "model", names, default, format_func=_model_label, container=sb)
+    if name == own_model.SHOWN_MODEL:
+        return own_model.shown()
+    if name == own_model.ONNX_MODEL:
+        handle = own_model.onnx_picker(sb)
+        if handle is not None:
+            st.session_state["_onnx_last"] = handle
+            return handle
+        if st.session_state.get("_onnx_last") is not None:  # a bad file keeps the previous ONNX model
+            return st.session_state["_onnx_last"]
+        sb.info("Until an ONNX file loads, the default model is used.")
+        return shared_model(zoo.DEFAULT_MODEL)
+    if name == session_model.SESSION_MODEL and session_model.handle() is not None:
+        return session_model.handle()
     if name == UPLOAD_MODEL:
         handle = _uploaded_model()
         if handle is not None:
@@ -106,6 +129,8 @@ def _uploaded_model() -> ModelHandle | None:
     up = sb.file_uploader("Upload model weights (.safetensors or state_dict .pt)", type=["safetensors", "pt", "pth", "bin"], key="upload_model")
     if up is None:
         return None
+    if session_model.has_card(up.getvalue()):  # downloaded from the Training page: its card says how to build it
+        return session_model.load_upload(up.getvalue(), up.name, sb)
     try:
         return shared_uploaded_model(arch, int(n), up.getvalue(), up.name)
     except ModelFileError as e:

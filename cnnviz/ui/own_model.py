@@ -1,0 +1,67 @@
+"""The sidebar's "Your own model (ONNX)" and the model handed over by ``cnnviz.show``."""
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.core.model import ModelFileError, ModelHandle
+from cnnviz.core.onnx_import import MAX_ONNX_BYTES, NORMALISATIONS, load_onnx, parse_class_names
+from cnnviz.ui.show import shown_model_spec
+
+ONNX_MODEL = "onnx"
+SHOWN_MODEL = "shown"
+
+
+@st.cache_resource(show_spinner="Converting your ONNX model…", max_entries=3)
+def shared_onnx_model(data: bytes, filename: str, input_size: tuple[int, int, int], normalisation: str,
+                      classes: tuple[str, ...]) -> ModelHandle:
+    """One converted model per (file, settings) for the whole server."""
+    return load_onnx(data, input_size, normalisation=normalisation, classes=list(classes), name=filename)
+
+
+@st.cache_resource(show_spinner="Loading the model from your notebook…", max_entries=1)
+def shown_model(path: str, name: str, input_size: tuple[int, ...], mean: tuple[float, ...], std: tuple[float, ...],
+                classes: tuple[str, ...]) -> ModelHandle:
+    return load_onnx(path, input_size, mean=mean, std=std, classes=list(classes), name=name)
+
+
+def shown() -> ModelHandle | None:
+    """The ``cnnviz.show()`` model of this server, if it was started that way."""
+    spec = shown_model_spec()
+    if spec is None:
+        return None
+    return shown_model(spec["path"], spec["name"], tuple(spec["input_size"]), tuple(spec["mean"]), tuple(spec["std"]),
+                       tuple(spec["classes"]))
+
+
+def shown_label() -> str | None:
+    spec = shown_model_spec()
+    return None if spec is None else f"{spec['name']} (from your notebook)"
+
+
+def onnx_picker(sb) -> ModelHandle | None:
+    """Upload an ONNX file with its input size, normalisation and classes; None until one converts.
+
+    A bad file gets a message naming the problem, and the caller keeps the previous model.
+    """
+    c = sb.radio("Input channels", (1, 3), index=1, horizontal=True, key="onnx_c",
+                 format_func=lambda v: "1 (grayscale)" if v == 1 else "3 (RGB)")
+    cols = sb.columns(2)
+    h = cols[0].number_input("Height", 8, 1024, 224 if c == 3 else 28, key="onnx_h")
+    w = cols[1].number_input("Width", 8, 1024, 224 if c == 3 else 28, key="onnx_w")
+    norm = sb.selectbox("Normalisation (mean, std)", list(NORMALISATIONS), index=0 if c == 3 else 1, key="onnx_norm",
+                        help="What the model was trained with: ImageNet statistics, MNIST's, or plain 0..1 pixels.")
+    names_file = sb.file_uploader("Class names (text, one per line; optional)", type=["txt"], key="onnx_classes")
+    count = sb.number_input("…or the number of classes (0: the model's output size)", 0, 100_000, 0, key="onnx_n")
+    up = sb.file_uploader(f"ONNX model (.onnx, up to {MAX_ONNX_BYTES // 2**20} MiB)", type=["onnx"], key="onnx_file")
+    if up is None:
+        return None
+    if up.size > MAX_ONNX_BYTES:  # refused before it is read
+        sb.error(f"{up.name} is {up.size / 2**20:.0f} MiB; the limit is {MAX_ONNX_BYTES // 2**20} MiB.")
+        return None
+    try:
+        text = names_file.getvalue().decode("utf-8", errors="replace") if names_file is not None else None
+        classes = tuple(parse_class_names(text, int(count))) if text or count else ()
+        return shared_onnx_model(up.getvalue(), up.name, (int(c), int(h), int(w)), norm, classes)
+    except ModelFileError as e:
+        sb.error(str(e))
+    return None
