@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint bench gpu-check install install-dev chromium
+.PHONY: run test lint lint-all bench gpu-check install install-dev chromium
 
 # The package is installed editable, so the checkout is what runs; `pip install .` gives the same
 # `cnnviz` command from a wheel.
@@ -33,6 +33,10 @@ run: $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check cnnviz tests
+
+# the wider style set (long lines, import order, bugbear, pyupgrade): reported, not yet enforced
+lint-all: $(VENV)/.installed-dev
+	-$(VENV)/bin/ruff check cnnviz tests --select E,W,I,B,UP --statistics
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent green.
 test: $(VENV)/.installed-dev chromium lint

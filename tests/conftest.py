@@ -12,7 +12,6 @@ os.environ.setdefault("CNNVIZ_DEVICE", "cpu") if not torch.cuda.is_available() e
 
 import cnnviz  # noqa: E402
 
-from cnnviz.core.paths import APP_SCRIPT, SAMPLES_DIR as SAMPLES  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Augmentation: 64 augmented samples plus their predictions vs one forward pass of 64 images."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 

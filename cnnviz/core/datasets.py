@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz.core.paths import ASSETS, DATA_DIR
+from cnnviz.core.paths import DATA_DIR
 
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = [

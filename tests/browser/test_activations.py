@@ -7,7 +7,7 @@ import torch
 from cnnviz.figures.activations import grid_geometry, render_channel_grid
 
 from ..conftest import SAMPLES
-from .conftest import ROOT, assert_no_exception, screenshot, wait_idle
+from .conftest import assert_no_exception, screenshot, wait_idle
 
 GRID_IFRAME = "iframe[title='streamlit_image_coordinates.streamlit_image_coordinates']"
 
