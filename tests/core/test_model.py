@@ -13,9 +13,17 @@ import cnnviz
 from cnnviz.core import zoo as zoo
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.model import ModelFileError, read_state_dict
-from cnnviz.methods.training import evaluate
 
 from ..conftest import SAMPLES
+
+
+def evaluate(module, x, y, device) -> float:
+    """Test accuracy worked out here, batch by batch (independent of the trainer's own evaluation)."""
+    right = 0
+    with torch.inference_mode():
+        for i in range(0, len(x), 500):
+            right += int((module(x[i:i + 500].to(device)).argmax(1).cpu() == y[i:i + 500]).sum())
+    return right / len(x)
 
 
 @pytest.mark.parametrize("name,threshold", [("lenet5-mnist", 0.97), ("small-vgg-fashion", 0.88)])
