@@ -1,4 +1,14 @@
-"""Figures of the Receptive fields page (Plotly and PIL; no computation beyond drawing)."""
+"""Figures of the Receptive fields page (Plotly and PIL; no computation beyond drawing).
+
+Streamlit-free: each function returns a Plotly figure, a picture, or LaTeX/Markdown text.
+
+Examples::
+
+    >>> import cnnviz
+    >>> m = cnnviz.load_model("lenet5-mnist")
+    >>> fields = cnnviz.receptive_fields(m)
+    >>> fig = depth_chart(list(fields.values()), "features.3", (28, 28))
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +17,8 @@ import plotly.graph_objects as go
 import torch
 from PIL import Image, ImageDraw
 
-from cnnviz.methods.receptive_field import EffectiveReceptiveField, ReceptiveField, RecurrenceStep
 from cnnviz.figures.render import colormap
+from cnnviz.methods.receptive_field import EffectiveReceptiveField, ReceptiveField, RecurrenceStep
 
 FONT = dict(size=15)
 BOX = "#e6194b"      # the clipped field, on the image
@@ -38,7 +48,8 @@ def depth_chart(fields: list[ReceptiveField], chosen: str, input_hw: tuple[int, 
     if idx is not None:
         fig.add_trace(go.Scatter(x=[idx], y=[ry[idx]], mode="markers+text", text=[f"{chosen}: {ry[idx]} px  "],
                                  textposition="top left", textfont=dict(size=15, color=BOX),
-                                 marker=dict(size=14, color=BOX, symbol="diamond"), name="chosen layer", hoverinfo="skip"))
+                                 marker=dict(size=14, color=BOX, symbol="diamond"), name="chosen layer",
+                                 hoverinfo="skip"))
     fig.update_layout(xaxis_title="layer (graph order)", yaxis_title="receptive field (input pixels)", font=FONT,
                       height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08),
                       yaxis=dict(rangemode="tozero"))
@@ -48,13 +59,28 @@ def depth_chart(fields: list[ReceptiveField], chosen: str, input_hw: tuple[int, 
 def recurrence_latex(steps: list[RecurrenceStep], rf: ReceptiveField, axis: int = 0) -> str:
     """The backward recurrence with the layer's numbers, one line per window layer (last layer first)."""
     depth = len(steps)
-    lines = [r"r_{%d} &= 1 && \text{one unit of } \texttt{%s}" % (depth, _tex(rf.name))]
+    # %-formatting keeps LaTeX's braces readable
+    lines = [r"r_{%d} &= 1 && \text{one unit of } \texttt{%s}" % (depth, _tex(rf.name))]  # noqa: UP031
     for i, s in enumerate(steps):
         lo, hi = depth - i - 1, depth - i
         lines.append(
-            r"r_{%d} &= s_{%d}\,r_{%d} + (k_{%d} - s_{%d}) = %d \cdot %d + (%d - %d) = %d && \texttt{%s}\ (\text{%s},\ k{=}%d,\ s{=}%d)"
+            r"r_{%d} &= s_{%d}\,r_{%d} + (k_{%d} - s_{%d}) = %d \cdot %d + (%d - %d) = %d "  # noqa: UP031
+            r"&& \texttt{%s}\ (\text{%s},\ k{=}%d,\ s{=}%d)"
             % (lo, hi, hi, hi, hi, s.s, s.r_after, s.k, s.s, s.r_before, _tex(s.name), s.op, s.k, s.s))
     return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
+
+
+def jump_latex(steps: list[RecurrenceStep], rf: ReceptiveField) -> str:
+    """The jump as the product of the strides on the path, with the layer's numbers (rows).
+
+    Examples::
+
+        >>> steps = [RecurrenceStep("b", "Conv2d", 3, 2, 1, 1, 3), RecurrenceStep("a", "Conv2d", 3, 2, 1, 3, 7)]
+        >>> print(jump_latex(steps, ReceptiveField("b", "Conv2d", (7, 7), (4, 4), (-2.0, -2.0)))[:31])
+        j = \\prod_l s_l = 2 \\cdot 2 = 4
+    """
+    prod = " \\cdot ".join(str(s.s) for s in reversed(steps))
+    return rf"j = \prod_l s_l = {prod} = {rf.jump[0]} \text{{ input pixels between neighbouring units}}"
 
 
 def _tex(name: str) -> str:
@@ -62,7 +88,14 @@ def _tex(name: str) -> str:
 
 
 def activation_picture(act: torch.Tensor, unit: tuple[int, int], side: int = 320) -> tuple[Image.Image, int]:
-    """A [H, W] map as a viridis picture ~``side`` px wide, the chosen unit outlined; returns (image, scale)."""
+    """A [H, W] map as a viridis picture ~``side`` px wide, the chosen unit outlined; returns (image, scale).
+
+    Examples::
+
+        >>> pic, scale = activation_picture(torch.arange(4.0).view(2, 2), (0, 1), side=100)
+        >>> pic.size, scale, unit_at(60, 10, scale, (2, 2))
+        ((100, 100), 50, 2)
+    """
     a = act.float()
     lo, hi = a.min(), a.max()
     a = (a - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(a)
@@ -76,8 +109,14 @@ def activation_picture(act: torch.Tensor, unit: tuple[int, int], side: int = 320
     return big, f
 
 
+def unit_at(y: float, x: float, scale: int, shape: tuple[int, int]) -> int | None:
+    """The unit under pixel (y, x) of :func:`activation_picture`'s image, as ``row * W + col`` (None outside)."""
+    r, c = int(y // scale), int(x // scale)
+    return r * shape[1] + c if 0 <= r < shape[0] and 0 <= c < shape[1] else None
+
+
 def field_on_image(img: np.ndarray, rf: ReceptiveField, unit: tuple[int, int], title: str = "") -> go.Figure:
-    """The input image with the unit's receptive field: solid where it covers pixels, grey where it lies in the padding."""
+    """The input image with the unit's receptive field: solid where it covers pixels, grey where in the padding."""
     rgb = img if img.ndim == 3 else np.stack([img] * 3, -1)
     H, W = rgb.shape[:2]
     top, left, bottom, right = rf.box(*unit)
@@ -92,7 +131,8 @@ def field_on_image(img: np.ndarray, rf: ReceptiveField, unit: tuple[int, int], t
     cy, cx = rf.center(*unit)
     fig.add_trace(go.Scatter(x=[cx], y=[cy], mode="markers", marker=dict(symbol="x", size=12, color=BOX),
                              hovertemplate="centre (%{y:.1f}, %{x:.1f})<extra></extra>", showlegend=False))
-    fig.update_xaxes(range=[min(left, 0) - 1.5, max(right, W) + 0.5], showgrid=False, zeroline=False, constrain="domain")
+    fig.update_xaxes(range=[min(left, 0) - 1.5, max(right, W) + 0.5], showgrid=False, zeroline=False,
+                     constrain="domain")
     fig.update_yaxes(range=[max(bottom, H) + 0.5, min(top, 0) - 1.5], showgrid=False, zeroline=False, scaleanchor="x",
                      constrain="domain")
     fig.update_layout(title=title, font=FONT, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=430,
@@ -107,8 +147,9 @@ def erf_figure(erf: EffectiveReceptiveField, title: str, log: bool = False) -> g
     fig = go.Figure(go.Heatmap(z=z, zmin=float(z.min()), zmax=float(z.max()), colorscale=INFERNO,
                                showscale=False,
                                hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
-    t, l, b, r = erf.theoretical.clipped_box(*erf.unit, *g.shape)
-    fig.add_shape(type="rect", x0=l - 0.5, x1=r - 0.5, y0=t - 0.5, y1=b - 0.5, line=dict(color="white", width=3, dash="dash"))
+    top, left, bottom, right = erf.theoretical.clipped_box(*erf.unit, *g.shape)
+    fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,
+                  line=dict(color="white", width=3, dash="dash"))
     (my, mx), (sy, sx) = erf.mean, erf.sigma
     for k, color in ((1, "#00e5ff"), (2, "#7CFC00")):
         fig.add_shape(type="rect", x0=mx - k * sx, x1=mx + k * sx, y0=my - k * sy, y1=my + k * sy,
@@ -117,3 +158,25 @@ def erf_figure(erf: EffectiveReceptiveField, title: str, log: bool = False) -> g
     fig.update_xaxes(showgrid=False, constrain="domain", zeroline=False)
     fig.update_layout(title=title, font=FONT, margin=dict(l=10, r=10, t=40, b=10), height=400)
     return fig
+
+
+def erf_size_table(erf: EffectiveReceptiveField) -> str:
+    """A Markdown table of the effective field's ±1σ and ±2σ bands against the theoretical box on the image.
+
+    Examples::
+
+        >>> print(erf_size_table(erf).splitlines()[2])   # doctest: +SKIP
+        | ±1σ (68 % of a Gaussian) | 3.2 px | 3.1 px |
+    """
+    s1, s2 = erf.size(1), erf.size(2)
+    th = erf.clipped_theoretical()
+    return (f"| | height | width |\n|---|---|---|\n"
+            f"| ±1σ (68 % of a Gaussian) | {s1[0]:.1f} px | {s1[1]:.1f} px |\n"
+            f"| ±2σ (95 %) | {s2[0]:.1f} px | {s2[1]:.1f} px |\n"
+            f"| theoretical (on the image) | {th[0]} px | {th[1]} px |")
+
+
+def erf_coverage(erf: EffectiveReceptiveField) -> float | None:
+    """The share of the theoretical box's area (on the image) that the ±2σ band covers, at most 1; None if empty."""
+    s2, th = erf.size(2), erf.clipped_theoretical()
+    return min(1.0, s2[0] * s2[1] / (th[0] * th[1])) if th[0] > 0 and th[1] > 0 else None

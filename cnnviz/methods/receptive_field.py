@@ -41,7 +41,7 @@ from cnnviz.errors import CnnvizError
 
 __all__ = [
     "ReceptiveField", "ReceptiveFieldError", "EffectiveReceptiveField", "receptive_fields",
-    "effective_receptive_field", "layer_output", "recurrence_steps", "spatial_layers",
+    "effective_receptive_field", "layer_output", "recurrence_steps", "spatial_layers", "field_table", "default_layer",
 ]
 
 
@@ -115,6 +115,17 @@ class ReceptiveField:
         """
         t, l, b, r = self.box(row, col)
         return (max(t, 0.0), max(l, 0.0), min(b, float(height)), min(r, float(width)))
+
+    def padding_share(self, row: int, col: int, height: int, width: int) -> float:
+        """The fraction of unit ``(row, col)``'s field outside a ``height`` x ``width`` image (in the padding).
+
+        Examples::
+
+            >>> ReceptiveField("c", "Conv2d", (3, 3), (1, 1), (-1.0, -1.0)).padding_share(0, 0, 8, 8)  # 5 of 9 outside
+            0.5555555555555556
+        """
+        top, left, bottom, right = self.clipped_box(row, col, height, width)
+        return 1 - max(0.0, bottom - top) * max(0.0, right - left) / (self.size[0] * self.size[1])
 
 
 # ----------------------------------------------------------------------------- per-axis algebra
@@ -538,6 +549,52 @@ def spatial_layers(fields: dict[str, ReceptiveField]) -> list[str]:
     """Names of layers with a spatial output map (not whole-input, not containers)."""
     return [n for n, f in fields.items() if not f.whole_input and not f.container and f.output_shape is not None
             and len(f.output_shape) == 3]
+
+
+def field_table(fields: Sequence[ReceptiveField]) -> list[dict[str, str]]:
+    """One row of text per layer for a table: op, output shape, field, jump, start and notes.
+
+    Examples::
+
+        >>> field_table([ReceptiveField("c", "Conv2d", (3, 3), (1, 1), (-1.0, -1.0), (8, 6, 6))])[0]["start"]
+        '(-1, -1)'
+    """
+    def notes(f: ReceptiveField) -> str:
+        flags = (("global context", f.global_context), ("paths misaligned", not f.aligned),
+                 ("approximate", not f.exact), ("block", f.container))
+        return ", ".join(text for text, on in flags if on)
+
+    return [{
+        "layer": f.name, "op": f.op,
+        "output": "×".join(str(s) for s in f.output_shape) if f.output_shape else "—",
+        "field": "whole input" if f.whole_input else f"{f.size[0]}×{f.size[1]}",
+        "jump": "—" if f.whole_input else f"{f.jump[0]}×{f.jump[1]}",
+        "start": "—" if f.whole_input else f"({f.start[0]:g}, {f.start[1]:g})",
+        "note": notes(f),
+    } for f in fields]
+
+
+def default_layer(fields: dict[str, ReceptiveField], layers: Sequence[str], input_height: int) -> str:
+    """The layer a page opens on: the last top-level block (ResNet stage, Inception module) when there are
+    at least 3, else the last convolution (not a shortcut) whose field fits the input, else the last layer.
+
+    Args:
+        fields: from :func:`receptive_fields`.
+        layers: the names offered (spatial layers, in graph order).
+        input_height: the input's height in pixels.
+
+    Examples::
+
+        >>> fields = receptive_fields(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), (1, 8, 8))
+        >>> default_layer(fields, ["0", "1"], 8)
+        '1'
+    """
+    if not layers:
+        raise ReceptiveFieldError("no layer has a spatial map, so no unit's field can be shown on the image")
+    fits = [n for n in layers if fields[n].size[0] <= input_height]
+    blocks = [n for n in fits if fields[n].container and "." not in n]
+    convs = [n for n in fits if fields[n].op == "Conv2d" and "downsample" not in n]
+    return blocks[-1] if len(blocks) >= 3 else convs[-1] if convs else layers[-1]
 
 
 # ----------------------------------------------------------------------------- the recurrence, step by step

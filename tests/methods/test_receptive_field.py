@@ -322,3 +322,40 @@ def test_functional_node_output_and_no_leftovers(resnet18_untrained):
 
 def test_reexported():
     assert cnnviz.receptive_fields is receptive_fields and cnnviz.ReceptiveField is ReceptiveField
+
+
+# ----------------------------------------------------------------------------- the page's rules, as library functions
+def test_padding_share_by_hand():
+    rf = ReceptiveField("c", "Conv2d", (5, 5), (2, 2), (-2.0, -2.0))
+    # unit (0, 0): rows/cols -2..2, of which 0..2 are on the image: 9 of 25 pixels inside
+    assert rf.padding_share(0, 0, 8, 8) == pytest.approx(16 / 25)
+    assert rf.padding_share(2, 2, 8, 8) == 0.0  # rows/cols 2..6 lie inside an 8x8 image
+
+
+def test_field_table_rows():
+    from cnnviz.methods.receptive_field import field_table
+
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
+    rows = field_table(list(receptive_fields(net, (1, 8, 8)).values()))
+    assert rows[0] == {"layer": "0", "op": "Conv2d", "output": "4×8×8", "field": "3×3", "jump": "1×1",
+                       "start": "(-1, -1)", "note": ""}
+    assert rows[1]["field"] == "4×4" and rows[1]["jump"] == "2×2" and rows[1]["start"] == "(-1, -1)"
+    assert rows[-1]["field"] == "whole input" and rows[-1]["jump"] == "—"
+
+
+def test_default_layer_rules(resnet18_untrained):
+    from cnnviz.methods.receptive_field import default_layer
+
+    fields = receptive_fields(resnet18_untrained)
+    spatial = [n for n, f in fields.items() if not f.whole_input and f.output_shape and len(f.output_shape) == 3]
+    # ResNet-18: the stages layer1..layer4 are top-level blocks; layer4's field (435 px) exceeds 224, layer3's fits
+    assert fields["layer4"].size[0] > 224 >= fields["layer3"].size[0]
+    assert default_layer(fields, spatial, 224) == "layer3"
+    # without the blocks: the last convolution whose field fits, never a shortcut
+    plain = [n for n in spatial if not fields[n].container]
+    chosen = default_layer(fields, plain, 224)
+    assert fields[chosen].op == "Conv2d" and "downsample" not in chosen and fields[chosen].size[0] <= 224
+    later = plain[plain.index(chosen) + 1:]
+    assert all(fields[n].op != "Conv2d" or "downsample" in n or fields[n].size[0] > 224 for n in later)
+    with pytest.raises(ReceptiveFieldError, match="spatial map"):
+        default_layer(fields, [], 224)
