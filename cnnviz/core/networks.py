@@ -129,3 +129,29 @@ class DeepCNN(nn.Module):
 
 
 ARCHITECTURES["deep-cnn"] = DeepCNN
+
+
+class SimpleCNN(nn.Module):
+    """A plain CNN of 3x3 convolutions without BatchNorm (the classic Keras MNIST design): the second digit model,
+    of another architecture than LeNet-5, that the adversarial page transfers attacks to.
+
+    28x28 -> conv 32@3x3, conv 32@3x3, pool -> 14x14, conv 64@3x3, pool -> 7x7, fc 128, fc classes.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+                                        nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+ARCHITECTURES["simple-cnn"] = SimpleCNN

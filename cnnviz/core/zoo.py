@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from cnnviz.core.paths import ASSETS, MODELS_DIR
+from cnnviz.core.paths import MODELS_DIR
 
 # name -> how it was trained and how its inputs are prepared
 BUNDLED: dict[str, dict] = {
@@ -26,6 +26,14 @@ BUNDLED: dict[str, dict] = {
     "small-vgg-fashion": {
         "architecture": "small-vgg", "dataset": "fashion-mnist", "mean": 0.2860, "std": 0.3530,
         "title": "Small VGG-style CNN on Fashion-MNIST", "shift": 2, "flip": True, "label_smoothing": 0.05,
+    },
+    "simple-cnn-mnist": {  # a second digit model of another architecture: adversarial transfer
+        "architecture": "simple-cnn", "dataset": "mnist", "mean": 0.1307, "std": 0.3081,
+        "title": "Plain 3x3 CNN on MNIST digits", "shift": 2,
+    },
+    "lenet5-mnist-robust": {  # trained with --adversarial (half of each batch FGSM examples)
+        "architecture": "lenet5", "dataset": "mnist", "mean": 0.1307, "std": 0.3081,
+        "title": "LeNet-5 on MNIST, adversarially trained", "shift": 2,
     },
 }
 DEFAULT_MODEL = "lenet5-mnist"

@@ -49,7 +49,8 @@ from cnnviz.errors import CnnvizError
 # per-data-set normalisation, the same as the bundled models' (so weights load back through either path)
 NORMALIZATION = {spec["dataset"]: (spec["mean"], spec["std"]) for spec in BUNDLED.values()}
 OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam", "adamw": "AdamW"}
-ARCHITECTURE_TITLES = {"lenet5": "LeNet-5", "small-vgg": "Small VGG", "deep-cnn": "Deep CNN (configurable)"}
+ARCHITECTURE_TITLES = {"lenet5": "LeNet-5", "small-vgg": "Small VGG", "deep-cnn": "Deep CNN (configurable)",
+                       "simple-cnn": "Plain 3x3 CNN"}
 CARD_KEY = "cnnviz_training_card"  # safetensors metadata key that carries the JSON card
 
 
@@ -318,10 +319,14 @@ class Trainer:
         frozen: submodules kept in eval mode while training (frozen features keep their BatchNorm statistics).
         global_seed: also seed torch's global generator (the command line does; a server must not, as it
             is shared by every thread). Dropout and the per-image transforms draw from it.
+        batch_transform: ``f(module, normalize, pixels, labels) -> pixels`` applied to every training batch
+            after augmentation (adversarial training: :func:`cnnviz.methods.adversarial.adversarial_batch`).
     """
 
     def __init__(self, config: TrainConfig, device: str | torch.device | None = None, module: nn.Module | None = None,
-                 params: list | None = None, frozen: tuple[nn.Module, ...] = (), global_seed: bool = False):
+                 params: list | None = None, frozen: tuple[nn.Module, ...] = (), global_seed: bool = False,
+                 batch_transform: Callable | None = None):
+        self.batch_transform = batch_transform
         self.config = cfg = config.check()
         self.device = torch.device(device) if device is not None else pick_device()
         tr, te = load_dataset(cfg.dataset, "train"), load_dataset(cfg.dataset, "test")
@@ -354,6 +359,7 @@ class Trainer:
         self._augment = self._build_augmentation()
         self.epoch, self.step, self.images, self._batch, self._perm = 0, 0, 0, 0, None
         self.train_seconds = self.eval_seconds = 0.0
+        self._acc_at: tuple[int, float | None] = (-1, None)
         self._reset_window()
         self.history.epochs.append(EpochRecord(0, self._filters()))
         self.history.latest_filters = self.history.epochs[0].filters
@@ -458,6 +464,8 @@ class Trainer:
                 idx = self._perm[self._batch * bs:(self._batch + 1) * bs]
                 xb, yb = self._xtr[idx], self._ytr[idx]
                 xb, target = self._augment(xb, yb) if self._augment else (xb, yb)
+                if self.batch_transform is not None:
+                    xb = self.batch_transform(self.module, self.normalize, xb, yb)
                 out = self.module(self.normalize(xb))
                 loss = F.cross_entropy(out, target, label_smoothing=cfg.label_smoothing)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -517,10 +525,21 @@ class Trainer:
             progress(rec)
 
     # ------------------------------------------------------------------ results
+    def test_accuracy(self) -> float | None:
+        """Test accuracy of the weights as they are now: the last epoch's, or (stopped mid-epoch) evaluated now."""
+        last = self.history.epochs[-1]
+        if self._perm is None and last.test_accuracy is not None and last.epoch == self.epoch:
+            return last.test_accuracy
+        if self.step == 0:
+            return None
+        if self._acc_at[0] != self.step:
+            self._acc_at = (self.step, self.evaluate(self._xte, self._yte)[0])
+        return self._acc_at[1]
+
     def card(self, name: str | None = None) -> dict:
         """The JSON card: what was trained, how and how well (the bundled cards' fields, plus the config)."""
         cfg = self.config
-        acc = self.history.test_accuracy
+        acc = self.test_accuracy()
         return {
             "name": name or f"trained-{cfg.architecture}-{cfg.dataset}",
             "title": f"{cfg.title}, trained in cnnviz" + (f" ({acc:.1%})" if acc is not None else ""),
@@ -531,7 +550,7 @@ class Trainer:
             "std": self.std,
             "train_images": len(self._xtr),
             "test_images": len(self._xte),
-            "epochs": self.epoch,
+            "epochs": round(self.epoch + (self._batch / self.batches_per_epoch if self._perm is not None else 0), 2),
             "seed": cfg.seed,
             "settings": cfg.summary(),
             "test_accuracy": round(acc, 4) if acc is not None else None,
@@ -625,16 +644,25 @@ def bundled_config(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batc
 
 
 def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: int = 64, device: str | None = None,
-          out_dir=None, limit: int | None = None) -> dict:
+          out_dir=None, limit: int | None = None, adversarial: bool = False) -> dict:
     """Train bundled model ``name`` and write its safetensors + JSON card to ``out_dir`` (default assets/models).
 
     Args:
         limit: use only the first ``limit`` training images (for quick reproducibility checks).
+        adversarial: half of every batch replaced by FGSM examples, epsilon uniform in 0..0.3
+            (:func:`cnnviz.methods.adversarial.adversarial_batch`).
     """
     from safetensors.torch import save_file
 
     spec = BUNDLED[name]
-    trainer = Trainer(bundled_config(name, epochs, seed, lr, batch_size, limit), device=device, global_seed=True)
+    transform = None
+    if adversarial:
+        from cnnviz.methods.adversarial import adversarial_batch
+
+        adv_gen = torch.Generator().manual_seed(seed + 1)
+        transform = lambda net, norm, xb, yb: adversarial_batch(net, norm, xb, yb, adv_gen)  # noqa: E731
+    trainer = Trainer(bundled_config(name, epochs, seed, lr, batch_size, limit), device=device, global_seed=True,
+                      batch_transform=transform)
 
     def report(p):
         if isinstance(p, LogPoint):
@@ -656,10 +684,12 @@ def train(name: str, epochs: int, seed: int = 0, lr: float = 2e-3, batch_size: i
         "epochs": epochs,
         "seed": seed,
         "optimizer": f"AdamW lr {lr} one-cycle, batch {batch_size}",
-        "augmentation": f"shift {spec.get('shift', 0)} px" + (", horizontal flip" if spec.get("flip") else ""),
+        "augmentation": f"shift {spec.get('shift', 0)} px" + (", horizontal flip" if spec.get("flip") else "")
+        + (", half of each batch FGSM with epsilon uniform in 0..0.3" if adversarial else ""),
         "test_accuracy": round(trainer.history.test_accuracy, 4),
         "parameters": sum(p.numel() for p in trainer.module.parameters()),
-        "command": f"python -m cnnviz.train {name} --epochs {epochs} --seed {seed}",
+        "command": f"python -m cnnviz.train {name} --epochs {epochs} --seed {seed}"
+        + (" --adversarial" if adversarial else ""),
         "trained_on": str(trainer.device),
         "train_seconds": round(trainer.train_seconds + trainer.eval_seconds, 1),
     }
@@ -678,9 +708,10 @@ def main(argv=None) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--out-dir", default=None, help="where to write the checkpoint and card (default: assets/models)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only (a quick check)")
+    p.add_argument("--adversarial", action="store_true", help="adversarial training: half of each batch FGSM examples")
     a = p.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    train(a.name, a.epochs, a.seed, a.lr, device=a.device, out_dir=a.out_dir, limit=a.limit)
+    train(a.name, a.epochs, a.seed, a.lr, device=a.device, out_dir=a.out_dir, limit=a.limit, adversarial=a.adversarial)
 
 
 if __name__ == "__main__":
