@@ -32,6 +32,15 @@ def label() -> str | None:
     return None if h is None else f"Trained in this session: {h.card.get('title', h.name)}"
 
 
+def picked(container) -> ModelHandle:
+    """This session's trained model, with its settings and accuracy under the model choice."""
+    h = handle()
+    acc = h.card.get("test_accuracy")
+    container.caption(f"Trained on the Training page in this session{f' ({acc:.1%} test accuracy)' if acc else ''}: "
+                      f"{h.card.get('settings', '')}")
+    return h
+
+
 def use(h: ModelHandle) -> None:
     """Make ``h`` this session's model on every page (a button's on_click: it runs before the rerun)."""
     st.session_state[_KEY] = h

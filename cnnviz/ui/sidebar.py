@@ -91,7 +91,7 @@ def _model_picker() -> ModelHandle:
         sb.info("Until an ONNX file loads, the default model is used.")
         return shared_model(zoo.DEFAULT_MODEL)
     if name == session_model.SESSION_MODEL and session_model.handle() is not None:
-        return session_model.handle()
+        return session_model.picked(sb)
     if name == UPLOAD_MODEL:
         handle = _uploaded_model()
         if handle is not None:

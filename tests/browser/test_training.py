@@ -1,6 +1,8 @@
 """The /training page in Chromium: start a run, watch the curves update, stop it, use the model on /activations."""
 import re
 
+from playwright.sync_api import expect
+
 from .conftest import assert_no_exception, screenshot, wait_idle
 
 
@@ -33,11 +35,13 @@ def test_train_stop_and_use_on_activations(server, page):
     assert page.get_by_role("button", name="Resume").count() == 1
     page.get_by_role("button", name="Use this model on every page").click()
     wait_idle(page)
-    page.get_by_test_id("stSidebar").get_by_text("Trained in this session").first.wait_for(timeout=60_000)
+    model_box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+    expect(model_box).to_have_value(re.compile("^Trained in this session: LeNet-5 on mnist"), timeout=60_000)
     page.get_by_test_id("stSidebarNav").get_by_text("Activation maps").click()
     wait_idle(page)
     assert_no_exception(page)
     page.wait_for_url("**/activations**", timeout=60_000)
-    page.get_by_test_id("stSidebar").get_by_text("Trained in this session").first.wait_for(timeout=60_000)
+    expect(model_box).to_have_value(re.compile("^Trained in this session: LeNet-5 on mnist"), timeout=60_000)
     assert "model=session" in page.url
+    assert page.get_by_text("Activation maps").count() >= 1
     screenshot(page, "training-model-on-activations")

@@ -94,28 +94,29 @@ else:
                 "A finished curve is cached, so the next visit shows it at once.")
     go = lambda: RUNS.start_transfer(src, (10, 50, 100, 500))  # noqa: E731
 
-b = st.columns([1, 1, 1, 4])
+b = st.columns([1, 1, 5])
 if b[0].button("Start", icon=":material/play_arrow:", type="primary", disabled=bool(run and run.running)):
     start(go)
 if run is not None and run.running and b[1].button("Stop", icon=":material/stop:"):
     run.stop()
     run.wait(10)
+    st.rerun()  # redraw the buttons: Resume, Use, Download
 if run is not None and not run.running and run.status == "stopped" and b[1].button("Resume", icon=":material/replay:"):
     start(lambda: RUNS.resume(run))
 run = RUNS.get(st.session_state.get(run_key))
 
 trained = run.trainers.get("run") if run is not None and run.kind == "train" else None
-if trained is not None and not run.running and trained.history.test_accuracy is not None:
-    acc = trained.history.test_accuracy
-    b[2].button("Use this model on every page", icon=":material/check_circle:",
+if trained is not None and not run.running and trained.step > 0:
+    acc = trained.test_accuracy()
+    u = st.columns([3, 2, 2, 3])
+    u[0].button("Use this model on every page", icon=":material/check_circle:",
                 on_click=lambda: session_model.use(trained.handle()),
                 help=f"The sidebar's model becomes this network ({acc:.1%} test accuracy), for this session only.")
     data, card = trained.export()
-    with b[3]:
-        st.download_button("Download .safetensors", data, file_name=f"{card['name']}.safetensors",
-                           icon=":material/download:")
-        st.download_button("Download card (.json)", json.dumps(card, indent=2), file_name=f"{card['name']}.json",
-                           help="Load the .safetensors back under Model → 'Your own weights': its card rides inside.")
+    u[1].download_button("Download .safetensors", data, file_name=f"{card['name']}.safetensors",
+                         icon=":material/download:")
+    u[2].download_button("Download card (.json)", json.dumps(card, indent=2), file_name=f"{card['name']}.json",
+                         help="Load the .safetensors back under Model → 'Your own weights': its card rides inside.")
 
 
 def show_run(r) -> None:
@@ -137,7 +138,8 @@ def show_run(r) -> None:
         m[0].metric("Epoch", f"{p.epoch:.2f} / {t.config.epochs}")
         m[1].metric("Loss", f"{p.loss:.3f}")
         m[2].metric("Train accuracy", f"{p.train_accuracy:.1%}")
-        m[3].metric("Test accuracy", "–" if h.test_accuracy is None else f"{h.test_accuracy:.1%}")
+        acc = h.test_accuracy if r.running else t.test_accuracy()
+        m[3].metric("Test accuracy", "–" if acc is None else f"{acc:.1%}")
         m[4].metric("Images / s", f"{t.images / max(t.train_seconds, 1e-9):,.0f}")
     widgets.show_figure(fx.learning_curves(hs), f"training-curves-{r.kind}")
     if r.kind == "train":
