@@ -26,7 +26,6 @@ Examples::
 from __future__ import annotations
 
 import math
-import operator
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
