@@ -119,11 +119,12 @@ def transfer_figure(t: A.TransferResult) -> go.Figure:
 
 def filters_image(weights: torch.Tensor, cols: int | None = None) -> np.ndarray:
     """First-layer filters ``[out, in, k, k]`` as a grid (RGB when ``in`` is 3, else the first input channel),
-    each scaled symmetrically around zero on one shared range: grey is 0, light positive, dark negative."""
+    each scaled symmetrically around zero on one shared range: grey is 0, light positive, dark negative; about
+    square unless ``cols`` is given."""
     w = weights.detach().float()
     tiles = w if w.shape[1] == 3 else w[:, 0]
     tiles = normalize_maps(tiles, mode="shared", symmetric=True)
-    grid, _ = tile_grid(tiles, cols=cols or min(8, len(tiles)), pad=1, pad_value=1.0)
+    grid, _ = tile_grid(tiles, cols=cols, pad=1, pad_value=1.0)  # default: about square
     return to_uint8(grid)
 
 
