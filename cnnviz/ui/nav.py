@@ -14,6 +14,7 @@ class PageSpec:
     url_path: str
     icon: str
     blurb: str
+    section: str = ""  # the heading it sits under in the sidebar ("": above the sections)
 
     @property
     def path(self) -> Path:
@@ -27,34 +28,55 @@ class PageSpec:
 PAGES = [
     PageSpec("home.py", "Home", "", ":material/home:", "What cnnviz is and the loaded model."),
     PageSpec("arithmetic.py", "Convolution arithmetic", "arithmetic", ":material/calculate:",
-             "Output size, padding, stride, dilation, groups, pooling, transposed conv; the sliding window, step by step."),
+             "Output size, padding, stride, dilation, groups, pooling, transposed conv; the sliding window, step by step.",
+             section="Convolution"),
     PageSpec("architecture.py", "Architecture", "architecture", ":material/account_tree:",
-             "Every layer of the loaded model: shapes, parameters, MACs, receptive field; case studies."),
+             "Every layer of the loaded model: shapes, parameters, MACs, receptive field; case studies.",
+             section="Convolution"),
     PageSpec("kernels.py", "Filter kernels", "kernels", ":material/grid_on:",
-             "Classic kernels (Sobel, Gabor, ...) on your image, and the filters the network learned."),
+             "Classic kernels (Sobel, Gabor, ...) on your image, and the filters the network learned.",
+             section="Convolution"),
     PageSpec("activations.py", "Activation maps", "activations", ":material/layers:",
-             "Your image through every layer: feature maps, strongest channels, predictions."),
+             "Your image through every layer: feature maps, strongest channels, predictions.",
+             section="Inside a trained network"),
     PageSpec("attribution.py", "Saliency and Grad-CAM", "attribution", ":material/visibility:",
-             "Which pixels drive the prediction: gradients, SmoothGrad, Integrated Gradients, Grad-CAM, occlusion."),
+             "Which pixels drive the prediction: gradients, SmoothGrad, Integrated Gradients, Grad-CAM, occlusion.",
+             section="Inside a trained network"),
     PageSpec("maximal.py", "Maximally activating inputs", "maximal", ":material/auto_awesome:",
-             "The dataset patches that excite a channel most, and images synthesized to excite it."),
+             "The dataset patches that excite a channel most, and images synthesized to excite it.",
+             section="Inside a trained network"),
     PageSpec("embeddings.py", "Embeddings", "embeddings", ":material/scatter_plot:",
-             "PCA, t-SNE and UMAP of a layer's features: watch classes separate with depth."),
+             "PCA, t-SNE and UMAP of a layer's features: watch classes separate with depth.",
+             section="Inside a trained network"),
     PageSpec("receptive_field.py", "Receptive fields", "receptive-field", ":material/center_focus_strong:",
-             "How much of the image a unit sees: theoretical and effective receptive fields."),
+             "How much of the image a unit sees: theoretical and effective receptive fields.",
+             section="Inside a trained network"),
     PageSpec("augmentation.py", "Augmentation effects", "augmentation", ":material/transform:",
-             "Transforms of your image and what they do to the prediction; invariance sweeps."),
+             "Transforms of your image and what they do to the prediction; invariance sweeps.",
+             section="Learning and its limits"),
     PageSpec("training.py", "Training", "training", ":material/model_training:",
-             "Watch a CNN learn: live curves and filters, vanishing gradients, overfitting, transfer learning."),
+             "Watch a CNN learn: live curves and filters, vanishing gradients, overfitting, transfer learning.",
+             section="Learning and its limits"),
     PageSpec("adversarial.py", "Adversarial examples", "adversarial", ":material/bug_report:",
-             "An invisible change that flips the answer: FGSM and PGD, accuracy against epsilon, robust training."),
+             "An invisible change that flips the answer: FGSM and PGD, accuracy against epsilon, robust training.",
+             section="Learning and its limits"),
     PageSpec("network.py", "The network at a glance", "network", ":material/hub:",
-             "The executed graph with live activations; one unit computed with the real weights."),
+             "The executed graph with live activations; one unit computed with the real weights.",
+             section="Inside a trained network"),
     PageSpec("deck.py", "Deck player", "deck", ":material/slideshow:",
-             "Step through a lecture deck of saved views, in presenter view."),
+             "Step through a lecture deck of saved views, in presenter view.",
+             section="Teaching"),
 ]
 
 
 def available_pages() -> list[PageSpec]:
     """Pages whose file exists (pages join the navigation when they land)."""
     return [p for p in PAGES if p.exists]
+
+
+def sections() -> dict[str, list[PageSpec]]:
+    """The available pages grouped under their sidebar headings, in table order (``""`` first: Home)."""
+    out: dict[str, list[PageSpec]] = {}
+    for p in available_pages():
+        out.setdefault(p.section, []).append(p)
+    return out

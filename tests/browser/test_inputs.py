@@ -66,12 +66,12 @@ def test_uploaded_image_reaches_every_page(server, page):
             continue
         if page.locator("[data-testid='stMain'] h1").count() == 0:
             problems.append(f"{name}: no title")
-        if page.locator(FIGURES).count() == 0:
+        if page.locator(FIGURES).count() == 0 and name != "training":  # trains its own network: no figure before Start
             problems.append(f"{name}: no figure")
         toasts = " ".join(t.inner_text() for t in page.locator("[data-testid='stToast']").all())
         if "Ignored" in toasts:  # the previous page's controls must not come back as "unknown"
             problems.append(f"{name}: notice after a plain page switch: {toasts}")
-        if "seven.png" not in model_sees_caption(page):
+        if "seven.png" not in model_sees_caption(page) and name != "deck":  # a slide opens its own view and image
             problems.append(f"{name}: the uploaded image was not kept across the page switch")
     assert not problems, "\n".join(problems)
 
