@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cnnviz.errors import CnnvizError
-from cnnviz.methods.training import TrainConfig, Trainer
+from cnnviz.methods.training import EpochRecord, TrainConfig, Trainer
 from cnnviz.methods.training_presets import TransferCurve, run_comparison, transfer_curve
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,14 @@ class RunManager:
                 run.touch("Loading the data and building the network…")
                 run.trainers["run"] = Trainer(config, device=device)
             t = run.trainers["run"]
-            t.run(lambda p: run.touch(f"epoch {t.epoch + 1}/{config.epochs}, batch {t._batch}/{t.batches_per_epoch}"),
-                  stop)
+            def report(p) -> None:
+                if isinstance(p, EpochRecord):
+                    done = f", test accuracy {p.test_accuracy:.1%}" if p.test_accuracy is not None else ""
+                    run.touch(f"epoch {p.epoch}/{config.epochs} done{done}")
+                else:
+                    run.touch(f"epoch {t.epoch + 1}/{config.epochs}, batch {t._batch}/{t.batches_per_epoch}")
+
+            t.run(report, stop)
 
         return self.start("train", config.title, job)
 
