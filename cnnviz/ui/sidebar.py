@@ -11,6 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz.core import zoo as zoo
+from cnnviz.core.device import apply_thread_policy
 from cnnviz.core.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
 from cnnviz.core.model import ModelFileError, ModelHandle
 from cnnviz.ui import own_model, state
@@ -245,8 +246,12 @@ def _image_input(model: ModelHandle) -> tuple[Image.Image, str, str]:
 def sidebar() -> Context:
     """Draw the sidebar and store the page context; call once per run from app.py."""
     sb = st.sidebar
+    try:  # the server-wide thread policy, applied once per process before the first model runs
+        threads = apply_thread_policy().describe()
+    except ValueError as e:  # a malformed CNNVIZ_THREADS / CNNVIZ_REPLICAS: say which, keep serving
+        threads = f"thread policy not applied: {e}"
     model = _model_picker()
-    sb.caption(f"Device: **{model.device_description}**")
+    sb.caption(f"Device: **{model.device_description}** · {threads}")
     if not model.trained:
         sb.warning("UNTRAINED weights", icon=":material/warning:")
     img, label, key = _image_input(model)
