@@ -14,8 +14,8 @@ SHOWN_MODEL = "shown"
 @st.cache_resource(show_spinner="Converting your ONNX model…", max_entries=3)
 def shared_onnx_model(data: bytes, filename: str, input_size: tuple[int, int, int], normalisation: str,
                       classes: tuple[str, ...]) -> ModelHandle:
-    """One converted model per (file, settings) for the whole server."""
-    return load_onnx(data, input_size, normalisation=normalisation, classes=list(classes), name=filename)
+    """One converted model per (file, settings) for the whole server (no classes: one per output, "0", "1", ...)."""
+    return load_onnx(data, input_size, normalisation=normalisation, classes=list(classes) or None, name=filename)
 
 
 @st.cache_resource(show_spinner="Loading the model from your notebook…", max_entries=1)

@@ -17,7 +17,7 @@ def shared_uploaded_model(architecture: str, num_classes: int, data: bytes, file
     return load_model(architecture, weights=data, weights_name=filename, num_classes=num_classes)
 
 
-@st.cache_resource(max_entries=6)
-def shared_untrained_twin(name: str, key: str) -> ModelHandle:
-    """The untrained twin of a loaded model (same architecture, seeded random weights)."""
-    return shared_model(name).untrained() if "upload" not in key else load_model(name, untrained=True)
+def shared_untrained_twin(m: ModelHandle) -> ModelHandle:
+    """The untrained twin of a loaded model (same architecture, seeded random weights): built once per shared
+    handle and kept on it, so a zoo model, uploaded weights, an ONNX file and a notebook model all have one."""
+    return m.untrained()

@@ -29,3 +29,38 @@ def test_show_serves_the_app_on_an_in_memory_model(browser):
         ctx.close()
     finally:
         app.stop()
+
+
+def _upload_onnx(page, name: str, data: bytes) -> None:
+    up = page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader']", has_text="ONNX model")
+    up.locator("input[type='file']").set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+    wait_idle(page)
+
+
+def test_sidebar_onnx_upload_reaches_activations_and_receptive_field(server, page):
+    import torch
+
+    from ..core.test_onnx import _export
+    from .conftest import assert_no_exception, screenshot
+
+    torch.manual_seed(0)
+    data = _export(StudentNet().eval(), (3, 224, 224))  # the picker's default input size
+    page.goto(server + "/?model=onnx")
+    wait_idle(page)
+    _upload_onnx(page, "garbage.onnx", b"this is not a protobuf" * 10)  # refused with a reason, app keeps going
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert "garbage.onnx" in sidebar.locator("[data-testid='stAlert']").first.inner_text()
+    assert_no_exception(page)
+    _upload_onnx(page, "student.onnx", data)
+    page.get_by_text("student.onnx (ONNX)").first.wait_for(timeout=120_000)
+    for title, path in (("Activation maps", "activations"), ("Receptive fields", "receptive-field")):
+        page.locator("[data-testid='stSidebarNavLink']", has_text=title).first.click()
+        page.wait_for_url(f"**/{path}?**", timeout=60_000)
+        wait_idle(page, 180_000)
+        assert_no_exception(page)
+        screenshot(page, f"onnx-{path}")
+        main = page.locator("[data-testid='stMain']").inner_text() + " ".join(  # and the pickers' current values
+            page.locator("[data-testid='stMain'] input").evaluate_all("els => els.map(e => e.value)"))
+        # its layers, by their names in the ONNX graph (a picker shows one, a table all of them)
+        assert any(n in main for n in ("stem", "depthwise", "pointwise")), (path, main[:600])

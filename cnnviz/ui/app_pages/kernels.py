@@ -219,7 +219,7 @@ if not m.trained:
             "with. Choose LeNet-5 or the small VGG in the sidebar to see trained next to random filters.",
             icon=":material/info:")
 else:
-    twin = shared_untrained_twin(m.name, m.key)
+    twin = shared_untrained_twin(m)
     w1_u = kn.learned_filters(twin, first)
     for col, ww, title in zip(st.columns(2), (w, kn.learned_filters(twin, layer)),
                               ("Trained", "Untrained (same architecture, random weights)")):

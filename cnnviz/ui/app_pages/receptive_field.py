@@ -136,7 +136,7 @@ def _erf(model_key: str, name: str, src: str, n: int, image_key: str, _model, _x
 
 models = [("this model" + ("" if m.trained else " (untrained)"), m)]
 if m.trained:
-    models.append(("same architecture, untrained", shared_untrained_twin(m.name, m.key)))
+    models.append(("same architecture, untrained", shared_untrained_twin(m)))
 else:
     st.info("The loaded model is untrained, so there is no trained twin to compare with: load trained weights to "
             "see how training changes the effective field.")
