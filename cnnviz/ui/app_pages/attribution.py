@@ -154,7 +154,7 @@ if not m.trained:
     st.info("The loaded model is itself untrained, so there is nothing to compare with. Switch off "
             "**Untrained** in the sidebar (or load a trained model) to run the sanity check.")
 elif state.toggle("Run the sanity check", "at_sanity", True):
-    twin = shared_untrained_twin(m.name, m.key)
+    twin = shared_untrained_twin(m)
     try:
         b = compute(twin, method, params)
     except CnnvizError as e:
