@@ -5,6 +5,7 @@
     cnnviz bench [...]     benchmarks (``python -m cnnviz.bench``)
     cnnviz train NAME      train a bundled model (``python -m cnnviz.train``)
     cnnviz deck export DECK.json OUT/   one PNG per slide of a lecture deck, and an index.html
+    cnnviz precompute index|features --model M --data FOLDER --out DIR [--workers K]
 
 Each subcommand is a module with a ``main(argv)``; the table below is the one list of them.
 """
@@ -24,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("cnnviz.bench.__main__", "run the benchmarks (--json, --quick, --only TEXT)"),
     "train": ("cnnviz.methods.training", "train a bundled model on the bundled data"),
     "deck": ("cnnviz.ui.deck_export", "lecture decks: `deck export DECK.json OUT/` (one PNG per slide), `deck list`"),
+    "precompute": ("cnnviz.precompute", "dataset-wide work once for all replicas: `precompute index|features --model M "
+                   "--data FOLDER --out DIR [--workers K]`"),
 }
 
 # Streamlit settings the app needs wherever it is started from (an installed package has no
