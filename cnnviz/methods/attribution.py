@@ -357,6 +357,116 @@ def occlusion(m: ModelHandle, img, target: int | str | None = None, patch: int =
                                                    "base_score": float(base)})
 
 
+# ============================================================== deconvnet, DeepLIFT, GradientSHAP
+def _deconv_relu_backward(grad: torch.Tensor) -> torch.Tensor:
+    return grad.clamp(min=0)
+
+
+class _DeconvReLU(torch.autograd.Function):
+    """ReLU forward; backward passes the positive part of the incoming gradient, ignoring the forward mask
+    (Zeiler and Fergus's deconvnet, as Captum's ``Deconvolution``)."""
+
+    @staticmethod
+    def forward(ctx, inp):
+        return inp.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _deconv_relu_backward(grad)
+
+
+def deconv_relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU forward, deconvnet backward (a plain function, so a traced graph can call it)."""
+    return _DeconvReLU.apply(x)
+
+
+def deconvnet(m: ModelHandle, img, target: int | str | None = None) -> Attribution:
+    """Zeiler-Fergus deconvnet: the class score sent back with every ``nn.ReLU`` rectifying the *signal*
+    (not gated by the forward pass), max |value| over colour channels.
+
+    Examples::
+
+        >>> deconvnet(m, img).raw.shape
+        torch.Size([1, 28, 28])
+    """
+    x = _batch(m, img)
+    t = resolve_target(m, x, target)
+    c = capture(m.module, x, (), logits=True, grad_of=lambda c: _score(c.logits, t), grad_input=True,
+                replace={nn.ReLU: deconv_relu})
+    g = c.input_grad
+    return Attribution("deconvnet", t, g[0].abs().amax(0), g[0])
+
+
+def _black(m: ModelHandle, x: torch.Tensor) -> torch.Tensor:
+    """The all-black image in normalised space."""
+    mean = torch.tensor(m.mean, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(m.std, device=x.device).view(1, -1, 1, 1)
+    return ((0 - mean) / std).expand_as(x).clone()
+
+
+def deeplift(m: ModelHandle, img, target: int | str | None = None) -> Attribution:
+    """DeepLIFT (Shrikumar et al., 2017; Captum's Rescale rule) from a black image; signed, summed over channels.
+
+    Captum's DeepLift hooks the model's non-linearities, so it runs on the capture engine's private
+    copy of the model (its hook twin, one call at a time), never on the shared model.
+    ``info["delta"]``: the summation-to-delta error (attributions sum to ``score(x) - score(black)``).
+    """
+    from captum.attr import DeepLift
+
+    from cnnviz.core.capture import _hook_twin
+
+    x = _batch(m, img)
+    t = resolve_target(m, x, target)
+    twin, lock = _hook_twin(m.module)
+    with lock, torch.inference_mode(False), torch.enable_grad():
+        attr, delta = DeepLift(twin).attribute(x.clone(), _black(m, x), target=t, return_convergence_delta=True)
+    a = attr[0].detach()
+    return Attribution("deeplift", t, a.sum(0), a, {"delta": float(delta.abs().sum())})
+
+
+def gradient_shap(m: ModelHandle, img, target: int | str | None = None, samples: int = 16, noise: float = 0.1,
+                  seed: int = 0) -> Attribution:
+    """GradientSHAP (Lundberg and Lee, 2017; Captum): expected gradients x (input - baseline) over random
+    points between the image (with noise) and a baseline drawn from {black, mean colour}; signed, summed over
+    channels.
+
+    Args:
+        samples: random points (one batch).
+        noise: standard deviation of the noise added to the input (normalised units).
+        seed: Captum draws from torch's and NumPy's global generators; they are seeded with ``seed`` and
+            restored afterwards, so a rerun shows the same map.
+    """
+    import numpy as np
+    from captum.attr import GradientShap
+
+    x = _batch(m, img)
+    t = resolve_target(m, x, target)
+    bases = torch.cat([_black(m, x), torch.zeros_like(x)])
+    np_state = np.random.get_state()
+    devices = [x.device] if x.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.inference_mode(False), torch.enable_grad():
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            attr = GradientShap(m.module).attribute(x.clone(), bases, n_samples=samples, stdevs=noise, target=t)
+    finally:
+        np.random.set_state(np_state)
+    a = attr[0].detach()
+    return Attribution("gradientshap", t, a.sum(0), a, {"samples": samples, "seed": seed})
+
+
+def _cam_method(kind: str) -> Callable[..., Attribution]:
+    """A CAM of :mod:`cnnviz.methods.cams` as a method of :data:`METHODS` (imported when first run)."""
+
+    def run(m: ModelHandle, img, target: int | str | None = None, layer: str | None = None, **kw) -> Attribution:
+        from cnnviz.methods.cams import cam
+
+        return cam(m, img, target, kind, layer, **kw)
+
+    run.__name__ = kind
+    return run
+
+
 # ============================================================== registry and sanity check
 @dataclass(frozen=True)
 class MethodSpec:
@@ -365,6 +475,7 @@ class MethodSpec:
     func: Callable[..., Attribution]
     uses_layer: bool
     note: str
+    signed: bool = False  # shown on a diverging scale around zero (``signed_map``)
 
 
 METHODS: dict[str, MethodSpec] = {s.key: s for s in [
@@ -381,7 +492,36 @@ METHODS: dict[str, MethodSpec] = {s.key: s for s in [
                "only where the class is."),
     MethodSpec("occlusion", "Occlusion", occlusion, False,
                "how much the class score drops when a grey patch hides each region; model-agnostic, "
-               "one forward pass per patch."),
+               "one forward pass per patch.", signed=True),
+    MethodSpec("deconvnet", "Deconvnet", deconvnet, False,
+               "Zeiler and Fergus (2014): the score sent back through the network with every ReLU rectifying the "
+               "signal itself; shows patterns the class responds to, much like guided backprop."),
+    MethodSpec("deeplift", "DeepLIFT", deeplift, False,
+               "each pixel's share of score(x) - score(black), by comparing every unit with its value on the black "
+               "image; signed (red: for the class, blue: against).", signed=True),
+    MethodSpec("gradientshap", "GradientSHAP", gradient_shap, False,
+               "gradients at random points between noisy copies of the image and a baseline (black or mean "
+               "colour), times the difference; an estimate of SHAP values, signed.", signed=True),
+    MethodSpec("gradcampp", "Grad-CAM++", _cam_method("gradcampp"), True,
+               "Grad-CAM with each map weighted by its positive gradients only, pixel by pixel: better when the "
+               "class appears several times."),
+    MethodSpec("xgradcam", "XGrad-CAM", _cam_method("xgradcam"), True,
+               "Grad-CAM with gradients weighted by the normalised activations (an axiom-based weighting)."),
+    MethodSpec("layercam", "Layer-CAM", _cam_method("layercam"), True,
+               "each activation weighted by its own positive gradient (no averaging): finer maps, also on early "
+               "layers."),
+    MethodSpec("hirescam", "HiResCAM", _cam_method("hirescam"), True,
+               "activations times gradients element-wise, summed: what the layer really contributes to the score "
+               "for models ending in global average pooling."),
+    MethodSpec("scorecam", "Score-CAM", _cam_method("scorecam"), True,
+               "no gradients: each map masks the image, and the class score of the masked image is that map's "
+               "weight; one forward pass per channel, batched."),
+    MethodSpec("ablationcam", "Ablation-CAM", _cam_method("ablationcam"), True,
+               "no gradients: each channel is switched off in turn and the relative drop of the score is its "
+               "weight; only the layers after the CAM layer run, batched."),
+    MethodSpec("eigencam", "Eigen-CAM", _cam_method("eigencam"), True,
+               "the first principal component of the layer's maps: no gradients and NOT class-specific (it shows "
+               "what the layer responds to most)."),
 ]}
 
 
@@ -414,7 +554,8 @@ def default_params(m: ModelHandle, method: str) -> dict:
     """
     side = min(m.input_size[1:])
     convs = m.conv_layer_names()
-    return {"gradcam": {"layer": convs[-1]} if convs else {}, "guided_gradcam": {"layer": convs[-1]} if convs else {},
+    cam = {"layer": convs[-1]} if convs else {}
+    return {**{k: cam for k, s in METHODS.items() if s.uses_layer},
             "ig": {"steps": 16}, "smoothgrad": {"samples": 16, "noise": 0.15},
             "occlusion": {"patch": max(2, side // 7), "stride": max(1, side // 14)}}.get(method, {})
 
@@ -454,3 +595,22 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     ra, rb = _ranks(a.flatten().float()), _ranks(b.flatten().float())
     ra, rb = ra - ra.mean(), rb - rb.mean()
     return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp_min(1e-12))
+
+
+def signed_map(a: Attribution) -> torch.Tensor:
+    """The map to draw: signed (summed over colour channels) for signed methods (:attr:`MethodSpec.signed`:
+    Integrated Gradients' raw attributions, DeepLIFT, GradientSHAP, occlusion), ``a.map`` otherwise.
+
+    Examples::
+
+        >>> signed_map(attribute(m, img, "deeplift")).min() < 0
+        tensor(True)
+    """
+    if a.method == "ig" and a.raw is not None and a.raw.ndim == 3:
+        return a.raw.sum(0)
+    return a.map
+
+
+def is_signed(method: str) -> bool:
+    """Whether ``method``'s map has a meaningful sign (drawn on a diverging scale)."""
+    return method == "ig" or (method in METHODS and METHODS[method].signed)

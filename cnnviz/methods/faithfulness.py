@@ -1,0 +1,320 @@
+"""Faithfulness: does removing what a map points at really lower the score? (no Streamlit here)
+
+* :func:`perturbation_curve` -- deletion and insertion (Petsiuk et al., RISE, 2018): pixels are replaced
+  by a baseline (a blurred copy or the data set's mean colour), most important first, and the class
+  probability is read after each step. Deletion should fall fast (low area under the curve), insertion
+  should rise fast (high area). All steps of a curve run as batches on the device.
+* :func:`confidence_change` -- Average Drop and Increase in Confidence (Chattopadhay et al., 2018): the
+  image kept only where the map is high (``baseline + heat * (x - baseline)``).
+* :func:`leaderboard` -- every method of :data:`cnnviz.methods.attribution.METHODS` scored on one image,
+  ranked by ``insertion AUC - deletion AUC``, next to random maps; a method whose score does not beat the
+  random maps' is flagged.
+* :func:`dataset_leaderboard` -- the same, averaged over N bundled test images, with a progress callback,
+  a stop flag and a cache.
+
+Examples::
+
+    >>> import cnnviz
+    >>> from cnnviz.methods.faithfulness import leaderboard
+    >>> m = cnnviz.load_model("lenet5-mnist")
+    >>> lb = leaderboard(m, cnnviz.load_image("cnnviz/assets/samples/digit-7.png"), ["gradcam", "saliency"])
+    >>> [r.method for r in lb.rows][-1]
+    'random'
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+from torch.nn import functional as F
+
+from cnnviz.methods.attribution import METHODS, AttributionError, _batch, attribute, default_params, resolve_target
+
+if TYPE_CHECKING:
+    from cnnviz.core.model import ModelHandle
+
+BASELINES = ("blur", "mean")
+RANDOM = "random"
+
+
+@dataclass
+class Curve:
+    """A deletion or insertion curve: the score after removing/adding ``fractions`` of the pixels."""
+
+    mode: str
+    fractions: list[float]
+    scores: list[float]
+    auc: float
+
+
+@dataclass
+class Row:
+    """One method's faithfulness on one image (or the mean over a data set).
+
+    Attributes:
+        deletion_auc: area under the deletion curve (lower is better).
+        insertion_auc: area under the insertion curve (higher is better).
+        avg_drop: Average Drop in %, ``max(0, p - p_kept) / p`` (lower is better).
+        increase: Increase in Confidence in % of images (``p_kept > p``; higher is better).
+        score: ``insertion_auc - deletion_auc``, the ranking key.
+        beats_random: whether ``score`` is above the random maps' score (None for the random row).
+    """
+
+    method: str
+    label: str
+    deletion_auc: float
+    insertion_auc: float
+    avg_drop: float
+    increase: float
+    score: float = 0.0
+    beats_random: bool | None = None
+
+
+@dataclass
+class Leaderboard:
+    """Rows best first, the random-map row last; ``curves``: method -> (deletion, insertion) (one image)."""
+
+    rows: list[Row]
+    target: int | None
+    baseline: str
+    curves: dict[str, tuple[Curve, Curve]] = field(default_factory=dict)
+    images: int = 1
+    stopped: bool = False
+
+
+# ============================================================== the measurements
+def baseline_image(x: torch.Tensor, kind: str = "blur") -> torch.Tensor:
+    """What removed pixels become: ``"mean"`` (0 in normalised space: the data set's mean colour) or
+    ``"blur"`` (a Gaussian blur with sigma = side / 14, which keeps colours but no detail).
+
+    Examples::
+
+        >>> baseline_image(torch.ones(1, 1, 4, 4), "mean").sum()
+        tensor(0.)
+    """
+    if kind == "mean":
+        return torch.zeros_like(x)
+    if kind == "blur":
+        from torchvision.transforms.functional import gaussian_blur
+
+        side = min(x.shape[-2:])
+        sigma = max(0.5, side / 14)
+        k = min(2 * int(2 * sigma) + 1, 2 * ((side - 1) // 2) + 1)
+        return gaussian_blur(x, [k, k], [sigma, sigma])
+    raise AttributionError(f"baseline {kind!r}: expected one of {list(BASELINES)}")
+
+
+def _scores(m: ModelHandle, xs: torch.Tensor, target: int, score: str, batch_size: int = 64) -> torch.Tensor:
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(xs), batch_size):
+            z = m.logits(xs[i:i + batch_size])
+            out.append(z.softmax(1)[:, target] if score == "prob" else z[:, target])
+    return torch.cat(out)
+
+
+def _order(attr: torch.Tensor, size: Sequence[int], seed: int = 0) -> torch.Tensor:
+    """Pixel indices, most important first; the map is resized to ``size`` if needed.
+
+    Ties (the zeros of a CAM after its ReLU) come in a random order (seeded), not in raster order,
+    which would favour or punish a map by where its zeros are.
+    """
+    a = attr.float()
+    if tuple(a.shape) != tuple(size):
+        a = F.interpolate(a[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
+    flat = a.flatten()
+    perm = torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed)).to(flat.device)
+    return perm[torch.sort(flat[perm], descending=True, stable=True).indices]
+
+
+def perturbation_curve(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, target: int, mode: str = "deletion",
+                       baseline: str | torch.Tensor = "blur", steps: int = 16, score: str = "prob") -> Curve:
+    """Deletion or insertion curve of one map ``attr`` [H, W] for one input ``x`` [1, C, H, W].
+
+    Step i of ``steps`` replaces the ``round(i * H * W / steps)`` most important pixels (all channels):
+    deletion puts the baseline there, insertion starts from the baseline and puts the image there.
+    The AUC is the trapezoid rule over the fraction of pixels (0..1).
+
+    Args:
+        baseline: ``"blur"``, ``"mean"`` or a tensor like ``x``.
+        score: ``"prob"`` (softmax probability of ``target``, as in RISE) or ``"logit"``.
+
+    Examples::
+
+        >>> perturbation_curve(m, x, a.map, a.target, "deletion", steps=4).fractions
+        [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if mode not in ("deletion", "insertion"):
+        raise AttributionError(f"mode {mode!r}: expected 'deletion' or 'insertion'")
+    h, w = x.shape[-2:]
+    base = baseline_image(x, baseline) if isinstance(baseline, str) else baseline
+    order = _order(attr.to(x.device), (h, w))
+    ks = [round(i * h * w / steps) for i in range(steps + 1)]
+    rank = torch.empty(h * w, dtype=torch.long, device=x.device)
+    rank[order] = torch.arange(h * w, device=x.device)
+    k = torch.tensor(ks, device=x.device)
+    mask = (rank[None] < k[:, None]).float().view(-1, 1, h, w)  # steps+1, 1, H, W: 1 where changed
+    src, dst = (x, base) if mode == "deletion" else (base, x)
+    xs = src * (1 - mask) + dst * mask
+    s = _scores(m, xs, target, score).float().cpu()
+    fr = torch.tensor(ks, dtype=torch.float64) / (h * w)
+    auc = float(torch.trapezoid(s.double(), fr))
+    return Curve(mode, fr.tolist(), s.tolist(), auc)
+
+
+def confidence_change(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, target: int,
+                      baseline: str | torch.Tensor = "mean") -> tuple[float, bool]:
+    """Drop in confidence (%) and whether confidence increased, when only the map's evidence is kept.
+
+    The kept image is ``baseline + heat * (x - baseline)``, ``heat`` the positive part of the map
+    scaled to 0..1; with the mean baseline that is ``heat * x`` in normalised space (as in
+    Chattopadhay et al. and pytorch-grad-cam's ``CamMultImageConfidenceChange``).
+
+    Examples::
+
+        >>> drop, up = confidence_change(m, x, a.map, a.target)
+    """
+    base = baseline_image(x, baseline) if isinstance(baseline, str) else baseline
+    heat = attr.float().clamp_min(0).to(x.device)
+    if tuple(heat.shape) != tuple(x.shape[-2:]):
+        heat = F.interpolate(heat[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    heat = heat / heat.max().clamp_min(1e-12)
+    p, q = _scores(m, torch.cat([x, base + heat * (x - base)]), target, "prob").tolist()
+    return 100 * max(0.0, p - q) / max(p, 1e-12), q > p
+
+
+def random_maps(shape: Sequence[int], draws: int = 3, seed: int = 0, device=None) -> list[torch.Tensor]:
+    """``draws`` maps of uniform noise (reproducible): the baseline every method should beat."""
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.rand(tuple(shape), generator=gen).to(device) for _ in range(draws)]
+
+
+def _measure(m, x, attr, target, baseline, steps, score):
+    dele = perturbation_curve(m, x, attr, target, "deletion", baseline, steps, score)
+    ins = perturbation_curve(m, x, attr, target, "insertion", baseline, steps, score)
+    drop, up = confidence_change(m, x, attr, target, baseline)
+    return dele, ins, drop, up
+
+
+def _rank(rows: list[Row], rand: Row) -> list[Row]:
+    for r in rows:
+        r.score = r.insertion_auc - r.deletion_auc
+        r.beats_random = r.score > rand.insertion_auc - rand.deletion_auc
+    rand.score = rand.insertion_auc - rand.deletion_auc
+    return [*sorted(rows, key=lambda r: -r.score), rand]
+
+
+def _label(key: str) -> str:
+    return METHODS[key].label if key in METHODS else key
+
+
+# ============================================================== one image
+def leaderboard(m: ModelHandle, img, methods: Sequence[str] | None = None, target: int | str | None = None,
+                baseline: str = "blur", steps: int = 16, score: str = "prob", draws: int = 3, seed: int = 0,
+                maps: dict[str, torch.Tensor] | None = None,
+                progress: Callable[[float], None] | None = None) -> Leaderboard:
+    """Every method's deletion/insertion AUC, Average Drop and Increase in Confidence on one image, ranked.
+
+    Args:
+        methods: keys of :data:`METHODS` (default all); each runs with :func:`default_params`.
+        target: the class explained (default the predicted one).
+        baseline: ``"blur"`` or ``"mean"`` (what removed pixels become).
+        steps: points per curve after the first (each a forward pass, batched).
+        draws: random maps averaged into the random row.
+        maps: precomputed maps ``{method: [H, W]}`` (the page passes the ones it has drawn) instead of running them.
+        progress: called with the fraction of methods done.
+
+    Examples::
+
+        >>> lb = leaderboard(m, img, ["gradcam"], baseline="mean")
+        >>> lb.rows[0].method, lb.rows[0].beats_random
+        ('gradcam', True)
+    """
+    x = _batch(m, img)
+    t = resolve_target(m, x, target)
+    keys = list(maps) if maps is not None else list(methods or METHODS)
+    base = baseline_image(x, baseline)
+    rows, curves = [], {}
+    for i, key in enumerate(keys):
+        attr = maps[key] if maps is not None else attribute(m, x, key, t, **default_params(m, key)).map
+        dele, ins, drop, up = _measure(m, x, attr, t, base, steps, score)
+        rows.append(Row(key, _label(key), dele.auc, ins.auc, drop, 100.0 * up))
+        curves[key] = (dele, ins)
+        if progress is not None:
+            progress((i + 1) / (len(keys) + 1))
+    res = [_measure(m, x, r, t, base, steps, score) for r in random_maps(x.shape[-2:], draws, seed, x.device)]
+    rand = Row(RANDOM, "Random map", sum(r[0].auc for r in res) / draws, sum(r[1].auc for r in res) / draws,
+               sum(r[2] for r in res) / draws, 100.0 * sum(r[3] for r in res) / draws)
+    curves[RANDOM] = res[0][:2]
+    if progress is not None:
+        progress(1.0)
+    return Leaderboard(_rank(rows, rand), t, baseline, curves)
+
+
+# ============================================================== a data set
+_cache: dict[tuple, Leaderboard] = {}
+_cache_lock = threading.Lock()
+
+
+def _stopped(stop) -> bool:
+    if stop is None:
+        return False
+    return stop.is_set() if hasattr(stop, "is_set") else bool(stop())
+
+
+def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | None = None, baseline: str = "blur",
+                        steps: int = 16, score: str = "prob", draws: int = 1, images: torch.Tensor | None = None,
+                        progress: Callable[[float], None] | None = None,
+                        stop: threading.Event | Callable[[], bool] | None = None) -> Leaderboard:
+    """:func:`leaderboard` over ``n`` images (the first ``n`` bundled test images, or ``images``), averaged.
+
+    Each image explains its predicted class. Finished tables are cached per (model, settings); a stopped
+    run returns the images done so far (``stopped=True``) and is not cached.
+
+    Args:
+        images: model inputs ``[N, C, H, W]`` (normalised) instead of the bundled test set.
+        progress: called with the fraction of images done.
+        stop: a ``threading.Event`` or a callable; checked before each image.
+
+    Examples::
+
+        >>> lb = dataset_leaderboard(m, 20, ["gradcam", "saliency"], baseline="mean")
+        >>> lb.images, lb.rows[-1].method
+        (20, 'random')
+    """
+    keys = list(methods or METHODS)
+    if images is None:
+        from cnnviz.methods.adversarial import test_batch, to_model_input
+
+        xs = to_model_input(m, test_batch(m, n).pixels)
+        ck = (m.key, n, tuple(keys), baseline, steps, score, draws)
+        with _cache_lock:
+            if ck in _cache:
+                return _cache[ck]
+    else:
+        xs, ck = images[:n].to(m.device), None
+    sums: dict[str, list[float]] = {}
+    done = 0
+    for i in range(len(xs)):
+        if _stopped(stop):
+            break
+        lb = leaderboard(m, xs[i:i + 1], keys, None, baseline, steps, score, draws, seed=i)
+        for r in lb.rows:
+            acc = sums.setdefault(r.method, [0.0, 0.0, 0.0, 0.0])
+            for j, v in enumerate((r.deletion_auc, r.insertion_auc, r.avg_drop, r.increase)):
+                acc[j] += v
+        done += 1
+        if progress is not None:
+            progress(done / len(xs))
+    if done == 0:
+        return Leaderboard([], None, baseline, images=0, stopped=True)
+    rows = [Row(k, _label(k), *(v / done for v in sums[k])) for k in keys]
+    rand = Row(RANDOM, "Random map", *(v / done for v in sums[RANDOM]))
+    out = Leaderboard(_rank(rows, rand), None, baseline, images=done, stopped=done < len(xs))
+    if ck is not None and not out.stopped:
+        with _cache_lock:
+            _cache[ck] = out
+    return out

@@ -1,0 +1,140 @@
+"""The CAM family against pytorch-grad-cam (the reference), by hand on a tiny model, and shared-model safety."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+import cnnviz
+from cnnviz.errors import CnnvizError
+from cnnviz.methods import cams as C
+from cnnviz.methods.attribution import METHODS, attribute
+
+from ..conftest import SAMPLES
+from .test_attribution import X, _hook_count, tiny_model
+
+
+def _reference(kind: str):
+    import pytorch_grad_cam as pgc
+
+    return {"gradcam": pgc.GradCAM, "gradcampp": pgc.GradCAMPlusPlus, "xgradcam": pgc.XGradCAM,
+            "layercam": pgc.LayerCAM, "hirescam": pgc.HiResCAM, "scorecam": pgc.ScoreCAM,
+            "ablationcam": pgc.AblationCAM, "eigencam": pgc.EigenCAM}[kind]
+
+
+def _private(m) -> torch.nn.Module:
+    """pytorch-grad-cam hooks and swaps layers, and needs parameters that take gradients: a private copy."""
+    mod = copy.deepcopy(m.module)
+    for p in mod.parameters():
+        p.requires_grad_(True)
+    return mod
+
+
+def theirs_at_layer(m, x, kind: str, layer: str, target: int) -> np.ndarray:
+    """pytorch-grad-cam's CAM at the layer's resolution (its get_cam_image, before its upsampling), ReLU'd."""
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    mod = _private(m)
+    tl = mod.get_submodule(layer)
+    ref = _reference(kind)(mod, [tl])
+    ref.batch_size = 64
+    targets = [ClassifierOutputTarget(target)]
+    out = ref.activations_and_grads(x.clone())
+    if ref.uses_gradients:
+        sum(t(o) for t, o in zip(targets, out)).backward()
+    acts = ref.activations_and_grads.activations[0].numpy()
+    grads = ref.activations_and_grads.gradients[0].numpy() if ref.uses_gradients else None
+    if kind == "eigencam":  # an SVD's sign is arbitrary: ours is pytorch-grad-cam's sign-corrected projection
+        from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
+
+        cam = get_2d_projection_with_sign_correction(acts)
+    else:
+        cam = ref.get_cam_image(x, tl, targets, acts, grads, False)
+    ref.activations_and_grads.release()
+    return np.maximum(cam, 0)[0]
+
+
+def pearson(a, b) -> float:
+    return float(np.corrcoef(np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel())[0, 1])
+
+
+@pytest.mark.parametrize("kind", C.CAM_KINDS)
+def test_each_cam_matches_pytorch_grad_cam_on_small_vgg(small_vgg, kind):
+    x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / "fashion-coat.png"))
+    ours = C.cam(small_vgg, x, None, kind, "features.14")
+    theirs = theirs_at_layer(small_vgg, x, kind, "features.14", ours.target)
+    assert ours.raw.shape == theirs.shape == (7, 7)
+    assert pearson(ours.raw.cpu(), theirs) >= 0.99, kind
+    assert np.allclose(ours.raw.cpu().numpy(), theirs, rtol=1e-3, atol=1e-4 * float(np.abs(theirs).max()))
+
+
+def test_each_cam_matches_pytorch_grad_cam_on_resnet18(resnet18_untrained):
+    m = resnet18_untrained
+    x = F.interpolate(m.preprocess(cnnviz.load_image(SAMPLES / "photo-cat.jpg")), size=(64, 64), mode="bilinear")
+    for kind in C.CAM_KINDS:
+        ours = C.cam(m, x, None, kind, "layer3.1.conv2")
+        theirs = theirs_at_layer(m, x, kind, "layer3.1.conv2", ours.target)
+        assert ours.raw.shape == theirs.shape == (4, 4)
+        assert pearson(ours.raw.cpu(), theirs) >= 0.99, kind
+
+
+def test_eigen_cam_projection_is_pytorch_grad_cams_up_to_the_svd_sign(small_vgg):
+    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
+    x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / "fashion-bag.png"))
+    a, _ = C._acts(small_vgg, x, "features.14")
+    ours, theirs = C.eigen_projection(a)[0].cpu(), get_2d_projection(a.cpu().numpy())[0]
+    assert abs(pearson(ours, theirs)) > 0.9999
+    assert float(ours.max()) >= abs(float(ours.min()))  # the sign that keeps the dominant part positive
+
+
+def test_aug_smooth_and_several_layers_match_pytorch_grad_cam(small_vgg):
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / "fashion-sneaker.png"))
+    mod = _private(small_vgg)
+    for kind, layers, smooth in [("gradcampp", ["features.14"], True), ("layercam", ["features.7", "features.14"],
+                                                                        False)]:
+        ours = C.cam(small_vgg, x, None, kind, layers=layers, aug_smooth=smooth)
+        ref = _reference(kind)(mod, [mod.get_submodule(n) for n in layers])
+        theirs = ref(x.clone(), [ClassifierOutputTarget(ours.target)], aug_smooth=smooth)[0]
+        ref.activations_and_grads.release()
+        assert ours.map.shape == theirs.shape == (28, 28)
+        assert pearson(ours.map.cpu(), theirs) >= 0.99, kind
+        assert float(ours.map.max()) <= 1 + 1e-6 and ours.info["layers"] == layers
+
+
+def test_ablation_and_score_cam_by_hand():
+    # tiny: conv 1x1 (weights 1, 2) -> ReLU -> mean -> linear [[1, 1], [0, -1]], x = [[1, -2], [3, -4]].
+    # y0 = mean(relu(x)) + mean(relu(2x)) = 1 + 2 = 3. Ablating ReLU channel 0 (to 0, the layer's minimum is 0)
+    # leaves 2, channel 1 leaves 1: weights (3 - 2) / 3 and (3 - 1) / 3 -> cam = 1/3 relu(x) + 2/3 relu(2x)
+    tiny = tiny_model()
+    ab = C.cam(tiny, X, 0, "ablationcam", "1")
+    assert torch.allclose(ab.raw, torch.tensor([[5 / 3, 0.0], [5.0, 0.0]]), atol=1e-6)
+    # Score-CAM: channel maps scaled to 0..1 are the same mask m = relu(x) / 3 for both channels, so both
+    # masked inputs score the same and the softmax weights are 1/2 each: cam = (relu(x) + relu(2x)) / 2
+    sc = C.cam(tiny, X, 0, "scorecam", "1")
+    assert torch.allclose(sc.raw, torch.tensor([[1.5, 0.0], [4.5, 0.0]]), atol=1e-6)
+    # HiResCAM = sum_k g_k A_k: g = 0.25 on every kept pixel for both maps -> 0.25 (relu(x) + relu(2x))
+    assert torch.allclose(C.cam(tiny, X, 0, "hirescam", "1").raw, torch.tensor([[0.75, 0.0], [2.25, 0.0]]))
+
+
+def test_cams_leave_the_shared_model_alone_and_are_registered(small_vgg):
+    x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / "fashion-dress.png"))
+    before = {k: v.clone() for k, v in small_vgg.module.state_dict().items()}
+    for kind in C.CAM_KINDS:
+        a = attribute(small_vgg, x, kind, 3, layer="features.14")
+        assert a.method == kind and a.target == 3 and a.map.shape == (28, 28) and METHODS[kind].uses_layer
+        assert a.map.device.type == small_vgg.device.type and float(a.map.min()) >= 0
+    assert _hook_count(small_vgg.module) == 0 and not small_vgg.module.training
+    assert all(torch.equal(v, small_vgg.module.state_dict()[k]) for k, v in before.items())
+    assert not any(p.requires_grad for p in small_vgg.module.parameters())
+
+
+def test_bad_requests_say_the_fix(lenet):
+    x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-7.png"))
+    with pytest.raises(CnnvizError, match="choose one of"):
+        C.cam(lenet, x, 7, "fullgrad")
+    with pytest.raises(CnnvizError, match="conv_layer_names"):
+        C.cam(lenet, x, 7, "scorecam", "features.99")
