@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint lint-all bench gpu-check install install-dev chromium
+.PHONY: run test lint lint-all bench gpu-check install install-dev chromium proxy
 
 # The package is installed editable, so the checkout is what runs; `pip install .` gives the same
 # `cnnviz` command from a wheel.
@@ -28,6 +28,13 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The serving tests (tests/serve) put Debian's nginx in front of two replicas (deploy/serve.sh).
+proxy:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "installing Debian's nginx for the serving tests"; \
+	  apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }; }
+
 run: $(VENV)/.installed
 	$(VENV)/bin/cnnviz run --port $(PORT)
 
@@ -39,7 +46,7 @@ lint-all: $(VENV)/.installed-dev
 	-$(VENV)/bin/ruff check cnnviz tests --select E,W,I,B,UP --statistics
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent green.
-test: $(VENV)/.installed-dev chromium lint
+test: $(VENV)/.installed-dev chromium proxy lint
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

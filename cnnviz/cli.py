@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deck": ("cnnviz.ui.deck_export", "lecture decks: `deck export DECK.json OUT/` (one PNG per slide), `deck list`"),
     "precompute": ("cnnviz.precompute", "dataset-wide work once for all replicas: `precompute index|features --model M "
                    "--data FOLDER --out DIR [--workers K]`"),
+    "loadtest": ("cnnviz.bench.load", "N concurrent browser sessions against the app or the proxy (loopback): "
+                 "`loadtest --sessions N --passes P [--url U] [--replicas K]`"),
 }
 
 # Streamlit settings the app needs wherever it is started from (an installed package has no
