@@ -166,9 +166,11 @@ t2.caption(f"Layer **{shown}** for both, one colour range and one channel order 
 cmp = ac.compare_maps(m, ctx.image, img_b, layer, map_stage, order="mean")
 ga, gb = fa.compare_grids(cmp, tile_px=max(16, tile_px // 2))
 a_col, b_col = st.columns(2)
-widgets.show_image(seen, caption="A: current image", container=a_col, min_side=140, width=140)
+widgets.show_image(seen, caption="A: current image", container=a_col, min_side=140, width=140,
+                   download="activations-compare-input-a")
 widgets.show_image(ga.image, container=a_col, min_side=0, width="stretch", download="activations-compare-a")
-widgets.show_image(m.deprocess(m.preprocess(img_b)), caption=f"B: {other}", container=b_col, min_side=140, width=140)
+widgets.show_image(m.deprocess(m.preprocess(img_b)), caption=f"B: {other}", container=b_col, min_side=140, width=140,
+                   download="activations-compare-input-b")
 widgets.show_image(gb.image, container=b_col, min_side=0, width="stretch", download="activations-compare-b")
 top = cmp.diff.argsort(descending=True)[:5].tolist()
 st.markdown("Channels that change most (mean |A − B|): "

@@ -189,7 +189,8 @@ def grid_section() -> None:
 def own_section() -> None:
     st.header("3. Your image among them", divider="gray")
     y1, y2 = st.columns([1, 3])
-    widgets.show_image(m.deprocess(x_img), caption=ctx.image_label, min_side=140, container=y1, width=160)
+    widgets.show_image(m.deprocess(x_img), caption=ctx.image_label, min_side=140, container=y1, width=160,
+                       download="embeddings-own-input")
     y1.markdown(f"**predicted:** {(pred_own := m.classes[int(own.predictions[0])])}")
     if own_pos is not None:
         y1.caption("The black star in the scatter above. " + em.PLACEMENT_NOTES[method])
