@@ -130,13 +130,48 @@ def _order(attr: torch.Tensor, size: Sequence[int], seed: int = 0) -> torch.Tens
     return perm[torch.sort(flat[perm], descending=True, stable=True).indices]
 
 
+def _curve_inputs(x: torch.Tensor, attr: torch.Tensor, mode: str, base: torch.Tensor,
+                  steps: int) -> tuple[torch.Tensor, list[float]]:
+    """The ``steps + 1`` perturbed copies of ``x`` along a deletion or insertion curve, and their fractions."""
+    if mode not in ("deletion", "insertion"):
+        raise AttributionError(f"mode {mode!r}: expected 'deletion' or 'insertion'")
+    h, w = x.shape[-2:]
+    order = _order(attr.to(x.device), (h, w))
+    ks = [round(i * h * w / steps) for i in range(steps + 1)]
+    rank = torch.empty(h * w, dtype=torch.long, device=x.device)
+    rank[order] = torch.arange(h * w, device=x.device)
+    k = torch.tensor(ks, device=x.device)
+    mask = (rank[None] < k[:, None]).to(x.dtype).view(-1, 1, h, w)  # steps+1, 1, H, W: 1 where changed
+    src, dst = (x, base) if mode == "deletion" else (base, x)
+    return src * (1 - mask) + dst * mask, [kk / (h * w) for kk in ks]
+
+
+def _curve(mode: str, fractions: list[float], s: torch.Tensor) -> Curve:
+    auc = float(torch.trapezoid(s.double(), torch.tensor(fractions, dtype=torch.float64)))
+    return Curve(mode, fractions, s.tolist(), auc)
+
+
+def _kept_input(x: torch.Tensor, attr: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """``base + heat * (x - base)``: the image kept where the map's positive part (scaled to 0..1) is high."""
+    heat = attr.float().clamp_min(0).to(x.device)
+    if tuple(heat.shape) != tuple(x.shape[-2:]):
+        heat = F.interpolate(heat[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    heat = heat / heat.max().clamp_min(1e-12)
+    return base + heat * (x - base)
+
+
+def _base(x: torch.Tensor, baseline: str | torch.Tensor) -> torch.Tensor:
+    return baseline_image(x, baseline) if isinstance(baseline, str) else baseline
+
+
 def perturbation_curve(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, target: int, mode: str = "deletion",
                        baseline: str | torch.Tensor = "blur", steps: int = 16, score: str = "prob") -> Curve:
     """Deletion or insertion curve of one map ``attr`` [H, W] for one input ``x`` [1, C, H, W].
 
     Step i of ``steps`` replaces the ``round(i * H * W / steps)`` most important pixels (all channels):
     deletion puts the baseline there, insertion starts from the baseline and puts the image there.
-    The AUC is the trapezoid rule over the fraction of pixels (0..1).
+    Ties (a CAM's zeros) come in a seeded random order. The AUC is the trapezoid rule over the
+    fraction of pixels (0..1).
 
     Args:
         baseline: ``"blur"``, ``"mean"`` or a tensor like ``x``.
@@ -147,22 +182,8 @@ def perturbation_curve(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, targ
         >>> perturbation_curve(m, x, a.map, a.target, "deletion", steps=4).fractions
         [0.0, 0.25, 0.5, 0.75, 1.0]
     """
-    if mode not in ("deletion", "insertion"):
-        raise AttributionError(f"mode {mode!r}: expected 'deletion' or 'insertion'")
-    h, w = x.shape[-2:]
-    base = baseline_image(x, baseline) if isinstance(baseline, str) else baseline
-    order = _order(attr.to(x.device), (h, w))
-    ks = [round(i * h * w / steps) for i in range(steps + 1)]
-    rank = torch.empty(h * w, dtype=torch.long, device=x.device)
-    rank[order] = torch.arange(h * w, device=x.device)
-    k = torch.tensor(ks, device=x.device)
-    mask = (rank[None] < k[:, None]).float().view(-1, 1, h, w)  # steps+1, 1, H, W: 1 where changed
-    src, dst = (x, base) if mode == "deletion" else (base, x)
-    xs = src * (1 - mask) + dst * mask
-    s = _scores(m, xs, target, score).float().cpu()
-    fr = torch.tensor(ks, dtype=torch.float64) / (h * w)
-    auc = float(torch.trapezoid(s.double(), fr))
-    return Curve(mode, fr.tolist(), s.tolist(), auc)
+    xs, fr = _curve_inputs(x, attr, mode, _base(x, baseline), steps)
+    return _curve(mode, fr, _scores(m, xs, target, score).float().cpu())
 
 
 def confidence_change(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, target: int,
@@ -177,12 +198,11 @@ def confidence_change(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, targe
 
         >>> drop, up = confidence_change(m, x, a.map, a.target)
     """
-    base = baseline_image(x, baseline) if isinstance(baseline, str) else baseline
-    heat = attr.float().clamp_min(0).to(x.device)
-    if tuple(heat.shape) != tuple(x.shape[-2:]):
-        heat = F.interpolate(heat[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
-    heat = heat / heat.max().clamp_min(1e-12)
-    p, q = _scores(m, torch.cat([x, base + heat * (x - base)]), target, "prob").tolist()
+    p, q = _scores(m, torch.cat([x, _kept_input(x, attr, _base(x, baseline))]), target, "prob").tolist()
+    return _drop(p, q)
+
+
+def _drop(p: float, q: float) -> tuple[float, bool]:
     return 100 * max(0.0, p - q) / max(p, 1e-12), q > p
 
 
@@ -192,11 +212,34 @@ def random_maps(shape: Sequence[int], draws: int = 3, seed: int = 0, device=None
     return [torch.rand(tuple(shape), generator=gen).to(device) for _ in range(draws)]
 
 
-def _measure(m, x, attr, target, baseline, steps, score):
-    dele = perturbation_curve(m, x, attr, target, "deletion", baseline, steps, score)
-    ins = perturbation_curve(m, x, attr, target, "insertion", baseline, steps, score)
-    drop, up = confidence_change(m, x, attr, target, baseline)
-    return dele, ins, drop, up
+def _measure(m: ModelHandle, jobs: list[tuple[torch.Tensor, list[torch.Tensor], int, torch.Tensor]], steps: int,
+             score: str) -> list[list[tuple[Curve, Curve, float, bool]]]:
+    """Deletion, insertion and confidence change of several maps of several images ``(x, maps, target,
+    baseline)``; every perturbed copy of every job goes through the model in batches of 256."""
+    parts, rows, fr = [], [], []
+    for jx, (x, attrs, t, base) in enumerate(jobs):
+        parts.append(x)
+        rows.append(t)
+        for attr in attrs:
+            d, fr = _curve_inputs(x, attr, "deletion", base, steps)
+            i, _ = _curve_inputs(x, attr, "insertion", base, steps)
+            parts += [d, i, _kept_input(x, attr, base)]
+            rows += [t] * (len(d) + len(i) + 1)
+    with torch.inference_mode():
+        xs = torch.cat(parts)
+        z = torch.cat([m.logits(xs[i:i + 256]) for i in range(0, len(xs), 256)]).float()
+    pick = torch.tensor(rows, device=z.device)[:, None]
+    prob = z.softmax(1).gather(1, pick)[:, 0].cpu()
+    val = prob if score == "prob" else z.gather(1, pick)[:, 0].cpu()
+    out, n, j = [], steps + 1, 0
+    for _, attrs, _, _ in jobs:
+        p0, j, res = float(prob[j]), j + 1, []
+        for _ in attrs:
+            dele, ins = _curve("deletion", fr, val[j:j + n]), _curve("insertion", fr, val[j + n:j + 2 * n])
+            res.append((dele, ins, *_drop(p0, float(prob[j + 2 * n]))))
+            j += 2 * n + 1
+        out.append(res)
+    return out
 
 
 def _rank(rows: list[Row], rand: Row) -> list[Row]:
@@ -237,18 +280,21 @@ def leaderboard(m: ModelHandle, img, methods: Sequence[str] | None = None, targe
     t = resolve_target(m, x, target)
     keys = list(maps) if maps is not None else list(methods or METHODS)
     base = baseline_image(x, baseline)
-    rows, curves = [], {}
+    attrs = []
     for i, key in enumerate(keys):
-        attr = maps[key] if maps is not None else attribute(m, x, key, t, **default_params(m, key)).map
-        dele, ins, drop, up = _measure(m, x, attr, t, base, steps, score)
-        rows.append(Row(key, _label(key), dele.auc, ins.auc, drop, 100.0 * up))
-        curves[key] = (dele, ins)
+        attrs.append(maps[key] if maps is not None else attribute(m, x, key, t, **default_params(m, key)).map)
         if progress is not None:
             progress((i + 1) / (len(keys) + 1))
-    res = [_measure(m, x, r, t, base, steps, score) for r in random_maps(x.shape[-2:], draws, seed, x.device)]
-    rand = Row(RANDOM, "Random map", sum(r[0].auc for r in res) / draws, sum(r[1].auc for r in res) / draws,
-               sum(r[2] for r in res) / draws, 100.0 * sum(r[3] for r in res) / draws)
-    curves[RANDOM] = res[0][:2]
+    res = _measure(m, [(x, [*attrs, *random_maps(x.shape[-2:], draws, seed, x.device)], t, base)], steps,
+                   score)[0]
+    rows, curves = [], {}
+    for key, (dele, ins, drop, up) in zip(keys, res):
+        rows.append(Row(key, _label(key), dele.auc, ins.auc, drop, 100.0 * up))
+        curves[key] = (dele, ins)
+    rnd = res[len(keys):]
+    rand = Row(RANDOM, "Random map", sum(r[0].auc for r in rnd) / draws, sum(r[1].auc for r in rnd) / draws,
+               sum(r[2] for r in rnd) / draws, 100.0 * sum(r[3] for r in rnd) / draws)
+    curves[RANDOM] = rnd[0][:2]
     if progress is not None:
         progress(1.0)
     return Leaderboard(_rank(rows, rand), t, baseline, curves)
@@ -268,7 +314,7 @@ def _stopped(stop) -> bool:
 def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | None = None, baseline: str = "blur",
                         steps: int = 16, score: str = "prob", draws: int = 1, images: torch.Tensor | None = None,
                         progress: Callable[[float], None] | None = None,
-                        stop: threading.Event | Callable[[], bool] | None = None) -> Leaderboard:
+                        stop: threading.Event | Callable[[], bool] | None = None, group: int = 8) -> Leaderboard:
     """:func:`leaderboard` over ``n`` images (the first ``n`` bundled test images, or ``images``), averaged.
 
     Each image explains its predicted class. Finished tables are cached per (model, settings); a stopped
@@ -277,7 +323,8 @@ def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | N
     Args:
         images: model inputs ``[N, C, H, W]`` (normalised) instead of the bundled test set.
         progress: called with the fraction of images done.
-        stop: a ``threading.Event`` or a callable; checked before each image.
+        stop: a ``threading.Event`` or a callable; checked before each group of images.
+        group: images whose perturbed copies share the model's batches.
 
     Examples::
 
@@ -298,15 +345,23 @@ def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | N
         xs, ck = images[:n].to(m.device), None
     sums: dict[str, list[float]] = {}
     done = 0
-    for i in range(len(xs)):
+    for g in range(0, len(xs), group):
         if _stopped(stop):
             break
-        lb = leaderboard(m, xs[i:i + 1], keys, None, baseline, steps, score, draws, seed=i)
-        for r in lb.rows:
-            acc = sums.setdefault(r.method, [0.0, 0.0, 0.0, 0.0])
-            for j, v in enumerate((r.deletion_auc, r.insertion_auc, r.avg_drop, r.increase)):
-                acc[j] += v
-        done += 1
+        jobs = []
+        for i in range(g, min(len(xs), g + group)):
+            x = xs[i:i + 1]
+            t = resolve_target(m, x, None)
+            attrs = [attribute(m, x, k, t, **default_params(m, k)).map for k in keys]
+            jobs.append((x, [*attrs, *random_maps(x.shape[-2:], draws, i, x.device)], t, baseline_image(x, baseline)))
+        for res in _measure(m, jobs, steps, score):
+            vals = [(r[0].auc, r[1].auc, r[2], 100.0 * r[3]) for r in res]
+            rnd = [sum(v[j] for v in vals[len(keys):]) / draws for j in range(4)]
+            for key, v in [*zip(keys, vals), (RANDOM, rnd)]:
+                acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+                for j in range(4):
+                    acc[j] += v[j]
+        done += len(jobs)
         if progress is not None:
             progress(done / len(xs))
     if done == 0:

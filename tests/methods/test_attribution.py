@@ -16,16 +16,21 @@ from cnnviz.methods.attribution import (
     LayerGradients,
     attribute,
     cam_from,
+    deconvnet,
+    deeplift,
     default_cam_layer,
     default_params,
     grad_cam,
+    gradient_shap,
     guided_backprop,
     integrated_gradients,
+    is_signed,
     occlusion,
     occlusion_positions,
     rank_correlation,
     resolve_target,
     saliency,
+    signed_map,
     smoothgrad,
 )
 
@@ -145,6 +150,43 @@ def test_guided_backprop_equals_captum(lenet):
     theirs = GuidedBackprop(module).attribute(x.clone(), target=2)
     assert torch.allclose(ours.raw, theirs[0], atol=1e-6)
 
+
+
+@pytest.mark.parametrize("name,img", [("lenet5-mnist", "digit-2.png"), ("small-vgg-fashion", "fashion-bag.png")])
+def test_deconvnet_deeplift_gradientshap_equal_captum(name, img):
+    import copy
+
+    import numpy as np
+    from captum.attr import DeepLift, Deconvolution, GradientShap
+
+    m = cnnviz.load_model(name)
+    x = m.preprocess(cnnviz.load_image(SAMPLES / img))
+    own = copy.deepcopy(m.module)  # Captum hooks the model it is given: a private copy here
+    black = ((torch.zeros_like(x) - m.mean[0]) / m.std[0])
+    ours = deconvnet(m, x, 2)
+    assert torch.allclose(ours.raw, Deconvolution(own).attribute(x.clone(), target=2)[0], atol=1e-6)
+    ours = deeplift(m, x, 2)
+    theirs = DeepLift(own).attribute(x.clone(), black, target=2)[0]
+    assert torch.allclose(ours.raw, theirs, atol=1e-6) and torch.allclose(ours.map, theirs.sum(0), atol=1e-6)
+    ours = gradient_shap(m, x, 2, samples=8, noise=0.1, seed=3)
+    torch.manual_seed(3)
+    np.random.seed(3)  # Captum draws baselines and path points from NumPy, noise from torch
+    theirs = GradientShap(own).attribute(x.clone(), torch.cat([black, torch.zeros_like(x)]), n_samples=8,
+                                         stdevs=0.1, target=2)[0]
+    assert torch.allclose(ours.raw, theirs, atol=1e-6)
+    assert torch.equal(gradient_shap(m, x, 2, samples=8, seed=3).raw, ours.raw)  # reproducible
+    assert not torch.equal(gradient_shap(m, x, 2, samples=8, seed=4).raw, ours.raw)
+    assert _hook_count(m.module) == 0
+
+
+def test_signed_methods_are_drawn_signed(lenet):
+    x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-4.png"))
+    ig = integrated_gradients(lenet, x, 4, steps=8)
+    assert torch.equal(signed_map(ig), ig.raw.sum(0)) and float(signed_map(ig).min()) < 0 <= float(ig.map.min())
+    dl = deeplift(lenet, x, 4)
+    assert torch.equal(signed_map(dl), dl.map) and float(dl.map.min()) < 0 < float(dl.map.max())
+    assert [k for k in METHODS if is_signed(k)] == ["ig", "occlusion", "deeplift", "gradientshap"]
+    assert not is_signed("gradcam") and torch.equal(signed_map(s := saliency(lenet, x, 4)), s.map)
 
 def test_integrated_gradients_completeness(lenet):
     x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-4.png"))
