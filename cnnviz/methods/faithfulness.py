@@ -373,3 +373,16 @@ def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | N
         with _cache_lock:
             _cache[ck] = out
     return out
+
+
+def dataset_name(m: ModelHandle) -> str | None:
+    """The bundled data set :func:`dataset_leaderboard` scores ``m`` on (None: the model has none; pass ``images``).
+
+    Examples::
+
+        >>> dataset_name(load_model("lenet5-mnist"))
+        'mnist'
+    """
+    from cnnviz.methods.adversarial import dataset_for
+
+    return dataset_for(m)

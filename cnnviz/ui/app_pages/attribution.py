@@ -1,4 +1,4 @@
-"""Saliency and Grad-CAM: which pixels drive the prediction, by six methods, with a sanity check."""
+"""Saliency and Grad-CAM: which pixels drive the prediction, by many methods, a sanity check and faithfulness."""
 from __future__ import annotations
 
 import time
@@ -7,8 +7,10 @@ import streamlit as st
 
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import attribution as fat
+from cnnviz.figures import faithfulness as ff
 from cnnviz.figures.common import bar_predictions
 from cnnviz.methods import attribution as at
+from cnnviz.methods import faithfulness as fa
 from cnnviz.ui import state, widgets
 from cnnviz.ui.resources import shared_untrained_twin
 from cnnviz.ui.sidebar import current
@@ -22,8 +24,8 @@ st.markdown(
     "score? **Gradient** methods ask how fast the score would change if a pixel changed (saliency, "
     "SmoothGrad, Integrated Gradients). **Grad-CAM** weights a convolutional layer's feature maps by how much "
     "the class score depends on each, giving a coarse map of *where* the evidence is. **Occlusion** simply "
-    "hides one patch at a time and watches the score drop. They often disagree; the **sanity check** at the "
-    "end shows which of them really depend on what the network learned."
+    "hides one patch at a time and watches the score drop. They often disagree; the **sanity check** shows which "
+    "of them really depend on what the network learned, and **which map to believe** scores how faithful each is."
 )
 widgets.untrained_badge(m)
 
@@ -111,9 +113,7 @@ except CnnvizError as e:
     widgets.show_error(e)
     st.stop()
 c = st.columns([1, 1, 1])
-alone = fat.attribution_map(a)
-widgets.show_image(alone.image, caption=alone.caption, container=c[0], min_side=240, width="stretch",
-                   download="attribution-map")
+widgets.show_figure(ff.map_grid({method: a}, cols=1, title=" "), "attribution-map", container=c[0])
 widgets.show_image(fat.attribution_overlay(seen, a, alpha), caption="over the image (positive part)", container=c[1],
                    min_side=240, width="stretch", download="attribution-overlay")
 facts = [f"{a.info['seconds'] * 1e3:.0f} ms on {m.device_description}" if "seconds" in a.info else ""]
@@ -127,7 +127,7 @@ c[2].markdown("\n".join(f"- {f}" for f in facts if f))
 
 # ====================================================================== 3. all methods
 st.header("3. All methods side by side", divider="gray")
-show_all = state.toggle("Compare all six methods on this image", "at_all", False,
+show_all = state.toggle(f"Compare all {len(at.METHODS)} methods on this image", "at_all", False,
                         help="Runs every method once (occlusion and Integrated Gradients take a few seconds on a CPU "
                              "for ImageNet-size models). Results are kept while you stay on this image.")
 results: dict[str, at.Attribution] = {}
@@ -137,10 +137,14 @@ if show_all:
             status.update(label=f"Computing {at.METHODS[meth].label}…")
             results[meth] = compute(m, meth, method_params(meth))
         status.update(label="All methods done", state="complete")
-    grid = st.columns(3)
+    grid = st.columns(4)
     for i, (meth, panel) in enumerate(zip(results, fat.method_grid(seen, results, alpha))):
-        widgets.show_image(panel.image, caption=panel.caption, container=grid[i % 3], min_side=260, width="stretch",
+        widgets.show_image(panel.image, caption=panel.caption, container=grid[i % 4], min_side=260, width="stretch",
                            download=f"attribution-all-{meth}")
+    shared = state.select("Colour scale", "at_scale", ["per map", "shared"], "per map", radio=True, horizontal=True,
+                          help="Per map: each map stretched over its own range. Shared: one scale for all (in each "
+                               "method's own units), so a weak map looks weak.") == "shared"
+    widgets.show_figure(ff.map_grid(results, shared=shared), "attribution-all-maps")
 
 # ====================================================================== 4. sanity check
 st.header("4. Sanity check: the same map on a network with random weights", divider="gray")
@@ -177,10 +181,38 @@ elif state.toggle("Run the sanity check", "at_sanity", True):
                 status.update(label="Sanity check done for every method", state="complete")
             rhos = {k: at.rank_correlation(results[k].map, tb.map) for k, tb in twin_maps.items()}
             widgets.show_figure(fat.sanity_chart(rhos), "attribution-sanity-all")
-            for col, (meth, panel) in zip(st.columns(6), zip(twin_maps, fat.method_grid(
+            cols = st.columns(8)
+            for i, (meth, panel) in enumerate(zip(twin_maps, fat.method_grid(
                     seen, twin_maps, alpha, prefix="random: ", timings=False))):
-                widgets.show_image(panel.image, caption=panel.caption, container=col, min_side=160, width="stretch",
-                                   download=f"attribution-random-{meth}")
+                widgets.show_image(panel.image, caption=panel.caption, container=cols[i % 8], min_side=160,
+                                   width="stretch", download=f"attribution-random-{meth}")
+
+# ====================================================================== 5. faithfulness
+st.header("5. Which map to believe?", divider="gray")
+st.markdown("**Deletion**: remove the pixels a map ranks highest first (towards a blurred copy or the mean colour); "
+            "a faithful map makes the class probability fall fast (low area under the curve). **Insertion**: add "
+            "them to the blurred image first; it should rise fast. Random maps are the baseline to beat.")
+fc = st.columns([1, 1, 2])
+base = state.select("Removed pixels become", "at_base", list(fa.BASELINES), "blur", container=fc[0],
+                    format_func=lambda b: {"blur": "a blurred copy", "mean": "the mean colour"}[b])
+if state.toggle("Score every method on this image", "at_faith", False, container=fc[1],
+                help="Runs every method (as in section 3), then 2 × 17 batched forward passes per map."):
+    try:
+        maps = {k: compute(m, k, method_params(k)).map for k in at.METHODS}
+        lb = fa.leaderboard(m, x, target=target, baseline=base, maps=maps)
+    except CnnvizError as e:
+        widgets.show_error(e)
+    else:
+        widgets.show_figure(ff.leaderboard_table(lb), "attribution-leaderboard")
+        widgets.show_figure(ff.curves_figure(lb, [lb.rows[0].method, method, lb.rows[-2].method]),
+                            "attribution-curves")
+n_img = state.slider("Test images", "at_nimg", 10, 200, 50, step=10, container=fc[2])
+if fc[2].button("Score the methods over the bundled test images", disabled=fa.dataset_name(m) is None,
+                help="Each image explains its predicted class. Results are kept for this model and settings."):
+    bar = st.progress(0.0, text="Scoring…")
+    lb_all = fa.dataset_leaderboard(m, n_img, baseline=base, progress=lambda f: bar.progress(f, text=f"{f:.0%}"))
+    bar.empty()
+    widgets.show_figure(ff.leaderboard_table(lb_all), "attribution-leaderboard-dataset")
 
 st.header("What to notice", divider="gray")
 widgets.what_to_notice(
@@ -192,5 +224,6 @@ widgets.what_to_notice(
     "- **Integrated Gradients** adds up exactly to the score difference from a black image (the completeness "
     "error shown above shrinks with more steps).\n"
     "- In the **sanity check**, gradient saliency and guided methods on a random network still look like the "
-    "image's edges: part of what they show is the image, not the network."
+    "image's edges: part of what they show is the image, not the network.\n"
+    "- In **which map to believe**, a pretty map is not always a faithful one: check its rank against the random map."
 )
