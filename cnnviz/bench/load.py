@@ -130,13 +130,17 @@ async def _session(browser, url: str, pages: Sequence[str], passes: int, deadlin
     return rec
 
 
-async def _run(url: str, sessions: int, passes: int, pages: Sequence[str], timeout: float) -> list[dict]:
+async def _run(url: str, sessions: int, passes: int, pages: Sequence[str], timeout: float,
+               warmup: Sequence[str], pids: Sequence[int], rss: dict) -> list[dict]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             deadline = time.monotonic() + timeout
+            for w in warmup:  # one unmeasured walk per replica first (models loaded, caches filled)
+                await _session(browser, w, pages, 1, deadline, -1)
+            rss["rss_before_mb"] = rss_mb(pids)  # after the warm-up: what the measured sessions add
             return list(await asyncio.gather(*(_session(browser, url, pages, passes, deadline, i)
                                                 for i in range(sessions))))
         finally:
@@ -144,7 +148,7 @@ async def _run(url: str, sessions: int, passes: int, pages: Sequence[str], timeo
 
 
 def run_load(url: str, sessions: int = 2, passes: int = 1, pages: Sequence[str] = SHORT_PAGES,
-             timeout: float = 300, pids: Sequence[int] = ()) -> dict:
+             timeout: float = 300, pids: Sequence[int] = (), warmup: Sequence[str] = ()) -> dict:
     """Run ``sessions`` concurrent browser sessions over ``pages`` ``passes`` times against ``url``.
 
     Args:
@@ -152,10 +156,13 @@ def run_load(url: str, sessions: int = 2, passes: int = 1, pages: Sequence[str] 
         pages: URL paths of pages (``""`` is Home), visited in order by every session.
         timeout: seconds for the whole run; pages not reached by then count as errors.
         pids: server processes whose resident memory is reported before and after.
+        warmup: URLs (each replica's own) to walk the path once, unmeasured, first: the servers' cold
+            start is then left out; without it the first page of every replica includes loading the model.
 
     Returns:
         A JSON-ready dict: per page ``n``, ``median_s``, ``p95_s``, ``errors``, ``exceptions``; totals;
-        ``rss_before_mb`` / ``rss_after_mb``; per session its cookies (the proxy's affinity key) and errors.
+        ``rss_start_mb`` (before any warm-up), ``rss_before_mb`` / ``rss_after_mb`` (around the measured
+        sessions); per session its cookies (the proxy's affinity key) and errors.
     """
     url = check_url(url)
     if not 1 <= sessions <= MAX_SESSIONS or not 1 <= passes <= MAX_PASSES:
@@ -163,13 +170,14 @@ def run_load(url: str, sessions: int = 2, passes: int = 1, pages: Sequence[str] 
                         f"(got {sessions}, {passes})")
     if not Path(CHROMIUM).exists():
         raise LoadError(f"{CHROMIUM} not found: install Debian's chromium (make chromium) or set CNNVIZ_CHROMIUM")
-    before = rss_mb(pids)
+    rss = {"rss_start_mb": rss_mb(pids)}
     t0 = time.monotonic()
-    recs = asyncio.run(_run(url, sessions, passes, pages, timeout))
+    recs = asyncio.run(_run(url, sessions, passes, pages, timeout, [check_url(w) for w in warmup], pids, rss))
     wall = time.monotonic() - t0
     after = rss_mb(pids)
     out: dict = {"url": url, "sessions": sessions, "passes": passes, "timeout_s": timeout, "wall_s": round(wall, 1),
-                 "cores": os.cpu_count(), "rss_before_mb": before, "rss_after_mb": after, "pages": {}}
+                 "warmup": bool(warmup), "cores": os.cpu_count(), "load_average": round(os.getloadavg()[0], 1),
+                 **rss, "rss_after_mb": after, "pages": {}}
     for p in pages:
         ts = [t for r in recs for t in r["times"][p]]
         out["pages"][p or "home"] = {"n": len(ts), "median_s": percentile(ts, 50), "p95_s": percentile(ts, 95),
@@ -203,10 +211,11 @@ def _healthy(url: str, seconds: float) -> bool:
 
 
 @contextmanager
-def serve(replicas: int = 1, proxy: bool = False, env: dict | None = None) -> Iterator[tuple[str, list[int], Path]]:
+def serve(replicas: int = 1, proxy: bool = False,
+          env: dict | None = None) -> Iterator[tuple[str, list[int], Path, list[str]]]:
     """Start the app for a run: one plain replica, or ``replicas`` behind nginx (``deploy/serve.sh``).
 
-    Yields ``(url, replica pids, run folder)``; everything is stopped on exit.
+    Yields ``(url, replica pids, run folder, each replica's own URL)``; everything is stopped on exit.
     """
     env = {**os.environ, "CNNVIZ_DEVICE": os.environ.get("CNNVIZ_DEVICE", "cpu"), **(env or {})}
     run_dir = Path(tempfile.mkdtemp(prefix="cnnviz-load-"))
@@ -222,7 +231,7 @@ def serve(replicas: int = 1, proxy: bool = False, env: dict | None = None) -> It
         try:
             if not _healthy(url, 120):
                 raise LoadError(f"the app did not start within 120 s; see {run_dir / 'replica-0.log'}")
-            yield url, [proc.pid], run_dir
+            yield url, [proc.pid], run_dir, [url]
         finally:
             proc.terminate()
             try:
@@ -240,14 +249,15 @@ def serve(replicas: int = 1, proxy: bool = False, env: dict | None = None) -> It
         if started.returncode != 0:
             raise LoadError(f"deploy/serve.sh start failed: {started.stderr.strip() or started.stdout.strip()}")
         pids = [int((run_dir / f"replica-{i}.pid").read_text()) for i in range(replicas)]
-        yield f"http://127.0.0.1:{ports['PROXY_PORT']}", pids, run_dir
+        direct = [f"http://127.0.0.1:{int(ports['BASE_PORT']) + i}" for i in range(replicas)]
+        yield f"http://127.0.0.1:{ports['PROXY_PORT']}", pids, run_dir, direct
     finally:
         subprocess.run(["bash", str(SERVE_SH), "stop"], env=senv, capture_output=True, timeout=60)
 
 
 def _table(r: dict) -> str:
     lines = [f"{r['sessions']} sessions x {r['passes']} passes on {r['url']} ({r['cores']} cores), "
-             f"{r['wall_s']} s; server RSS {r['rss_before_mb']} -> {r['rss_after_mb']} MB",
+             f"{r['wall_s']} s, load average {r['load_average']}; server RSS {r['rss_before_mb']} -> {r['rss_after_mb']} MB",
              f"{'page':<16}{'n':>4}{'median s':>10}{'p95 s':>8}{'errors':>8}{'exceptions':>12}"]
     for name, v in [*r["pages"].items(), ("ALL", {**r["all"], "errors": r["errors"], "exceptions": r["exceptions"]})]:
         fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
@@ -268,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--proxy", action="store_true", help="without --url: put nginx in front even of one replica")
     p.add_argument("--pid", type=int, action="append", default=[], help="server pid to measure RSS of (repeat)")
     p.add_argument("--run-dir", default="", help="a deploy/serve.sh RUN_DIR: measure the RSS of its replicas")
+    p.add_argument("--warmup", action="store_true", help="walk the path once per replica, unmeasured, first "
+                   "(with --url: once through it)")
     p.add_argument("--short", action="store_true", help="CI mode: 2 sessions, one pass, Home and one page")
     p.add_argument("--json", default="", help="write the result to this file ('-' = stdout)")
     a = p.parse_args(argv)
@@ -277,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.url:
             found = sorted(Path(a.run_dir).glob("replica-*.pid")) if a.run_dir else []
             pids = list(a.pid) + [int(f.read_text()) for f in found]
-            result = run_load(a.url, sessions, passes, pages, a.timeout, pids)
+            result = run_load(a.url, sessions, passes, pages, a.timeout, pids, [a.url] if a.warmup else [])
         else:
-            with serve(a.replicas, a.proxy) as (url, pids, _):
-                result = run_load(url, sessions, passes, pages, a.timeout, pids)
+            with serve(a.replicas, a.proxy) as (url, pids, _, direct):
+                result = run_load(url, sessions, passes, pages, a.timeout, pids, direct if a.warmup else [])
             result["replicas"], result["proxy"] = a.replicas, a.replicas > 1 or a.proxy
     except CnnvizError as e:
         print(f"cnnviz loadtest: {e}", file=sys.stderr)

@@ -30,7 +30,7 @@ def stack():
             pass
     if _nginx() is None:
         pytest.skip("nginx is not installed and `make proxy` (apt-get install nginx-light) could not install it")
-    with serve(replicas=2) as (url, pids, run_dir):
+    with serve(replicas=2) as (url, pids, run_dir, _):
         yield url, pids, run_dir
 
 
