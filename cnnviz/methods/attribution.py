@@ -28,6 +28,7 @@ Examples::
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -418,7 +419,8 @@ def deeplift(m: ModelHandle, img, target: int | str | None = None) -> Attributio
     x = _batch(m, img)
     t = resolve_target(m, x, target)
     twin, lock = _hook_twin(m.module)
-    with lock, torch.inference_mode(False), torch.enable_grad():
+    with lock, torch.inference_mode(False), torch.enable_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(hooks|require gradients)", category=UserWarning)
         attr, delta = DeepLift(twin).attribute(x.clone(), _black(m, x), target=t, return_convergence_delta=True)
     a = attr[0].detach()
     return Attribution("deeplift", t, a.sum(0), a, {"delta": float(delta.abs().sum())})

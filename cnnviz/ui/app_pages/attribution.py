@@ -189,23 +189,29 @@ elif state.toggle("Run the sanity check", "at_sanity", True):
 
 # ====================================================================== 5. faithfulness
 st.header("5. Which map to believe?", divider="gray")
-st.markdown("**Deletion**: remove the pixels a map ranks highest first (towards a blurred copy or the mean colour); "
-            "a faithful map makes the class probability fall fast (low area under the curve). **Insertion**: add "
-            "them to the blurred image first; it should rise fast. Random maps are the baseline to beat.")
+st.markdown("**Deletion** removes the pixels a map ranks highest first: for a faithful map the class probability falls "
+            "fast (low AUC). **Insertion** adds them to the baseline first: it rises fast. Random maps are the bar.")
 fc = st.columns([1, 1, 2])
 base = state.select("Removed pixels become", "at_base", list(fa.BASELINES), "blur", container=fc[0],
                     format_func=lambda b: {"blur": "a blurred copy", "mean": "the mean colour"}[b])
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring every map…")
+def _leaderboard(_model, model_key: str, image_key: str, tgt: int, bl: str) -> fa.Leaderboard:
+    maps = {k: compute(_model, k, method_params(k)).map for k in at.METHODS}
+    return fa.leaderboard(_model, x, target=tgt, baseline=bl, maps=maps)
+
+
 if state.toggle("Score every method on this image", "at_faith", False, container=fc[1],
                 help="Runs every method (as in section 3), then 2 × 17 batched forward passes per map."):
     try:
-        maps = {k: compute(m, k, method_params(k)).map for k in at.METHODS}
-        lb = fa.leaderboard(m, x, target=target, baseline=base, maps=maps)
+        lb = _leaderboard(m, m.key, ctx.image_key, target, base)
     except CnnvizError as e:
         widgets.show_error(e)
     else:
         widgets.show_figure(ff.leaderboard_table(lb), "attribution-leaderboard")
-        widgets.show_figure(ff.curves_figure(lb, [lb.rows[0].method, method, lb.rows[-2].method]),
-                            "attribution-curves")
+        picks = dict.fromkeys([lb.rows[0].method, method, lb.rows[-2].method])
+        widgets.show_figure(ff.curves_figure(lb, list(picks)), "attribution-curves")
 n_img = state.slider("Test images", "at_nimg", 10, 200, 50, step=10, container=fc[2])
 if fc[2].button("Score the methods over the bundled test images", disabled=fa.dataset_name(m) is None,
                 help="Each image explains its predicted class. Results are kept for this model and settings."):
