@@ -191,7 +191,7 @@ elif state.toggle("Run the sanity check", "at_sanity", True):
 st.header("5. Which map to believe?", divider="gray")
 st.markdown("**Deletion** removes the pixels a map ranks highest first: for a faithful map the class probability falls "
             "fast (low AUC). **Insertion** adds them to the baseline first: it rises fast. Random maps are the bar.")
-fc = st.columns([1, 1, 2])
+fc = st.columns([1, 1.4, 1.6])
 base = state.select("Removed pixels become", "at_base", list(fa.BASELINES), "blur", container=fc[0],
                     format_func=lambda b: {"blur": "a blurred copy", "mean": "the mean colour"}[b])
 
