@@ -119,8 +119,12 @@ def eigen_projection(a: torch.Tensor) -> torch.Tensor:
     for ai in a.double():
         mat = ai.reshape(k, h * w).T
         mat = mat - mat.mean(0)
-        _, _, vh = torch.linalg.svd(mat, full_matrices=False)
-        p = mat @ vh[0]
+        # mat @ (first right singular vector), from the smaller of the two Gram matrices (cheaper than an SVD)
+        if h * w <= k:
+            lam, vec = torch.linalg.eigh(mat @ mat.T)
+            p = vec[:, -1] * lam[-1].clamp_min(0).sqrt()
+        else:
+            p = mat @ torch.linalg.eigh(mat.T @ mat)[1][:, -1]
         out.append(-p if p.min().abs() > p.max().abs() else p)
     return torch.stack(out).reshape(n, h, w).to(a.dtype)
 
