@@ -104,7 +104,8 @@ stop() {
     for _ in $(seq 50); do [ -f "$RUN_DIR/nginx.pid" ] || break; sleep 0.1; done
     stop_pid "$RUN_DIR/nginx.pid"
   fi
-  for f in "$RUN_DIR"/replica-*.pid; do [ -e "$f" ] && stop_pid "$f"; done
+  for f in "$RUN_DIR"/replica-*.pid; do [ -e "$f" ] && stop_pid "$f" & done
+  wait  # the replicas shut down side by side
   echo "stopped the processes of $RUN_DIR"
 }
 

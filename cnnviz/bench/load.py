@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -215,7 +216,8 @@ def serve(replicas: int = 1, proxy: bool = False,
           env: dict | None = None) -> Iterator[tuple[str, list[int], Path, list[str]]]:
     """Start the app for a run: one plain replica, or ``replicas`` behind nginx (``deploy/serve.sh``).
 
-    Yields ``(url, replica pids, run folder, each replica's own URL)``; everything is stopped on exit.
+    Yields ``(url, replica pids, run folder, each replica's own URL)``; everything is stopped on exit
+    and the run folder (logs, nginx.conf, access log) removed.
     """
     env = {**os.environ, "CNNVIZ_DEVICE": os.environ.get("CNNVIZ_DEVICE", "cpu"), **(env or {})}
     run_dir = Path(tempfile.mkdtemp(prefix="cnnviz-load-"))
@@ -239,6 +241,7 @@ def serve(replicas: int = 1, proxy: bool = False,
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+            shutil.rmtree(run_dir, ignore_errors=True)
         return
     if not SERVE_SH.exists():
         raise LoadError(f"{SERVE_SH} is missing: replicas behind the proxy need a checkout of cnnviz (deploy/)")
@@ -253,6 +256,7 @@ def serve(replicas: int = 1, proxy: bool = False,
         yield f"http://127.0.0.1:{ports['PROXY_PORT']}", pids, run_dir, direct
     finally:
         subprocess.run(["bash", str(SERVE_SH), "stop"], env=senv, capture_output=True, timeout=60)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _table(r: dict) -> str:
