@@ -395,6 +395,8 @@ def precompute(job: Job, workers: int = 1, progress: ProgressFn | None = None, s
     from cnnviz.core.device import available_cores
 
     threads = max(1, available_cores() // workers)
+    if sys.platform.startswith("linux"):  # spawned ranks are all on this machine: talk over loopback
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     with tempfile.TemporaryDirectory(prefix="cnnviz-precompute-") as d:
         tmp.spawn(_spawned, args=(workers, str(Path(d) / "rendezvous"), job, threads), nprocs=workers, join=True)
     model, images, layers = _open(job)
