@@ -1,10 +1,15 @@
 """cnnviz: see inside convolutional neural networks.  Run: streamlit run app.py"""
 import streamlit as st
 
+from cnnviz.core.device import apply_thread_policy
 from cnnviz.ui import presenter, state
 from cnnviz.ui.nav import sections
 from cnnviz.ui.sidebar import share_link, sidebar
 
+try:  # the server-wide thread policy, once per process, before any model runs (the sidebar shows it)
+    apply_thread_policy()
+except ValueError:  # a malformed CNNVIZ_THREADS / CNNVIZ_REPLICAS: the sidebar's device line says which
+    pass
 st.set_page_config(page_title="cnnviz", page_icon=":material/blur_on:", layout="wide")
 
 state.begin_run()
