@@ -29,7 +29,7 @@ def stack():
         except (OSError, subprocess.TimeoutExpired):
             pass
     if _nginx() is None:
-        pytest.skip("nginx is not installed and `make proxy` (apt-get install nginx-light) could not install it")
+        pytest.fail("nginx is not installed and `make proxy` (apt-get install nginx-light) could not install it")
     with serve(replicas=2) as (url, pids, run_dir, _):
         yield url, pids, run_dir
 
