@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -148,6 +149,17 @@ async def _run(url: str, sessions: int, passes: int, pages: Sequence[str], timeo
             await browser.close()
 
 
+def _run_to_end(coro):
+    """``asyncio.run(coro)``, in a thread of its own when this thread already runs an event loop (a notebook,
+    or Playwright's sync API started earlier in the same process, as in the test suite)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="cnnviz-load") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def run_load(url: str, sessions: int = 2, passes: int = 1, pages: Sequence[str] = SHORT_PAGES,
              timeout: float = 300, pids: Sequence[int] = (), warmup: Sequence[str] = ()) -> dict:
     """Run ``sessions`` concurrent browser sessions over ``pages`` ``passes`` times against ``url``.
@@ -173,7 +185,7 @@ def run_load(url: str, sessions: int = 2, passes: int = 1, pages: Sequence[str] 
         raise LoadError(f"{CHROMIUM} not found: install Debian's chromium (make chromium) or set CNNVIZ_CHROMIUM")
     rss = {"rss_start_mb": rss_mb(pids)}
     t0 = time.monotonic()
-    recs = asyncio.run(_run(url, sessions, passes, pages, timeout, [check_url(w) for w in warmup], pids, rss))
+    recs = _run_to_end(_run(url, sessions, passes, pages, timeout, [check_url(w) for w in warmup], pids, rss))
     wall = time.monotonic() - t0
     after = rss_mb(pids)
     out: dict = {"url": url, "sessions": sessions, "passes": passes, "timeout_s": timeout, "wall_s": round(wall, 1),

@@ -26,7 +26,8 @@ def test_train_stop_and_use_on_activations(server, page):
         "(e) => { const m = document.querySelector('[data-testid=\"stMetric\"]');"
         " const v = m && m.innerText.match(/(\\d+\\.\\d+) \\//); return v && parseFloat(v[1]) > e; }",
         arg=first, timeout=120_000)
-    assert page.locator(".js-plotly-plot").count() >= 2  # curves and gradient norms
+    # curves and gradient norms (Plotly draws each chart a moment after the fragment's rerun: wait, don't count)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
     screenshot(page, "training-live")
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped").first.wait_for(timeout=60_000)
