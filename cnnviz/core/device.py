@@ -51,7 +51,8 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return "Apple MPS (Metal GPU)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 def synchronize(device: torch.device) -> None:
