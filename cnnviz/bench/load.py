@@ -26,12 +26,10 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +38,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from cnnviz.appserver import app_command, free_port, stop, wait_healthy
 from cnnviz.errors import CnnvizError
 
 MAX_SESSIONS, MAX_PASSES = 32, 10
@@ -206,21 +205,6 @@ def run_load(url: str, sessions: int = 2, passes: int = 1, pages: Sequence[str] 
 
 
 # --------------------------------------------------------------------------- servers for a run
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str, seconds: float) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                return True
-        except OSError:
-            time.sleep(0.3)
-    return False
 
 
 @contextmanager
@@ -234,30 +218,22 @@ def serve(replicas: int = 1, proxy: bool = False,
     env = {**os.environ, "CNNVIZ_DEVICE": os.environ.get("CNNVIZ_DEVICE", "cpu"), **(env or {})}
     run_dir = Path(tempfile.mkdtemp(prefix="cnnviz-load-"))
     if replicas == 1 and not proxy:
-        port = _free_port()
+        port = free_port()
         log = open(run_dir / "replica-0.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "cnnviz" / "ui" / "app.py"),
-                                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                                 "--server.headless", "true", "--server.fileWatcherType", "none",
-                                 "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(app_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            if not _healthy(url, 120):
+            if not wait_healthy(url, 120, proc):
                 raise LoadError(f"the app did not start within 120 s; see {run_dir / 'replica-0.log'}")
             yield url, [proc.pid], run_dir, [url]
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             log.close()
             shutil.rmtree(run_dir, ignore_errors=True)
         return
     if not SERVE_SH.exists():
         raise LoadError(f"{SERVE_SH} is missing: replicas behind the proxy need a checkout of cnnviz (deploy/)")
-    ports = {"PROXY_PORT": str(_free_port()), "BASE_PORT": str(_free_port())}
+    ports = {"PROXY_PORT": str(free_port()), "BASE_PORT": str(free_port())}
     senv = {**env, "REPLICAS": str(replicas), "RUN_DIR": str(run_dir), "PYTHON": sys.executable, **ports}
     started = subprocess.run(["bash", str(SERVE_SH), "start"], env=senv, capture_output=True, text=True, timeout=300)
     try:

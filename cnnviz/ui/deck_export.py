@@ -13,18 +13,15 @@ import contextlib
 import html
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cnnviz.core.paths import APP_SCRIPT
+from cnnviz.appserver import app_command, free_port, stop, wait_healthy
 from cnnviz.errors import CnnvizError
 from cnnviz.figures.export import chromium_path
 from cnnviz.methods.decks import Deck, DeckError, link_problems, load_bundled, load_deck, make_link, split_link
@@ -170,43 +167,23 @@ def zip_folder(folder: str | Path) -> bytes:
     return buf.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve_app(timeout_s: float = 120, log: Path | None = None) -> Iterator[str]:
     """Start the app on a free loopback port for the duration of the block; yields its base URL."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false", "--theme.base", "light"]
+    port = free_port()
+    cmd = app_command(port, "--theme.base", "light")
     sink = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + timeout_s
-        while True:
+        if not wait_healthy(url, timeout_s, proc):
             if proc.poll() is not None:
                 raise DeckExportError(f"the app exited (status {proc.returncode}) before it served; "
                                       f"run `cnnviz run` to see why.")
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise DeckExportError(f"the app did not answer on {url} within {timeout_s:.0f} s.")
-            time.sleep(0.5)
+            raise DeckExportError(f"the app did not answer on {url} within {timeout_s:.0f} s.")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if log:
             sink.close()
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +23,7 @@ from torch import nn
 
 from cnnviz.core.model import ModelHandle, wrap
 from cnnviz.core.paths import APP_SCRIPT
+from cnnviz.appserver import free_port, wait_healthy
 from cnnviz.errors import CnnvizError
 
 SHOW_MODEL_ENV = "CNNVIZ_SHOW_MODEL"  # path of the ONNX file the app offers first (and opens on)
@@ -71,12 +69,6 @@ def export_onnx(m: ModelHandle, path: Path) -> None:
                         "cnnviz.wrap(module, ...) and the library API instead") from e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def show(module: nn.Module | ModelHandle, input_size: Sequence[int] | None = None,
          classes: Sequence[str] | int | None = None, *, mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,),
          name: str | None = None, port: int | None = None, timeout: float = 120.0) -> ShownApp:
@@ -101,7 +93,7 @@ def show(module: nn.Module | ModelHandle, input_size: Sequence[int] | None = Non
     meta = Path(folder.name) / "meta.json"
     meta.write_text(json.dumps({"name": name or m.name, "input_size": list(m.input_size), "mean": list(m.mean),
                                 "std": list(m.std), "classes": list(m.classes)}))
-    port = port or _free_port()
+    port = port or free_port()
     env = dict(os.environ, **{SHOW_MODEL_ENV: str(onnx_path), SHOW_META_ENV: str(meta)})
     log = open(Path(folder.name) / "server.log", "w")
     from cnnviz.cli import SERVER_FLAGS
@@ -110,15 +102,8 @@ def show(module: nn.Module | ModelHandle, input_size: Sequence[int] | None = Non
                              "--server.address", "127.0.0.1", *SERVER_FLAGS], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                return ShownApp(url, proc, folder)
-        except OSError:
-            time.sleep(0.3)
+    if wait_healthy(url, timeout, proc):
+        return ShownApp(url, proc, folder)
     proc.kill()
     text = (Path(folder.name) / "server.log").read_text()[-800:]
     folder.cleanup()

@@ -1,6 +1,5 @@
 """Start the real app on a free port and drive it with headless Chromium (Debian's package)."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnviz.appserver import free_port, stop
 from cnnviz.core.paths import APP_SCRIPT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,18 +20,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic"
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(log_name: str = "server.log", extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
     """Start the app (``streamlit run cnnviz/ui/app.py``) on a free loopback port; returns the process and URL
     once ``/_stcore/health`` answers."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, CNNVIZ_DEVICE=os.environ.get("CNNVIZ_DEVICE", "cpu"), **(extra_env or {}))
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / log_name, "w")
@@ -53,11 +47,7 @@ def start_server(log_name: str = "server.log", extra_env: dict | None = None) ->
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.fixture(scope="session")
