@@ -14,6 +14,24 @@ import cnnviz  # noqa: E402
 from cnnviz.core.paths import APP_SCRIPT, SAMPLES_DIR as SAMPLES  # noqa: E402, F401 (re-exported to the tests)
 
 
+def _apptest_as_a_running_server() -> None:
+    """AppTest recomputes Streamlit's v1 multipage flag before every run, and a ``pages/`` folder beside
+    ``app.py`` sets it, so every AppTest run would go through the v1 lookup that a real server leaves
+    after its first request (``cnnviz.ui.page.legacy_lookup``). Tests run the app as a server does from
+    then on; the first request of a fresh server is tested in the browser (tests/browser/test_deep_links)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def __init__(self, *a, **kw):
+        init(self, *a, **kw)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = __init__
+
+
+_apptest_as_a_running_server()
+
 
 @pytest.fixture(scope="session")
 def lenet():

@@ -29,7 +29,7 @@ Examples::
     >>> import cnnviz
     >>> from cnnviz.core.capture import capture
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> x = m.preprocess(cnnviz.load_image("cnnviz/assets/samples/digit-7.png"))
+    >>> x = m.preprocess(cnnviz.load_image("assets/samples/digit-7.png"))
     >>> c = capture(m.module, x, ["features.0"])
     >>> c.outputs["features.0"].shape
     torch.Size([1, 6, 28, 28])

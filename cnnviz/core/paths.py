@@ -1,8 +1,11 @@
 """Where cnnviz finds its files, from a checkout or an installed package alike.
 
-Bundled assets (data, checkpoints, sample photos), lecture decks and the app's page files
-live inside the package; the cache of computed results lives outside it, in
-``$CNNVIZ_CACHE`` (default ``~/.cache/cnnviz``), so an installed package stays read-only.
+The repository's top level holds the app's entry (``app.py``), its page files (``pages/``) and the
+bundled files (``assets/``: data, checkpoints, sample photos, lecture decks). A checkout (or an
+editable install) reads them there. A wheel carries the same three under ``cnnviz/_bundle/`` (copied
+by ``setup.py`` at build time), so ``pip install .`` and the ``cnnviz`` command work without the
+checkout. The cache of computed results lives outside both, in ``$CNNVIZ_CACHE`` (default
+``~/.cache/cnnviz``), so an installed package stays read-only.
 """
 from __future__ import annotations
 
@@ -10,13 +13,15 @@ import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
-ASSETS = PACKAGE / "assets"
+BUNDLE = PACKAGE / "_bundle"  # only in an installed wheel
+ROOT = BUNDLE if (BUNDLE / "app.py").is_file() else PACKAGE.parent
+ASSETS = ROOT / "assets"
 MODELS_DIR = ASSETS / "models"
 DATA_DIR = ASSETS / "data"
 SAMPLES_DIR = ASSETS / "samples"
-DECKS_DIR = PACKAGE / "decks"
-APP_SCRIPT = PACKAGE / "ui" / "app.py"
-PAGES_DIR = PACKAGE / "ui" / "app_pages"
+DECKS_DIR = ASSETS / "decks"
+APP_SCRIPT = ROOT / "app.py"
+PAGES_DIR = ROOT / "pages"
 
 
 def cache_dir(topic: str = "") -> Path:

@@ -81,15 +81,16 @@ def _scale_for(h: int, w: int, target: int) -> int:
     return max(1, int(round(target / max(h, w))))
 
 
-def grid_geometry(channels: int, width_px: int = 1100, max_tile: int = 160) -> tuple[int, int]:
-    """Columns and tile size for a channel grid about ``width_px`` wide, wider than tall (projectors are).
+def grid_geometry(channels: int, width_px: int = 1100, max_tile: int = 160, aspect: float = 1.6) -> tuple[int, int]:
+    """Columns and tile size for a channel grid about ``width_px`` wide, about ``aspect`` times wider than
+    tall (projectors are; a slide's figure area is about 2.1).
 
     Examples::
 
         >>> grid_geometry(6), grid_geometry(512)
         ((4, 160), (29, 34))
     """
-    cols = max(1, int(np.ceil(np.sqrt(channels * 1.6))))
+    cols = max(1, int(np.ceil(np.sqrt(channels * aspect))))
     return cols, int(np.clip(width_px / cols - 3, 20, max_tile))
 
 

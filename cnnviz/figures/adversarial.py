@@ -6,7 +6,7 @@ Each function takes a result of :mod:`cnnviz.methods.adversarial` and returns a 
     >>> import cnnviz
     >>> from cnnviz.methods import adversarial as adv
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> ex = adv.attack_image(m, "cnnviz/assets/samples/digit-7.png", adv.AttackSpec("fgsm", epsilon=0.2))
+    >>> ex = adv.attack_image(m, "assets/samples/digit-7.png", adv.AttackSpec("fgsm", epsilon=0.2))
     >>> perturbation_image(ex).shape    # the difference, amplified: grey is 0
     (28, 28, 3)
 """

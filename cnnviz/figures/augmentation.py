@@ -6,7 +6,7 @@ or a uint8 image, so every chart of the page is one call away in a notebook::
     >>> import cnnviz
     >>> from cnnviz.methods import augmentation as A
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> fig = rotation_figure(A.rotation_scale_grid(m, "cnnviz/assets/samples/digit-6.png", angles=[0, 90]))
+    >>> fig = rotation_figure(A.rotation_scale_grid(m, "assets/samples/digit-6.png", angles=[0, 90]))
     >>> len(fig.data)  # one curve per scale
     3
 """

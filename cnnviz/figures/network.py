@@ -9,7 +9,7 @@ Examples::
     >>> from cnnviz.methods import network as nw
     >>> m = cnnviz.load_model("lenet5-mnist")
     >>> view = nw.graph_view(m)
-    >>> vals = nw.node_values(m, m.preprocess(cnnviz.load_image("cnnviz/assets/samples/digit-7.png")), view)
+    >>> vals = nw.node_values(m, m.preprocess(cnnviz.load_image("assets/samples/digit-7.png")), view)
     >>> fig = graph_figure(view, node_thumbnails(vals, k=2))
     >>> len(fig.layout.images) == len(vals)
     True

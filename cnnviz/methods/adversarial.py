@@ -16,7 +16,7 @@ Examples::
     >>> import cnnviz
     >>> from cnnviz.methods import adversarial as adv
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> ex = adv.attack_image(m, cnnviz.load_image("cnnviz/assets/samples/digit-7.png"),
+    >>> ex = adv.attack_image(m, cnnviz.load_image("assets/samples/digit-7.png"),
     ...                       adv.AttackSpec("pgd", epsilon=0.15))
     >>> ex.clean_class, ex.adversarial_class, round(ex.linf, 2)
     (7, 3, 0.15)

@@ -26,7 +26,7 @@ Examples::
     >>> import cnnviz
     >>> from cnnviz.methods.cams import cam
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> a = cam(m, cnnviz.load_image("cnnviz/assets/samples/digit-7.png"), kind="scorecam")
+    >>> a = cam(m, cnnviz.load_image("assets/samples/digit-7.png"), kind="scorecam")
     >>> m.classes[a.target], tuple(a.map.shape), tuple(a.raw.shape)
     ('7', (28, 28), (10, 10))
 """

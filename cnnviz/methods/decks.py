@@ -3,9 +3,12 @@
 A deck is a small JSON file::
 
     {"title": "Convolution fundamentals",
-     "slides": [{"title": "28x28x20", "link": "/arithmetic?ar_k=5", "note": "Twenty 5x5 filters ..."}]}
+     "slides": [{"title": "28x28x20", "view": "arithmetic.numbers", "link": "/arithmetic?ar_k=5",
+                 "note": "Twenty 5x5 filters ..."}]}
 
-Links are app-relative (``/page?query``, optionally ``#anchor`` to scroll to a section). A file
+A slide shows one view of the app (``view``: its id, ``page.name``) with the settings of its link.
+Links are app-relative (``/page?query``). Older slides have a link only (optionally with an ``#anchor``
+naming a section of the page): the player shows the view that anchor, or the link's keys, point to. A file
 that is not such a deck raises :class:`DeckError`; a slide whose link is wrong (a page the app
 does not have) does not: :func:`link_problems` lists what is wrong so the player can show it on
 that slide and the rest of the deck keeps working. This module knows no Streamlit and no page
@@ -32,13 +35,18 @@ class DeckError(CnnvizError):
     """A deck file that cannot be read as a deck (the message says what is wrong and how to fix it)."""
 
 
+_VIEW = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9_-]*$")
+
+
 @dataclass(frozen=True)
 class Slide:
-    """One saved view: a title, an app-relative link and a note for the speaker."""
+    """One saved view: a title, the view's id, an app-relative link (its page and settings) and a note
+    for the speaker. ``view`` is ``""`` on older link-only slides."""
 
     title: str
     link: str
     note: str = ""
+    view: str = ""
 
     @property
     def path(self) -> str:
@@ -63,7 +71,8 @@ class Slide:
             return ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"title": self.title, "link": self.link, "note": self.note}
+        return {"title": self.title, **({"view": self.view} if self.view else {}), "link": self.link,
+                "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -122,12 +131,13 @@ def make_link(path: str, params: Mapping[str, str] | None = None, anchor: str = 
     return "/" + path.strip("/") + (f"?{q}" if q else "") + (f"#{anchor}" if anchor else "")
 
 
-def link_problems(link: str, known_paths: Collection[str]) -> list[str]:
-    """What is wrong with a slide's link, in words for the slide (empty when nothing is).
+def link_problems(link: str, known_paths: Collection[str], view: str = "") -> list[str]:
+    """What is wrong with a slide's link (and view), in words for the slide (empty when nothing is).
 
     Args:
         link: the slide's link.
         known_paths: the app's page URL paths (``""`` is Home), e.g. from the page table.
+        view: the slide's view id, if it names one (its page must be the link's page).
 
     Examples::
 
@@ -141,6 +151,12 @@ def link_problems(link: str, known_paths: Collection[str]) -> list[str]:
     except DeckError as e:
         return [f"This slide's {e}"]
     problems = []
+    if view and not _VIEW.match(view):
+        problems.append(f"This slide's view {view[:60]!r} is not a view id: write it as 'page.name', e.g. "
+                        "'activations.channels'.")
+    elif view and view.split(".", 1)[0] != (path or "home"):
+        problems.append(f"This slide's view {view!r} belongs to /{view.split('.', 1)[0]}, but its link opens "
+                        f"'/{path}': make the link's page the view's page.")
     if path not in known_paths:
         pages = ", ".join("/" + p for p in sorted(known_paths))
         problems.append(f"This slide's link names the page '/{path}', which this app does not have. Pages: {pages}.")
@@ -169,7 +185,7 @@ def parse_deck(data: str | bytes | Mapping, name: str = "", source: str = "the d
 
     Raises:
         DeckError: not JSON, not an object with a string 'title' and a list 'slides' of objects
-            each with string 'title' and 'link' (and optional string 'note').
+            each with string 'title' and 'link' (and optional strings 'view' and 'note').
 
     Examples::
 
@@ -189,7 +205,8 @@ def parse_deck(data: str | bytes | Mapping, name: str = "", source: str = "the d
             data = json.loads(data)
         except json.JSONDecodeError as e:
             raise DeckError(f"{source} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.") from e
-    example = '{"title": "...", "slides": [{"title": "...", "link": "/page?key=value", "note": "..."}]}'
+    example = ('{"title": "...", "slides": [{"title": "...", "view": "page.name", "link": "/page?key=value", '
+               '"note": "..."}]}')
     if not isinstance(data, Mapping):
         raise DeckError(f"{source} must be a JSON object like {example}; it is a {type(data).__name__}.")
     title = _text(data, "title", source)
@@ -203,7 +220,8 @@ def parse_deck(data: str | bytes | Mapping, name: str = "", source: str = "the d
         where = f"{source}, slide {i}"
         if not isinstance(s, Mapping):
             raise DeckError(f"{where} must be an object with 'title', 'link' and 'note'; it is a {type(s).__name__}.")
-        out.append(Slide(_text(s, "title", where), _text(s, "link", where), _text(s, "note", where, required=False)))
+        out.append(Slide(_text(s, "title", where), _text(s, "link", where), _text(s, "note", where, required=False),
+                         _text(s, "view", where, required=False)))
     return Deck(title=title, slides=tuple(out), name=name)
 
 

@@ -17,7 +17,7 @@ Examples::
     >>> import cnnviz
     >>> from cnnviz.methods.faithfulness import leaderboard
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> lb = leaderboard(m, cnnviz.load_image("cnnviz/assets/samples/digit-7.png"), ["gradcam", "saliency"])
+    >>> lb = leaderboard(m, cnnviz.load_image("assets/samples/digit-7.png"), ["gradcam", "saliency"])
     >>> [r.method for r in lb.rows][-1]
     'random'
 """

@@ -18,7 +18,7 @@ Examples::
 
     >>> import cnnviz
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> u = unit_computation(m, m.preprocess(cnnviz.load_image("cnnviz/assets/samples/digit-7.png")),
+    >>> u = unit_computation(m, m.preprocess(cnnviz.load_image("assets/samples/digit-7.png")),
     ...                      "features.3", (2, 4, 4))
     >>> abs(u.pre_activation - u.produced) < 1e-5, len(u.terms)
     (True, 6)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz.methods.decks import Deck, DeckError, Slide, make_link, parse_deck
-from cnnviz.ui import presenter
+from cnnviz.ui import presenter, view
+from cnnviz.ui.page import page_views
+from cnnviz.core.paths import PAGES_DIR
 from cnnviz.ui.nav import PAGES
 
 SESSION = "session"  # the player's name for this deck
@@ -16,6 +18,7 @@ _TITLE = "_deck_title"
 _VER = "_deck_ver"  # bumped on every structural change, so the edit widgets start from the new values
 _SEEN = "_deck_upload_seen"
 VIEW_PATH = "_deck_view_path"  # set by the player: the page its current slide shows
+VIEW_ID = "_deck_view_id"  # and the view
 
 
 def session_deck() -> Deck:
@@ -35,7 +38,7 @@ def current_link() -> str:
     path = presenter.page_path()
     if path == "deck":
         path = st.session_state.get(VIEW_PATH, path)
-    params = {k: v for k, v in st.query_params.to_dict().items() if k not in PLAYER_KEYS}
+    params = {k: v for k, v in st.query_params.to_dict().items() if k not in PLAYER_KEYS and k != "view"}
     return make_link(path, params)
 
 
@@ -43,10 +46,15 @@ def _page_title(path: str) -> str:
     return next((p.title for p in PAGES if p.url_path == path), path or "Home")
 
 
-def _add(link: str) -> None:
+def _add() -> None:
+    link = current_link()  # at the click: a view may have changed the URL since the sidebar was drawn
     title = st.session_state.get("deckb_title", "").strip() or _page_title(link.split("?")[0].strip("/"))
     slides = st.session_state.setdefault(_SLIDES, [])
-    slides.append({"title": title, "link": link, "note": st.session_state.get("deckb_note", "").strip()})
+    vid = st.session_state.get("deckb_view") or ""
+    if vid and title == _page_title(link.split("?")[0].strip("/")):
+        title = view.get(vid).title if view.get(vid) else title
+    slides.append({"title": title, **({"view": vid} if vid else {}), "link": link,
+                   "note": st.session_state.get("deckb_note", "").strip()})
     st.session_state["deckb_title"] = ""
     st.session_state["deckb_note"] = ""
     st.session_state["deckb_pick"] = len(slides)
@@ -95,10 +103,20 @@ def _upload(sb) -> None:
 def panel() -> None:
     """The sidebar's deck panel (called after the page ran, so the link is the final one)."""
     link = current_link()
+    path = link.split("?")[0].strip("/")
     with st.sidebar.expander("Lecture deck", icon=":material/slideshow:"):
+        ids = list(page_views(path))
+        if ids:
+            here = st.query_params.get("view") or st.session_state.get(VIEW_ID)
+            if st.session_state.get("deckb_view") not in ids:
+                st.session_state["deckb_view"] = here if here in ids else ids[0]
+            st.selectbox("View", ids, key="deckb_view", format_func=lambda v: view.get(v).title if view.get(v) else v,
+                         help="The slide shows this one view, whole, with the settings of this page's link.")
+        else:
+            st.session_state["deckb_view"] = ""
         st.text_input("Slide title", key="deckb_title", placeholder=_page_title(link.split("?")[0].strip("/")))
         st.text_area("Note (for the speaker)", key="deckb_note", height=68)
-        st.button("Add this view to the deck", key="deckb_add", icon=":material/add:", on_click=_add, args=(link,),
+        st.button("Add this view to the deck", key="deckb_add", icon=":material/add:", on_click=_add,
                   width="stretch")
         box = st.container()  # filled after the upload below is read, so an uploaded deck shows at once
         _upload(st)
@@ -109,7 +127,7 @@ def panel() -> None:
                       args=(f"deckb_dtitle_{st.session_state.get(_VER, 0)}",))
         if deck.slides:
             _slide_editor(deck)
-            st.page_link("app_pages/deck.py", label=f"Play this deck ({len(deck)} slides)",
+            st.page_link(str(PAGES_DIR / "deck.py"), label=f"Play this deck ({len(deck)} slides)",
                          icon=":material/play_arrow:", query_params={"deck": SESSION, "slide": "1"})
             st.download_button("Download deck (JSON)", deck.to_json(), file_name="deck.json", mime="application/json",
                                key="deckb_download", icon=":material/download:", on_click="ignore", width="stretch")

@@ -48,7 +48,7 @@ PAGES = [
     PageSpec("embeddings.py", "Embeddings", "embeddings", ":material/scatter_plot:",
              "PCA, t-SNE and UMAP of a layer's features: watch classes separate with depth.",
              section="Inside a trained network"),
-    PageSpec("receptive_field.py", "Receptive fields", "receptive-field", ":material/center_focus_strong:",
+    PageSpec("receptive-field.py", "Receptive fields", "receptive-field", ":material/center_focus_strong:",
              "How much of the image a unit sees: theoretical and effective receptive fields.",
              section="Inside a trained network"),
     PageSpec("augmentation.py", "Augmentation effects", "augmentation", ":material/transform:",

@@ -17,6 +17,8 @@ import streamlit as st
 
 from cnnviz.ui import state
 
+SLIDE_FIGURE_PX = 560  # = cnnviz.ui.view.SLIDE_FIGURE_PX (the figure area of a 1280x720 slide)
+
 KEY = "present"
 DECK_PATH = "deck"  # the page that is in presenter view by default
 SCALE = 1.5  # type and fixed-size figures grow by this factor
@@ -31,16 +33,21 @@ html {{ font-size: {16 * SCALE:.0f}px; }}
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
 [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stAppDeployButton"],
 [data-testid="stMainMenu"], .stAppDeployButton {{ display: none !important; }}
-[data-testid="stMainBlockContainer"], .block-container {{ padding: 1rem 2.5rem 3rem 2.5rem !important;
+[data-testid="stMainBlockContainer"], .block-container {{ padding: 0.6rem 1.5rem 3rem 1.5rem !important;
   max-width: 100% !important; }}
 [class*="st-key-cnnviz-secondary"], [class*="st-key-png-"] {{ display: none !important; }}
 [data-testid="stImage"] img {{ image-rendering: pixelated; }}
 [class*="st-key-cnnviz-notes"] {{ border-left: 0.25rem solid #4C78A8; padding-left: 0.75rem; font-size: 0.8rem;
   color: #444; }}
 h1 {{ font-size: 2rem !important; }}
-.st-key-cnnviz-deck-bar {{ gap: 0.3rem; background: white; }}
-[data-testid="stLayoutWrapper"]:has(> .st-key-cnnviz-deck-bar) {{ position: sticky; top: 0; z-index: 999; }}
-.st-key-cnnviz-deck-bar [data-testid="stCaptionContainer"] {{ font-size: 0.75rem; }}
+.st-key-cnnviz-slide-bar {{ background: white; }}
+.st-key-cnnviz-slide-bar h2.cnnviz-slide-title {{ font-size: 1.45rem; margin: 0; padding: 0; line-height: 1.2; }}
+.cnnviz-slide-count {{ font-size: 0.8rem; color: #666; white-space: nowrap; }}
+.st-key-cnnviz-slide-bar button {{ min-height: 0; padding: 0.15rem 0.5rem; font-size: 0.8rem; }}
+.st-key-cnnviz-slide-bar kbd, .st-key-cnnviz-slide-bar [data-testid="stButtonShortcut"] {{ display: none; }}
+.st-key-cnnviz-slide-bar [data-testid="stMarkdownContainer"] p {{ margin: 0; }}
+.st-key-cnnviz-slide-body [data-testid="stImage"] img {{ max-height: {SLIDE_FIGURE_PX}px; width: auto; max-width: 100%;
+  object-fit: contain; }}
 .st-key-cnnviz-present-exit {{ position: fixed; bottom: 0.4rem; right: 0.6rem; z-index: 999990; width: auto !important;
   opacity: 0.25; }}
 .st-key-cnnviz-present-exit:hover {{ opacity: 1; }}
@@ -68,6 +75,7 @@ def begin(page_path: str) -> bool:
     previous = st.session_state.get(_PAGE)
     st.session_state[_PAGE] = page_path
     st.session_state[_COUNT] = {}
+    st.session_state[_SCOPE] = ""
     if page_path == DECK_PATH and previous not in (None, DECK_PATH) and KEY not in st.query_params:
         st.session_state.pop(f"qp:{KEY}", None)  # coming to the player from another page: its default, on
         st.session_state.get(state._MEMORY, {}).pop(KEY, None)
@@ -78,13 +86,15 @@ def begin(page_path: str) -> bool:
     if on:
         st.html(CSS)
         with st.container(key="cnnviz-present-exit"):
-            st.button("Exit", key="present_exit", shortcut="Esc", on_click=_leave, help="Leave presenter view (Esc)",
+            st.button("Exit", key="present_exit", shortcut="Esc", on_click=leave, help="Leave presenter view (Esc)",
                       icon=":material/close_fullscreen:")
     return on
 
 
-def _leave() -> None:
+def leave() -> None:
+    """Leave presenter view (a button's ``on_click``)."""
     st.session_state[f"qp:{KEY}"] = False
+
 
 
 def is_on() -> bool:
@@ -100,12 +110,25 @@ def page_path() -> str:
     return st.session_state.get(_PAGE, "")
 
 
-def next_key(kind: str) -> str:
-    """A container key unique in this run and stable across runs of the same page (``cnnviz-<kind>-<n>``)."""
+_SCOPE = "_present_scope"
+
+
+def reset_keys(scope: str) -> None:
+    """Number container keys afresh inside ``scope`` (a view, while its fragment runs; ``""``: the page)."""
+    st.session_state[_SCOPE] = scope
     counts = st.session_state.setdefault(_COUNT, {})
-    n = counts.get(kind, 0)
-    counts[kind] = n + 1
-    return f"cnnviz-{kind}-{n}"
+    for k in [k for k in counts if k[0] == scope]:
+        del counts[k]
+
+
+def next_key(kind: str) -> str:
+    """A container key unique in this run and stable across runs of the same page or view
+    (``cnnviz-<kind>-<n>``, or ``cnnviz-<kind>-<view>-<n>`` inside a view, which reruns alone)."""
+    counts = st.session_state.setdefault(_COUNT, {})
+    scope = st.session_state.get(_SCOPE, "")
+    n = counts.get((scope, kind), 0)
+    counts[(scope, kind)] = n + 1
+    return f"cnnviz-{kind}-{scope}-{n}" if scope else f"cnnviz-{kind}-{n}"
 
 
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")

@@ -280,12 +280,30 @@ def view_url() -> str:
     return (base or "") + (f"?{qs}" if qs else "") or "/"
 
 
-def share_link() -> None:
-    """Show the link that reproduces the current view: copy it (button on the code box) or open it."""
+LINK_JS = """<script>(function(){
+  const box = document.getElementById('cnnviz-link'); if (!box || box.dataset.live) return; box.dataset.live = '1';
+  const code = box.querySelector('code'), open = box.querySelector('a'), copy = box.querySelector('button');
+  copy.onclick = function(){ navigator.clipboard && navigator.clipboard.writeText(code.textContent);
+    copy.textContent = 'Copied'; setTimeout(function(){ copy.textContent = 'Copy'; }, 1200); };
+  // a view reruns alone and changes the URL without redrawing the sidebar: follow the address bar
+  setInterval(function(){ const u = window.location.href.split('#')[0];
+    if (document.body.contains(box) && code.textContent !== u) { code.textContent = u; open.href = u; } }, 400);
+})();</script>"""
+
+
+def share_link(container=None) -> None:
+    """The link that reproduces the current view: copy it or open it. It follows the address bar, so it
+    stays right when a view reruns alone (a fragment rerun does not redraw the sidebar)."""
+    import html
+
     url = view_url()
-    sb = st.sidebar
-    sb.markdown(f"**Link to this view** · [open]({url})")
-    sb.code(url, language=None, wrap_lines=True)
+    sb = container if container is not None else st.sidebar
+    e = html.escape(url, quote=True)
+    sb.html(f"<div id='cnnviz-link' class='cnnviz-link'><p style='margin:0 0 .3rem 0'><b>Link to this view</b> · "
+            f"<a href='{e}' target='_self'>open</a> · <button type='button' style='border:1px solid #ccc;"
+            f"border-radius:.3rem;background:white;font-size:.8rem;cursor:pointer'>Copy</button></p>"
+            f"<code style='display:block;white-space:pre-wrap;word-break:break-all;font-size:.75rem;padding:.4rem;"
+            f"background:#f6f6f8;border-radius:.3rem'>{e}</code></div>" + LINK_JS, unsafe_allow_javascript=True)
     if not st.session_state.get("_last_image", (None, "sample"))[1].startswith("sample"):
         sb.caption("Uploaded, camera and drawn images are not part of links: the link opens with a sample image.")
     from cnnviz.ui import deck_builder  # lecture decks: "Add this view to the deck"

@@ -1,10 +1,11 @@
-"""Showing a saved view inside another page: what the deck player needs from the shell.
+"""Showing a slide: what the deck player needs from the shell.
 
-A slide is an app link (``/page?query``). To show it, the player (1) makes the link's query
-the whole view: every control forgets its value, so only the link decides, and the run starts
-again so the sidebar reads the model and image from it; then (2) runs the page's file inline,
-below the player's own bar. The player's keys (``deck``, ``slide``, ``present``) stay in the URL
-beside the view's, so a reload lands on the same slide.
+A slide is one view (``cnnviz.ui.view``) with the settings of its app link (``/page?query``). To show it,
+the player (1) makes the link's query the whole state: every control forgets its value, so only the link
+decides, and the run starts again so the sidebar reads the model and image from it; then (2) draws that
+one view as a slide (``view.draw_slide``). A link-only slide (older decks) shows the view its ``#anchor``
+or its keys point to (``view.view_for_link``). The player's keys (``deck``, ``slide``, ``present``) stay
+in the URL beside the view's, so a reload lands on the same slide.
 """
 from __future__ import annotations
 
@@ -33,11 +34,24 @@ def page_for(path: str) -> PageSpec | None:
 
 
 def problems(slide: Slide, player_path: str) -> list[str]:
-    """What keeps ``slide`` from being shown (bad link, unknown page, the player itself)."""
-    out = link_problems(slide.link, known_paths())
+    """What keeps ``slide`` from being shown (bad link, unknown page or view, the player itself)."""
+    from cnnviz.ui import view
+
+    out = link_problems(slide.link, known_paths(), slide.view)
     if not out and slide.path == player_path:
         out.append("This slide's link opens the deck player itself; link to a page of the app instead.")
+    if not out and slide.view and view.get(slide.view) is None:
+        ids = ", ".join(v for v in view.all_views() if view.get(v).page == slide.path)
+        out.append(f"This slide names the view {slide.view!r}, which this version of cnnviz does not have. "
+                   f"Views of /{slide.path}: {ids or 'none'}.")
     return out
+
+
+def view_of(slide: Slide) -> str | None:
+    """The view ``slide`` shows: its own, or the one its link points to (older link-only slides)."""
+    from cnnviz.ui import view
+
+    return slide.view or view.view_for_link(slide.path, slide.anchor, slide.params)
 
 
 def apply_view(slide_id: tuple, slide: Slide, keep: dict[str, str]) -> None:

@@ -26,6 +26,19 @@ _MEMORY = "_qp_memory"  # key -> last value of a bound control, kept across page
 _KNOWN = "_qp_known"  # every key bound in this session
 # keys owned by the shell (sidebar) rather than by a page
 GLOBAL_KEYS = {"model", "img", "untrained", "src"}
+CHANGED = "_view_changed"  # URL keys whose control changed since the last run (views read it)
+
+
+def mark_changed(key: str) -> None:
+    """Every bound control's ``on_change``: remember that ``key`` changed, so the view it sits in can tell
+    whether another view of the page reads it (then the whole page reruns: ``cnnviz.ui.view``)."""
+    st.session_state.setdefault(CHANGED, set()).add(key)
+
+
+def _on_change(key: str, kw: dict) -> dict:
+    if "on_change" not in kw:
+        kw = {**kw, "on_change": mark_changed, "args": (key,)}
+    return kw
 
 
 def begin_run() -> None:
@@ -136,6 +149,7 @@ def _num(kind):
 
 def slider(label: str, key: str, min_value, max_value, value, step=None, container=st, **kw):
     """``st.slider`` for a number (int or float) mirrored in the URL."""
+    kw = _on_change(key, kw)
     kind = int if all(isinstance(v, int) for v in (min_value, max_value, value)) else float
     parse = _num(kind)
     return _bind(key, value, parse, lambda v: isinstance(v, (int, float)) and min_value <= v <= max_value,
@@ -143,6 +157,7 @@ def slider(label: str, key: str, min_value, max_value, value, step=None, contain
 
 
 def range_slider(label: str, key: str, min_value, max_value, value: tuple, step=None, container=st, **kw):
+    kw = _on_change(key, kw)
     kind = int if all(isinstance(v, int) for v in (min_value, max_value, *value)) else float
     return _bind(key, tuple(value), lambda s: tuple(_num(kind)(p) for p in s.split(",")),
                  lambda v: isinstance(v, tuple) and len(v) == 2 and min_value <= v[0] <= v[1] <= max_value,
@@ -151,6 +166,7 @@ def range_slider(label: str, key: str, min_value, max_value, value: tuple, step=
 
 
 def number(label: str, key: str, min_value, max_value, value, step=None, container=st, **kw):
+    kw = _on_change(key, kw)
     kind = int if all(isinstance(v, int) for v in (min_value, max_value, value)) else float
     return _bind(key, value, _num(kind), lambda v: isinstance(v, (int, float)) and min_value <= v <= max_value,
                  lambda k, _v: container.number_input(label, min_value, max_value, step=step, key=k, **kw))
@@ -158,6 +174,7 @@ def number(label: str, key: str, min_value, max_value, value, step=None, contain
 
 def select(label: str, key: str, options: Sequence, default=None, format_func=str, container=st, radio: bool = False, **kw):
     """``st.selectbox`` (or ``st.radio``) over ``options`` mirrored in the URL by the option's ``str``."""
+    kw = _on_change(key, kw)
     options = list(options)
     if not options:
         raise ValueError(f"select {label!r} has no options")
@@ -175,6 +192,7 @@ def select(label: str, key: str, options: Sequence, default=None, format_func=st
 
 
 def multiselect(label: str, key: str, options: Sequence, default: Sequence = (), format_func=str, container=st, **kw):
+    kw = _on_change(key, kw)
     options = list(options)
     by_str = {str(o): o for o in options}
     default = [d for d in default if d in options]
@@ -191,11 +209,13 @@ def multiselect(label: str, key: str, options: Sequence, default: Sequence = (),
 
 
 def toggle(label: str, key: str, default: bool = False, container=st, **kw) -> bool:
+    kw = _on_change(key, kw)
     return _bind(key, default, _parse_bool, lambda v: isinstance(v, bool),
                  lambda k, _v: container.toggle(label, key=k, **kw), to_str=lambda v: "1" if v else "0")
 
 
 def text(label: str, key: str, default: str = "", container=st, max_chars: int = 500, **kw) -> str:
+    kw = _on_change(key, kw)
     return _bind(key, default, str, lambda v: isinstance(v, str) and len(v) <= max_chars,
                  lambda k, _v: container.text_input(label, key=k, max_chars=max_chars, **kw))
 
@@ -237,3 +257,34 @@ def set_param(key: str, value: Any, default: Any = None) -> None:
             del st.query_params[key]
     elif st.query_params.get(key) != str(value):
         st.query_params[key] = str(value)
+
+
+def peek(key: str, default: Any, parse: Callable[[str], Any] = str,
+         valid: Callable[[Any], bool] | None = None) -> Any:
+    """The current value of a control another view owns, without drawing it.
+
+    In this order: the control's value in this session (drawn earlier in this run, or in an earlier run),
+    its remembered value, the URL, ``default``. The key counts as used, so a slide that shows only the
+    reading view keeps it in its link.
+
+    Examples::
+
+        >>> layer = state.peek("ac_layer", convs[0], valid=lambda n: n in convs)
+    """
+    _mark_used(key)
+    ok = (lambda v: True) if valid is None else valid
+    for source in (st.session_state.get(f"qp:{key}", _MISSING), st.session_state.get(_MEMORY, {}).get(key, _MISSING)):
+        if source is not _MISSING and _safe_valid(ok, source):
+            return source
+    raw = st.query_params.get(key)
+    if raw is not None:
+        try:
+            v = parse(raw)
+            if _safe_valid(ok, v):
+                return v
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+            pass
+    return default
+
+
+_MISSING = object()

@@ -99,21 +99,26 @@ def png_download(fig, name: str, container=st, **kw) -> None:
                            help="Download this figure as a PNG (for slides)")
 
 
-def show_figure(fig, name: str, container=st, download: bool = True, **kw):
+def show_figure(fig, name: str, container=st, download: bool = True, slide_height: int | None = None, **kw):
     """Place a Plotly figure full width, with a PNG download under it.
 
     Args:
         fig: a Plotly figure from the figures layer.
         name: unique on the page: keys the chart and names its PNG.
         download: False for a figure that makes no sense as a still (rare).
+        slide_height: its height on a slide (default: the whole figure area of the 16:9 screen).
 
-    In presenter view the chart is drawn with 1.5x type (on a copy; ``fig`` is left alone).
+    In presenter view the chart is drawn with 1.5x type (on a copy; ``fig`` is left alone); on a slide it
+    is as high as the screen allows.
 
     Examples::
 
         >>> show_figure(bar_predictions(preds), "predictions")
     """
     shown = _presenter_copy(fig) if presenter.is_on() else fig
+    if _slide():
+        shown = go.Figure(shown)
+        shown.update_layout(height=slide_height or presenter.SLIDE_FIGURE_PX, autosize=True)
     event = container.plotly_chart(shown, width="stretch", key=f"fig:{_slug(name)}", **kw)
     if download:
         png_download(fig, name, container=container)
@@ -167,6 +172,20 @@ def show_error(e: CnnvizError, container=st) -> None:
     container.error(str(e), icon=":material/error:")
 
 
+def _slide() -> bool:
+    from cnnviz.ui.view import on_slide
+
+    return on_slide()
+
+
+def speaker_note(markdown: str, container=st) -> None:
+    """A slide's speaker note: short, quiet, under the figure."""
+    short = presenter.short_notes(markdown)
+    if short:
+        with container.container(key=presenter.next_key("notes")):
+            st.markdown(f"**Notes** · {short}" if "\n" not in short else f"**Notes**\n\n{short}")
+
+
 def what_to_notice(markdown: str, container=st) -> None:
     """A page's "what to notice" notes; in presenter view, cut to short speaker notes
     (:func:`cnnviz.ui.presenter.short_notes`) in a quiet box.
@@ -178,10 +197,7 @@ def what_to_notice(markdown: str, container=st) -> None:
     if not presenter.is_on():
         container.info(markdown, icon=":material/lightbulb:")
         return
-    short = presenter.short_notes(markdown)
-    if short:
-        with container.container(key=presenter.next_key("notes")):
-            st.markdown(f"**Notes** · {short}" if "\n" not in short else f"**Notes**\n\n{short}")
+    speaker_note(markdown, container)
 
 
 def secondary_controls(container=st):

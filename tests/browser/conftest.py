@@ -104,3 +104,37 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# What counts as a figure on a slide: charts, images, component frames (clickable grids), tables.
+FIGURE_SELECTORS = ["[data-testid='stPlotlyChart']", "[data-testid='stImage'] img", "iframe",
+                    "[data-testid='stDataFrame']", "[data-testid='stTable']", "[data-testid='stVegaLiteChart']",
+                    "[data-testid='stGraphVizChart']"]
+COVERAGE_JS = """(sels) => {
+  const W = window.innerWidth, H = window.innerHeight, cell = 4;
+  const cols = Math.ceil(W / cell), rows = Math.ceil(H / cell), grid = new Uint8Array(cols * rows);
+  const els = new Set(); sels.forEach(s => document.querySelectorAll(s).forEach(e => els.add(e)));
+  for (const e of els) {
+    const r = e.getBoundingClientRect(), st = getComputedStyle(e);
+    if (r.width < 2 || r.height < 2 || st.visibility === 'hidden' || st.display === 'none') continue;
+    const x0 = Math.max(0, Math.floor(r.left / cell)), x1 = Math.min(cols, Math.ceil(r.right / cell));
+    const y0 = Math.max(0, Math.floor(r.top / cell)), y1 = Math.min(rows, Math.ceil(r.bottom / cell));
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) grid[y * cols + x] = 1;
+  }
+  let n = 0; for (const v of grid) n += v; return n / (cols * rows);
+}"""
+
+
+def figure_coverage(page) -> float:
+    """The fraction of the first screen (the viewport, no scrolling) that figures cover (their union)."""
+    return float(page.evaluate(COVERAGE_JS, FIGURE_SELECTORS))
+
+
+def slide_title_visible(page, title: str) -> bool:
+    """Whether the slide bar's title reads ``title`` and lies inside the viewport."""
+    loc = page.locator("h2.cnnviz-slide-title")
+    if loc.count() == 0 or title not in loc.first.inner_text():
+        return False
+    box = loc.first.bounding_box()
+    vp = page.viewport_size
+    return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= vp["height"] and box["x"] >= 0

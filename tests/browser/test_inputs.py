@@ -127,7 +127,7 @@ def test_bad_upload_shows_message_and_keeps_image(upload_page, name, make, messa
 
 
 def _share_link(page) -> str:
-    return page.locator(SIDEBAR + " [data-testid='stCode']").last.inner_text().strip()
+    return page.locator("#cnnviz-link code").inner_text().strip()
 
 
 def test_deep_link_restores_view_in_fresh_context(server, browser, page):

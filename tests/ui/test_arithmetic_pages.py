@@ -8,7 +8,7 @@ from cnnviz.core.paths import APP_SCRIPT
 @pytest.fixture(scope="module")
 def arithmetic_app():
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
-    at.switch_page("app_pages/arithmetic.py")
+    at.switch_page("pages/arithmetic.py")
     return at.run()
 
 
@@ -59,7 +59,7 @@ def test_quiz_hides_and_reveals(arithmetic_app):
 
 def test_architecture_page_lists_lenet():
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
-    at.switch_page("app_pages/architecture.py")
+    at.switch_page("pages/architecture.py")
     at.run()
     assert not at.exception
     assert [m.value for m in at.metric][:2] == ["61,706", "416,520"]

@@ -15,7 +15,7 @@ def _app() -> AppTest:
 
 
 def _open(at: AppTest, page: str, **params) -> AppTest:
-    at.switch_page(f"app_pages/{page}")
+    at.switch_page(f"pages/{page}")
     for k, v in params.items():
         at.query_params[k] = v
     return at.run()
@@ -64,7 +64,7 @@ def test_present_flag_survives_page_switches_and_is_in_the_link():
     assert at.toggle(key="qp:present").value is True
     _open(at, "kernels.py")
     assert at.query_params.get("present") == "1"
-    assert "present=1" in _texts(at.sidebar.code)  # "Link to this view"
+    assert "present=1" in _texts(at.sidebar.html)  # "Link to this view"
     # hidden by CSS, not removed: a secondary control still runs, and its link value is kept
     at = _open(_app().run(), "kernels.py", present="1", kn_img="96")
     assert at.slider(key="qp:kn_img").value == 96 and at.query_params.get("kn_img") == "96"

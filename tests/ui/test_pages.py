@@ -14,7 +14,7 @@ def test_all_declared_pages_exist_or_are_pending():
 @pytest.mark.parametrize("spec", available_pages(), ids=lambda p: p.url_path or "home")
 def test_page_runs_default_state(spec):
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
-    at.switch_page(f"app_pages/{spec.file}")
+    at.switch_page(f"pages/{spec.file}")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.title) >= 1, "every page starts with a title"

@@ -13,7 +13,7 @@ def _page(**params) -> AppTest:
     for k, v in params.items():
         at.query_params[k] = v
     at.run()
-    at.switch_page("app_pages/training.py")
+    at.switch_page("pages/training.py")
     return at.run()
 
 

@@ -1,4 +1,8 @@
-"""cnnviz: see inside convolutional neural networks.  Run: streamlit run app.py"""
+"""cnnviz: see inside convolutional neural networks.  Run: streamlit run app.py
+
+The entry: page config, the page navigation (a menu per section in the top bar), the sidebar (model,
+image, the link to this view) and the page itself, a list of views (``pages/``, ``cnnviz.ui.page``).
+"""
 import streamlit as st
 
 from cnnviz.core.device import apply_thread_policy
@@ -15,10 +19,11 @@ st.set_page_config(page_title="cnnviz", page_icon=":material/blur_on:", layout="
 state.begin_run()
 pages = {head: [st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path, default=(p.url_path == ""))
                 for p in group] for head, group in sections().items()}
-# expanded: every page stays in view (collapsed, Streamlit hides all but ten behind "View more")
-page = st.navigation(pages, position="sidebar", expanded=True)
+# top: the four sections are menus in the header, so the sidebar starts with the model and the image
+page = st.navigation(pages, position="top")
+sidebar()  # model and image first
+link = st.sidebar.container()  # the link to this view, written once the page has run
 presenter.begin(page.url_path)  # ?present=1: presenter view (sidebar toggle, CSS)
-sidebar()
 page.run()
 state.end_run()  # notices as toasts; unknown link parameters dropped (with a notice), stale ones silently
-share_link()
+share_link(link)
