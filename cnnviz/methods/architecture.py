@@ -289,6 +289,26 @@ def depth_steps(handle: ModelHandle, rows: list[LayerRow], fields: Mapping[str, 
     return [DepthPoint("input", tuple(handle.input_size), 1 if fields else None)] + profile
 
 
+def outline(steps: list[DepthPoint], rows: list[LayerRow]) -> list[tuple[str, tuple[int, int, int]]]:
+    """The network as a row of volumes: each change of shape along the main path (:func:`depth_steps`), then the
+    fully connected layers after the last map (a vector of C values as ``(C, 1, 1)``).
+
+    Examples::
+
+        >>> m = cnnviz.load_model("lenet5-mnist")
+        >>> rows = layer_table(m)
+        >>> [shape for _, shape in outline(depth_steps(m, rows, None), rows)]
+        [(1, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120, 1, 1), (84, 1, 1), (10, 1, 1)]
+    """
+    out: list[tuple[str, tuple[int, int, int]]] = []
+    for p in steps:
+        if not out or out[-1][1] != tuple(p.output_shape):
+            out.append((p.name, tuple(p.output_shape)))
+    last_map = max((r.index for r in rows if len(r.output_shape) == 3), default=-1)
+    out += [(r.name, (int(r.output_shape[0]), 1, 1)) for r in rows if r.index > last_map and r.type == "Linear"]
+    return out
+
+
 def table_records(rows: list[LayerRow], receptive_field: bool = True) -> list[dict[str, Any]]:
     """The layer table as flat records (``LayerRow.as_dict``), without the receptive-field column when unknown."""
     records = [r.as_dict() for r in rows]

@@ -1549,8 +1549,45 @@ def _dilated(h: int) -> SpecialCase:
     )
 
 
+def grouped_channels(c_in: int) -> int:
+    """The channel count the grouped example uses: ``c_in`` when it splits into 2 and 4 groups (at least 8), else 32."""
+    return c_in if c_in >= 8 and c_in % 4 == 0 else 32  # enough channels for the groups to mean something
+
+
+@dataclass(frozen=True)
+class GroupedCost:
+    """One layer of the grouped-convolution comparison: its weights and its MACs on one image."""
+
+    name: str
+    weights: int
+    macs: int
+    short: str = ""  # a label for a chart
+
+
+def grouped_costs(h: int, w: int, c_in: int) -> list[GroupedCost]:
+    """A 3×3 layer from C to C channels on ``h``×``w`` (C = :func:`grouped_channels`): standard, 2 and 4 groups,
+    depthwise, and depthwise separable (depthwise + 1×1).
+
+    Examples::
+
+        >>> [(g.name, g.weights) for g in grouped_costs(12, 12, 32)][::4]
+        [('standard (groups = 1)', 9216), ('depthwise separable (depthwise 3×3 + 1×1)', 1312)]
+    """
+    c = grouped_channels(c_in)
+    cards = [("standard (groups = 1)", 1), ("2 groups", 2), ("4 groups", 4), (f"depthwise (groups = C = {c})", c)]
+    shorts = ["groups = 1", "groups = 2", "groups = 4", f"depthwise ({c})"]
+    out = []
+    for (name, g), short in zip(cards, shorts):
+        s = LayerSpec("conv", h, w, c, c, kernel=3, padding=1, groups=g)
+        out.append(GroupedCost(name, s.params().weights, s.macs(), short))
+    pw = LayerSpec("conv", h, w, c, c, kernel=1)
+    out.append(GroupedCost("depthwise separable (depthwise 3×3 + 1×1)", out[-1].weights + pw.params().weights,
+                           out[-1].macs + pw.macs(), "depthwise + 1×1"))
+    return out
+
+
 def _grouped(h: int, w: int, c_in: int) -> SpecialCase:
-    c = c_in if c_in >= 8 and c_in % 4 == 0 else 32  # enough channels for the groups to mean something
+    c = grouped_channels(c_in)
     cards = [("standard (groups = 1)", 1), ("2 groups", 2), ("4 groups", 4), (f"depthwise (groups = C = {c})", c)]
     specs = [(name, LayerSpec("conv", h, w, c, c, kernel=3, padding=1, groups=g)) for name, g in cards]
     rows = [
@@ -1608,6 +1645,23 @@ def special_cases(spec: LayerSpec) -> list[SpecialCase]:
             "product** (which is how GPUs and BLAS libraries run it fast).",
         ),
     ]
+
+
+def default_case(spec: LayerSpec) -> str:
+    """The special case a layer is an example of (the key of one of :func:`special_cases`), else ``"1x1"``.
+
+    Examples::
+
+        >>> default_case(LayerSpec("conv", 32, 32, 64, 64, kernel=3, padding=1, groups=64))
+        'grouped'
+    """
+    if spec.is_pool:
+        return "pool"
+    if spec.groups > 1:
+        return "grouped"
+    if spec.dilation > 1:
+        return "dilated"
+    return "1x1"
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,25 @@ def test_depth_figure_of_lenet_receptive_fields(lenet):
     assert fig_names[0] == "input" and rf["input"] == 1
     # hand-worked in tests/methods/test_architecture.py: 5, 6, 14, 16 through conv, pool, conv, pool
     assert [rf[n] for n in ("features.0", "features.2", "features.3", "features.5")] == [5, 6, 14, 16]
+
+
+def test_cost_figure_bars_are_the_table_counts(lenet):
+    from cnnviz.figures.architecture import cost_figure
+
+    rows = layer_table(lenet)
+    fig = cost_figure(rows)
+    assert sum(fig.data[0].y) == 61706 and sum(fig.data[1].y) == 416520
+    assert "classifier.1" in list(fig.data[0].x) and all(r.params or r.macs for r in rows
+                                                         if r.name in set(fig.data[0].x))
+
+
+def test_outline_figure_draws_lenet_as_its_volumes(lenet):
+    from cnnviz.figures.architecture import outline_figure
+    from cnnviz.methods.architecture import outline
+
+    rows = layer_table(lenet)
+    volumes = outline(depth_steps(lenet, rows, None), rows)
+    fig = outline_figure(volumes)
+    texts = [a.text for a in fig.layout.annotations if a.text]
+    assert "<b>1×28×28</b>" in texts and "<b>16×5×5</b>" in texts and "<b>120</b>" in texts
+    assert len(fig.layout.shapes) == 3 * len(volumes)  # front, top and side of each box

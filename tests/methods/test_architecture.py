@@ -150,3 +150,18 @@ def test_model_card_rows_of_bundled_lenet(lenet):
     assert card["Weights"] == "bundled, trained by cnnviz" and card["Reproduce"].startswith("`python -m cnnviz.train")
     untrained = model_card_rows(lenet.untrained())
     assert untrained["Weights"] == "random (untrained)" and untrained["Test accuracy"] == "— (untrained or unknown)"
+
+
+def test_outline_keeps_each_change_of_shape_then_the_classifier(lenet, resnet18_untrained):
+    from cnnviz.methods.architecture import depth_steps, outline
+
+    rows = layer_table(lenet)
+    vols = outline(depth_steps(lenet, rows, None), rows)
+    assert [n for n, _ in vols] == ["input", "features.0", "features.2", "features.3", "features.5", "classifier.1",
+                                    "classifier.3", "classifier.5"]
+    assert vols[-1][1] == (10, 1, 1)
+    fields, _ = receptive_fields_or_none(resnet18_untrained)
+    rows = layer_table(resnet18_untrained, fields)
+    shapes = [s for _, s in outline(depth_steps(resnet18_untrained, rows, fields), rows)]
+    assert all(a != b for a, b in zip(shapes, shapes[1:]))  # a block that keeps the shape adds no box
+    assert shapes[-1] == (1000, 1, 1)

@@ -430,3 +430,21 @@ def test_layer_from_controls_drops_what_a_mode_lacks():
     assert (conv.groups, conv.output_padding, conv.ceil_mode) == (2, 0, False)
     for values in ar.PRESETS.values():
         assert not LayerSpec(**values).problems()
+
+
+def test_grouped_costs_match_the_special_case_table_and_pytorch():
+    costs = ar.grouped_costs(9, 9, 3)  # 3 channels: the example uses 32
+    table = ar.special_cases(LayerSpec("conv", 9, 9, 3, 20, kernel=5))[2].table
+    assert [c.weights for c in costs] == [9216, 4608, 2304, 288, 1312]
+    assert [r["MACs"] for r in table] == [ar.human(c.macs) for c in costs]
+    for c, g in zip(costs, (1, 2, 4, 32)):
+        conv = torch.nn.Conv2d(32, 32, 3, padding=1, groups=g, bias=False)
+        assert c.weights == conv.weight.numel()
+
+
+def test_default_case_follows_the_layer():
+    assert ar.default_case(LayerSpec("conv", 28, 28, 64, 16, kernel=1)) == "1x1"
+    assert ar.default_case(LayerSpec("conv", 32, 32, 64, 64, kernel=3, padding=1, groups=64)) == "grouped"
+    assert ar.default_case(LayerSpec("conv", 32, 32, 3, 20, kernel=3, dilation=2)) == "dilated"
+    assert ar.default_case(LayerSpec("maxpool", 32, 32, 3, 3, kernel=2, stride=2)) == "pool"
+    assert ar.default_case(LayerSpec()) == "1x1"
