@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -184,7 +185,8 @@ def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None
             layers too large to draw whole.
         pad: NaN pixels between tiles.
         filters_per_row: for layers with few input channels (e.g. 3), put several filters side by
-            side (each a run of C tiles) so the map is not a thin strip.
+            side (each a run of C tiles) so the map is not a thin strip. For one-channel layers, more
+            than 1 sets the grid's columns (1: a near-square grid).
 
     Examples::
 
@@ -207,7 +209,7 @@ def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None
     w = w[:, channel_start:c_end]
     nf, nc = w.shape[:2]
     if nc == 1:
-        tiles, cols = w[:, 0], None
+        tiles, cols = w[:, 0], (int(filters_per_row) if filters_per_row > 1 else None)
         filters, channels = idx.tolist(), [int(ch[0])] * nf
     else:
         # tiles are filter-major, so cols = g * C puts g filters (C tiles each) on a row
@@ -302,6 +304,33 @@ def map_window(shape: Sequence[int], max_cells: int = 250_000) -> MapWindow:
     per_row = max(1, round(math.sqrt(win_f / win_c))) if 1 < n_c <= 8 else 1  # few channels: several filters a row
     windowed = n_f > win_f or n_c > win_c
     return MapWindow(win_f, win_c, per_row, 0 if point else 1, windowed, windowed and n_f * n_c * tile_px <= 4_500_000)
+
+
+def fit_window(window: MapWindow, shape: Sequence[int], aspect: float = 2.0) -> MapWindow:
+    """``window`` with as many filters per row as make the map about ``aspect`` times as wide as high (a slide).
+
+    A layer of many channels is otherwise one filter per row: a tall strip on a wide screen.
+
+    Examples::
+
+        >>> shape = (64, 32, 3, 3)
+        >>> fit_window(map_window(shape), shape).per_row
+        2
+        >>> fit_window(map_window((32, 1, 3, 3)), (32, 1, 3, 3)).per_row
+        8
+    """
+    n_f, n_c, kh, kw = shape
+    nf, nc = min(window.filters, n_f), min(window.channels, n_c)
+    pad = window.pad
+
+    def misfit(g: int) -> float:
+        rows = math.ceil(nf / g) * (kh + pad)
+        cols = g * nc * (kw + pad)
+        return abs(math.log(cols / rows / aspect))
+
+    candidates = range(2 if nc == 1 and nf > 1 else 1, nf + 1)
+    best = min(candidates, key=misfit, default=window.per_row)
+    return dataclasses.replace(window, per_row=best)
 
 
 def weight_map_figure(weights: torch.Tensor, order: Sequence[int] | None = None, labels: Sequence[int] | None = None,

@@ -180,3 +180,79 @@ def erf_coverage(erf: EffectiveReceptiveField) -> float | None:
     """The share of the theoretical box's area (on the image) that the ±2σ band covers, at most 1; None if empty."""
     s2, th = erf.size(2), erf.clipped_theoretical()
     return min(1.0, s2[0] * s2[1] / (th[0] * th[1])) if th[0] > 0 and th[1] > 0 else None
+
+
+def recurrence_figure(steps: list[RecurrenceStep], rf: ReceptiveField) -> go.Figure:
+    """The recurrence as a pyramid: one unit of the chosen layer on top, under it the window it covers on each layer
+    below (``r`` units of that layer, centred), down to the input pixels; each level names its step of the rule.
+
+    Examples::
+
+        >>> steps = [RecurrenceStep("b", "Conv2d", 3, 2, 1, 1, 3), RecurrenceStep("a", "Conv2d", 3, 2, 1, 3, 7)]
+        >>> fig = recurrence_figure(steps, ReceptiveField("b", "Conv2d", (7, 7), (4, 4), (-2.0, -2.0)))
+        >>> list(fig.data[0].x), list(fig.data[0].y)
+        [1, 3, 7]
+    """
+    labels = [f"{rf.name} (one unit)"]
+    widths = [1]
+    notes = ["r = 1"]
+    hover = [f"one unit of {rf.name}"]
+    for i, s in enumerate(steps):
+        below = f"{steps[i + 1].name} output" if i + 1 < len(steps) else "input image (pixels)"
+        labels.append(below)
+        widths.append(s.r_before)
+        notes.append(f"r = {s.s}·{s.r_after} + ({s.k} − {s.s}) = {s.r_before}   ({s.name}: k={s.k}, s={s.s})")
+        hover.append(f"{s.r_before} units of {below}, through {s.name} ({s.op}, k={s.k}, s={s.s})")
+    labels = [f"{i}. {t}" for i, t in enumerate(labels)]  # unique categories even when names repeat
+    big = max(widths)
+    colors = [BOX] + ["#4C78A8"] * (len(widths) - 2) + (["#54A24B"] if len(widths) > 1 else [])
+    fig = go.Figure(go.Bar(x=widths, y=labels, base=[-w / 2 for w in widths], orientation="h", marker_color=colors,
+                           hovertext=hover, hoverinfo="text", width=0.7))
+    for lab, note in zip(labels, notes):
+        fig.add_annotation(x=big * 0.56, y=lab, text=note, showarrow=False, xanchor="left")
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+    fig.update_xaxes(range=[-big * 0.55, big * 1.55], showticklabels=False, showgrid=False, zeroline=True,
+                     zerolinecolor="#bbb", title="the window one unit covers, in units of each layer (centred)")
+    fig.update_layout(font=FONT, margin=dict(l=10, r=10, t=10, b=10), height=max(300, 70 + 42 * len(widths)),
+                      bargap=0.25, plot_bgcolor="white")
+    return fig
+
+
+FIELD_COLORS = ["#e6194b", "#f58231", "#ffe119", "#3cb44b", "#42d4f4", "#4363d8", "#911eb4", "#f032e6"]
+
+
+def fields_on_image(img: np.ndarray, fields: list[ReceptiveField], title: str = "") -> go.Figure:
+    """The fields of the centre unit of several layers, shallow to deep, as nested boxes on the input image.
+
+    Boxes that reach beyond the image (into the padding) are drawn in full; the image's own border is black.
+
+    Examples::
+
+        >>> f1 = ReceptiveField("a", "Conv2d", (3, 3), (1, 1), (-1.0, -1.0), (4, 8, 8))
+        >>> fig = fields_on_image(np.zeros((8, 8), np.uint8), [f1])
+        >>> fig.data[1].name
+        'a: 3×3 px'
+    """
+    rgb = img if img.ndim == 3 else np.stack([img] * 3, -1)
+    H, W = rgb.shape[:2]
+    fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
+    lo_y, lo_x, hi_y, hi_x = 0.0, 0.0, float(H), float(W)
+    for i, f in enumerate(fields):
+        h, w = (f.output_shape[1], f.output_shape[2]) if f.output_shape and len(f.output_shape) == 3 else (1, 1)
+        t, le, b, r = f.box(h // 2, w // 2)
+        lo_y, lo_x, hi_y, hi_x = min(lo_y, t), min(lo_x, le), max(hi_y, b), max(hi_x, r)
+        fig.add_trace(go.Scatter(x=[le - 0.5, r - 0.5, r - 0.5, le - 0.5, le - 0.5],
+                                 y=[t - 0.5, t - 0.5, b - 0.5, b - 0.5, t - 0.5], mode="lines",
+                                 line=dict(color=FIELD_COLORS[i % len(FIELD_COLORS)], width=4),
+                                 name=f"{f.name}: {f.size[0]}×{f.size[1]} px",
+                                 hovertemplate=f"{f.name} ({f.op}): unit ({h // 2}, {w // 2}) sees {f.size[0]}×"
+                                               f"{f.size[1]} px<extra></extra>"))
+    fig.add_shape(type="rect", x0=-0.5, x1=W - 0.5, y0=-0.5, y1=H - 0.5, line=dict(color="#222", width=2))
+    fig.update_xaxes(range=[lo_x - 1.5, hi_x + 0.5], showgrid=False, zeroline=False, showticklabels=False,
+                     constrain="domain")
+    fig.update_yaxes(range=[hi_y + 0.5, lo_y - 1.5], showgrid=False, zeroline=False, scaleanchor="x",
+                     showticklabels=False, constrain="domain")
+    fig.update_layout(title=title, font=FONT, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=460,
+                      plot_bgcolor="#d9d9d9", legend=dict(title="centre unit of", itemclick=False,
+                                                          itemdoubleclick=False))
+    return fig

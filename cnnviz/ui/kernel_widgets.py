@@ -17,8 +17,13 @@ from cnnviz.methods import kernels as kn
 from cnnviz.ui import state, widgets
 
 
-def kernel_param_controls(name: str) -> dict:
+def kernel_param_controls(name: str, container=st, stacked: bool = False) -> dict:
     """One slider (or radio) per parameter of classic kernel ``name``, side by side; their values by keyword.
+
+    Args:
+        container: where they go.
+        stacked: one under the other in ``container`` (a narrow place: a slide's controls popover) instead of
+            side by side in columns.
 
     Examples::
 
@@ -26,7 +31,8 @@ def kernel_param_controls(name: str) -> dict:
     """
     specs = kn.kernel_params(name)
     params: dict = {}
-    for col, p in zip(st.columns(max(1, len(specs))), specs):
+    places = [container] * len(specs) if stacked else container.columns(max(1, len(specs))) if specs else []
+    for col, p in zip(places, specs):
         if p.choices:
             labels = dict(p.choices)
             params[p.name] = state.select(p.label, p.key, list(labels), p.default, container=col, radio=True,
@@ -79,7 +85,8 @@ def kernel_editor(preset: np.ndarray, preset_id: tuple, container=st) -> tuple[n
     return kernel, changed
 
 
-def show_responses(columns, maps: list[tuple[torch.Tensor, str, str, bool]], per_channel: bool) -> None:
+def show_responses(columns, maps: list[tuple[torch.Tensor, str, str, bool]], per_channel: bool,
+                   slide_height: int | None = None) -> None:
     """Kernel responses side by side: a heat map of one channel, or an RGB picture of three.
 
     Args:
@@ -87,6 +94,7 @@ def show_responses(columns, maps: list[tuple[torch.Tensor, str, str, bool]], per
         maps: ``(response [C, H, W], short name, heat-map title, signed)``; the short name also names
             the figure (``kn-<short>``) and starts the per-channel caption.
         per_channel: the responses have 3 channels (shown as colour pictures).
+        slide_height: the heat maps' height on a slide (default: the whole figure area).
     """
     for col, (r, short, title, signed) in zip(columns, maps):
         slug = "kn-" + short.lower().replace(" ", "-")
@@ -95,12 +103,17 @@ def show_responses(columns, maps: list[tuple[torch.Tensor, str, str, bool]], per
             widgets.show_image(fk.rgb_response(r, signed), caption, min_side=200, container=col, download=slug,
                                width="stretch")
         else:
-            widgets.show_figure(fk.response_figure(r[0], title, signed), slug, container=col)
+            widgets.show_figure(fk.response_figure(r[0], title, signed), slug, container=col,
+                                slide_height=slide_height)
 
 
-def bridge_dataframe(table, container=st) -> None:
-    """The learned-vs-classic table (:func:`cnnviz.figures.kernels.bridge_table`) with its pictures and bars."""
-    container.dataframe(table, hide_index=True, height=min(460, 40 + 35 * len(table)), column_config={
+def bridge_dataframe(table, container=st, height: int | None = None) -> None:
+    """The learned-vs-classic table (:func:`cnnviz.figures.kernels.bridge_table`) with its pictures and bars.
+
+    Args:
+        height: its height in px (default: up to 460, less for a short table).
+    """
+    container.dataframe(table, hide_index=True, height=height or min(460, 40 + 35 * len(table)), column_config={
         "learned": st.column_config.ImageColumn("learned filter"),
         "closest classic": st.column_config.ImageColumn("closest classic"),
         "|cosine|": st.column_config.ProgressColumn("|cosine|", min_value=0.0, max_value=1.0, format="%.2f"),

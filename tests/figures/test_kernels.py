@@ -14,6 +14,7 @@ from cnnviz.figures.kernels import (
     filter_channels_figure,
     filter_grid_rgb,
     filter_pick_grid,
+    fit_window,
     kernel_figure,
     layer_picture,
     map_window,
@@ -272,3 +273,19 @@ def test_family_bar_counts_and_mean_cosines():
     bar = family_bar(m).data[0]
     assert list(bar.x) == ["edge", "blur"] and list(bar.y) == [2, 1]
     assert list(bar.text) == ["|cos| 0.70", "|cos| 0.50"]
+
+
+@pytest.mark.parametrize("shape, per_row", [((64, 32, 3, 3), 2), ((32, 1, 3, 3), 8), ((6, 1, 5, 5), 4)])
+def test_fit_window_makes_the_map_about_twice_as_wide_as_high(shape, per_row):
+    win = fit_window(map_window(shape), shape)
+    assert win.per_row == per_row
+    z = weight_map_figure(torch.randn(*shape), window=win).data[0].z
+    assert 1.2 <= z.shape[1] / z.shape[0] <= 3.2, z.shape  # a slide's figure area is about 2:1
+    # every filter and channel is still in the map: the hover names each (filter, channel) once
+    cells = {tuple(c) for row in weight_map_figure(torch.randn(*shape), window=win).data[0].customdata for c in row}
+    assert {(f, c) for f in range(shape[0]) for c in range(min(shape[1], win.channels))} <= cells
+
+
+def test_weight_map_one_channel_columns_follow_filters_per_row():
+    assert tuple(weight_map(torch.randn(8, 1, 3, 3), filters_per_row=4).z.shape) == (9, 17)  # 2 rows x 4 tiles, padded
+    assert tuple(weight_map(torch.randn(8, 1, 3, 3)).z.shape) == (13, 13)  # default: near-square, 3 x 3 tiles

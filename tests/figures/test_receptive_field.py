@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from cnnviz.figures.receptive_field import (
-    BOX, activation_picture, depth_chart, erf_coverage, erf_figure, erf_size_table, field_on_image, jump_latex,
-    recurrence_latex, unit_at,
+    BOX, activation_picture, depth_chart, erf_coverage, erf_figure, erf_size_table, field_on_image, fields_on_image,
+    jump_latex, recurrence_figure, recurrence_latex, unit_at,
 )
 from cnnviz.figures.render import colormap
 from cnnviz.methods.receptive_field import EffectiveReceptiveField, ReceptiveField, receptive_fields, recurrence_steps
@@ -96,3 +96,26 @@ def test_erf_size_table_and_coverage():
     assert table[3] == "| ±2σ (95 %) | 6.0 px | 2.0 px |"
     assert table[4] == "| theoretical (on the image) | 7 px | 7 px |"
     assert erf_coverage(erf) == pytest.approx(6 * 2 / 49)
+
+
+def test_recurrence_figure_is_the_pyramid_of_the_recurrence():
+    rf = receptive_fields(NET, (1, 16, 16))["2"]
+    steps = recurrence_steps(NET, "2", input_size=(1, 16, 16))
+    fig = recurrence_figure(steps, rf)
+    bars = fig.data[0]
+    assert list(bars.x) == [1, 3, 6, 8]  # one unit, then r in units of each layer below, down to the pixels
+    assert list(bars.base) == [-0.5, -1.5, -3.0, -4.0]  # centred
+    assert bars.y[0].endswith("2 (one unit)") and bars.y[-1].endswith("input image (pixels)")
+    notes = [a.text for a in fig.layout.annotations]
+    assert notes[0] == "r = 1" and notes[2].startswith("r = 2·3 + (2 − 2) = 6")
+
+
+def test_fields_on_image_draws_each_layers_centre_unit_box():
+    fields = receptive_fields(NET, (1, 16, 16))
+    fig = fields_on_image(np.zeros((16, 16), np.uint8), [fields["0"], fields["2"]])
+    boxes = fig.data[1:]
+    assert [b.name for b in boxes] == ["0: 3×3 px", "2: 8×8 px"]
+    # layer 0's map is 14x14: its centre unit (7, 7) sees rows/cols 7..9
+    t, le, b, r = fields["0"].box(7, 7)
+    assert (t, le, b, r) == (7.0, 7.0, 10.0, 10.0)
+    assert min(boxes[0].x) == le - 0.5 and max(boxes[0].y) == b - 0.5
