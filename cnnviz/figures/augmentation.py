@@ -36,6 +36,64 @@ def strip(images: torch.Tensor, cols: int | None = None) -> np.ndarray:
     return to_uint8(grid)
 
 
+KEPT_RGB, CHANGED_RGB = (46, 125, 50), (198, 40, 40)  # green: the clean prediction kept; red: changed
+
+
+def sample_grid(arrays: list[np.ndarray], labels: list[str], kept: list[bool], cols: int, side: int,
+                font_size: int = 18, frame: int = 4) -> np.ndarray:
+    """Augmented samples as one picture (a slide's figure): ``cols`` per row, each ``side`` px (small images
+    enlarged with nearest neighbour), in a green frame where the prediction is the clean one and a red frame where
+    it changed, with its label (one or more lines) under it in the same colour.
+
+    Examples::
+
+        >>> sample_grid([np.zeros((28, 28), np.uint8)] * 3, ["7 90%"] * 3, [True, False, True], cols=2, side=56).shape
+        (202, 146, 3)
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    lines = max((str(t).count("\n") + 1 for t in labels), default=1)
+    band, pad, outer = lines * (font_size + 4) + 6, 6, side + 2 * frame
+    n = len(arrays)
+    cols = max(1, min(cols, n))
+    rows = max(1, -(-n // cols))
+    canvas = Image.new("RGB", (pad + cols * (outer + pad), pad + rows * (outer + band + pad)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=font_size)
+    for i, (arr, label, ok) in enumerate(zip(arrays, labels, kept)):
+        img = Image.fromarray(np.asarray(arr)).convert("RGB")
+        img = img.resize((side, side), Image.BOX if img.width > side else Image.NEAREST)
+        r, c = divmod(i, cols)
+        x0, y0 = pad + c * (outer + pad), pad + r * (outer + band + pad)
+        colour = KEPT_RGB if ok else CHANGED_RGB
+        draw.rectangle((x0, y0, x0 + outer - 1, y0 + outer - 1), fill=colour)
+        canvas.paste(img, (x0 + frame, y0 + frame))
+        draw.multiline_text((x0 + outer / 2, y0 + outer + 3), str(label), fill=colour, font=font, anchor="ma",
+                            align="center", spacing=4)
+    return np.asarray(canvas)
+
+
+def sample_grid_shape(n: int, width: int, height: int, font_size: int = 18, lines: int = 1,
+                      frame: int = 4) -> tuple[int, int]:
+    """(columns, tile side) of the :func:`sample_grid` of ``n`` samples that covers most of ``width`` x ``height``
+    pixels, among the layouts whose last row is at least half full.
+
+    Examples::
+
+        >>> sample_grid_shape(16, 1180, 520)
+        (6, 129)
+    """
+    band, pad = lines * (font_size + 4) + 6, 6
+    best, best_area = (1, 1), 0
+    for cols in range(1, max(1, n) + 1):
+        rows = -(-n // cols)
+        side = min((width - pad) // cols - pad - 2 * frame, (height - pad) // rows - pad - band - 2 * frame)
+        area = (pad + cols * (side + 2 * frame + pad)) * (pad + rows * (side + 2 * frame + band + pad))
+        if side > 0 and 2 * (rows * cols - n) <= cols and area > best_area:
+            best, best_area = (cols, side), area
+    return best
+
+
 def _figure(title: str, xtitle: str, ytitle: str, height: int = 380) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title, xaxis_title=xtitle, yaxis_title=ytitle, font=FONT, height=height,

@@ -64,6 +64,25 @@ def labelled_grid(tiles: Sequence[np.ndarray], labels: Sequence[str] | None = No
     return np.asarray(canvas), GridLayout(n, cols, rows, side + band, side, pad)
 
 
+def fit_labelled_grid(n: int, width: int, height: int, pad: int = 6, band: int = 28) -> tuple[int, int]:
+    """(columns, tile side) that make the tiles of a :func:`labelled_grid` of ``n`` as large as possible within
+    ``width`` x ``height`` pixels (one line of labels: a ``band`` of 28 px at font size 18); the fewest columns
+    among equal sides. A slide uses it to fill its screen.
+
+    Examples::
+
+        >>> fit_labelled_grid(8, 1180, 540)   # 2 rows of 4: 962 x 540 px
+        (4, 233)
+    """
+    best = (1, 0)
+    for cols in range(1, max(1, n) + 1):
+        rows = math.ceil(n / cols)
+        side = min((width - pad) // cols - pad, (height - pad) // rows - pad - band)
+        if side > best[1]:
+            best = (cols, side)
+    return best[0], max(8, best[1])
+
+
 def strip_geometry(n: int, column_px: int = COLUMN_PX) -> tuple[int, int]:
     """(columns, tile side) of a strip of ``n`` patches: at most 8 per row, the whole strip fits ``column_px``.
 
@@ -178,20 +197,23 @@ def synthesis_side(input_side: int) -> int:
 
 
 def synthesis_grid(images01: torch.Tensor, captions: Sequence[str], values: torch.Tensor | None = None,
-                   column_px: int = 720) -> np.ndarray:
+                   column_px: int = 720, side: int | None = None) -> np.ndarray:
     """Synthesized images ``[N, C, H, W]`` (0..1) in rows that fit ``column_px``, each captioned (with its value).
+
+    ``side``: each image's side in pixels (default :func:`synthesis_side`; a slide passes the side that fills
+    the screen).
 
     Examples::
 
         >>> synthesis_grid(torch.zeros(2, 1, 28, 28), ["ch 0", "ch 1"], torch.tensor([1.0, 2.0])).shape
         (6 + 168 + 28 + 6, 6 + 2 * (168 + 6), 3)
     """
-    side = synthesis_side(images01.shape[-1])
+    side = side or synthesis_side(images01.shape[-1])
     arrs = [to_uint8(images01[i].detach().cpu()) for i in range(len(images01))]
     labels = [c + (f" = {float(values[i]):.2f}" if values is not None else "") for i, c in enumerate(captions)]
     cols = max(1, (column_px - 6) // (side + 6))
     return labelled_grid(arrs, labels, side=side, cols=cols, font_size=18)[0]
 
 
-__all__ = ["COLUMN_PX", "labelled_grid", "strip_geometry", "patch_strip", "grid_tile", "channel_grid", "draw_box",
+__all__ = ["COLUMN_PX", "labelled_grid", "fit_labelled_grid", "strip_geometry", "patch_strip", "grid_tile", "channel_grid", "draw_box",
            "unit_on_image", "channel_map", "synthesis_side", "synthesis_grid"]

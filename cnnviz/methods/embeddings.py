@@ -30,6 +30,7 @@ Examples::
 """
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import threading
@@ -628,6 +629,58 @@ class Embedding:
             return np.asarray(self._model.transform(z.astype(np.float32)), dtype=np.float32)
 
 
+_UMAP_LOCK = threading.Lock()
+_UMAP_READY = False
+
+
+def _umap():
+    """umap-learn (a slow import, done on first use), with its numba functions cached on disk.
+
+    umap-learn compiles its functions with numba on first use, in every process, without numba's disk cache:
+    the first UMAP of a server took 14-48 s on 2 busy cores (``smooth_knn_dist`` alone 10 s), the next ones
+    2-5 s. With the cache switched on (``Dispatcher.enable_caching``, numba's own mechanism, keyed by the
+    source file, so an upgrade of umap-learn recompiles), a machine compiles once; a later process loads the
+    compiled code in about a second.
+    """
+    global _UMAP_READY
+    import umap  # noqa: PLC0415  (slow import, only when asked for)
+
+    with _UMAP_LOCK:
+        if not _UMAP_READY:
+            from numba.core.dispatcher import Dispatcher
+
+            for name in ("umap.umap_", "umap.utils", "umap.layouts", "umap.distances", "umap.sparse", "umap.spectral"):
+                try:
+                    mod = importlib.import_module(name)
+                except ImportError:
+                    continue
+                for obj in list(vars(mod).values()):
+                    if isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache":
+                        try:
+                            obj.enable_caching()
+                        except Exception:  # noqa: BLE001 - no writable cache directory: compile as before
+                            pass
+            _UMAP_READY = True
+    return umap
+
+
+def warm_up() -> None:
+    """Import openTSNE (and the neighbour search it uses from 1,000 points) and umap-learn, and fit one small
+    UMAP: the numba code is compiled (first time on a machine) or loaded from the disk cache, so the first
+    t-SNE or UMAP a user asks for does not wait for it. Meant for a background thread; never raises."""
+    try:
+        import openTSNE  # noqa: F401, PLC0415
+
+        try:
+            import pynndescent  # noqa: F401, PLC0415
+        except ImportError:
+            pass
+        z = np.random.default_rng(0).normal(size=(300, 20)).astype(np.float32)
+        _umap().UMAP(n_components=2, n_neighbors=15, random_state=0, n_jobs=1, init="spectral").fit_transform(z)
+    except Exception:  # noqa: BLE001 - a warm-up only; the real call reports its own errors
+        pass
+
+
 def idle_threads() -> int:
     """Threads for openTSNE: the cores not already busy (by the 1-minute load average).
 
@@ -723,14 +776,16 @@ def embed(features: torch.Tensor | np.ndarray, method: str = "tsne", dim: int = 
                     ints_in_interval=1.5,
                     callbacks=cb if progress is not None else None, callbacks_every_iters=every, verbose=False)
         model = tsne.fit(z)
+        # the fit's progress report ends here: placing a point later (Embedding.project: openTSNE's transform runs
+        # the same optimiser) must not call it again (in the app it redrew a finished progress bar)
+        model.gradient_descent_params["callbacks"] = None
         # openTSNE's transform re-centres the reference embedding on its bounding box, in place;
         # centre it that way now so that points and projections share one frame
         model -= (np.asarray(model).min(0) + np.asarray(model).max(0)) / 2
         pts = np.asarray(model, dtype=np.float32)
         note = f"{pre_note}t-SNE (openTSNE, perplexity {perp:.0f}, {'FFT' if grad == 'fft' else 'Barnes-Hut'} gradients)"
     else:
-        import umap  # noqa: PLC0415  (slow import, only when asked for)
-
+        umap = _umap()
         nn_ = int(max(2, min(n_neighbors, n - 1)))
         _report(progress, 0.1, f"UMAP: neighbour graph (k={nn_}) and layout")
         model = umap.UMAP(n_components=dim, n_neighbors=nn_, min_dist=min_dist, random_state=seed, n_jobs=1,

@@ -66,3 +66,25 @@ def test_scramble_figure_band_and_mean_are_the_sweeps_numbers():
     assert list(hi.x) == [1, 4] and np.allclose(hi.y, [0.9, 0.5]) and np.allclose(lo.y, [0.8, 0.1])
     assert lo.fill == "tonexty" and np.allclose(mean.y, [0.85, 0.3]) and list(kept.y) == [1.0, 0.5]
     assert "2 shuffles per grid" in fig.layout.title.text and "'cat'" in fig.layout.title.text
+
+
+def test_sample_grid_frames_kept_green_and_changed_red():
+    tiles = [np.full((4, 4), 200, np.uint8)] * 3
+    g = fa.sample_grid(tiles, ["a 90%", "b 50%", "a 70%"], [True, False, True], cols=2, side=8, font_size=10, frame=2)
+    band = 10 + 4 + 6
+    assert g.shape == (6 + 2 * (12 + band + 6), 6 + 2 * (12 + 6), 3)
+    assert tuple(g[6, 6]) == fa.KEPT_RGB and tuple(g[6, 6 + 18]) == fa.CHANGED_RGB  # the frames' corners
+    assert tuple(g[6 + 2, 6 + 2]) == (200, 200, 200)  # the tile inside its frame
+    assert tuple(g[-7, -7]) == (255, 255, 255)  # the empty fourth cell
+
+
+def test_sample_grid_shape_fits_the_box_and_keeps_the_last_row_half_full():
+    for n in (8, 16, 32, 64):
+        for lines in (1, 3):
+            cols, side = fa.sample_grid_shape(n, 1200, 525, font_size=16, lines=lines)
+            g = fa.sample_grid([np.zeros((28, 28), np.uint8)] * n, ["x" + "\ny" * (lines - 1)] * n, [True] * n, cols,
+                               side, font_size=16)
+            assert g.shape[0] <= 525 and g.shape[1] <= 1200, (n, lines, g.shape)
+            rows = -(-n // cols)
+            assert 2 * (rows * cols - n) <= cols
+    assert fa.sample_grid_shape(16, 1180, 520) == (6, 129)

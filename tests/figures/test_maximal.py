@@ -117,3 +117,16 @@ def test_synthesis_grid_tiles_values_and_rows():
 def test_synthesis_grid_columns_follow_the_count(n, cols):
     grid = fx.synthesis_grid(torch.zeros(n, 1, 28, 28), [""] * n)
     assert grid.shape[1] == 6 + cols * (168 + 6)
+
+
+def test_fit_labelled_grid_fills_a_box_and_synthesis_grid_takes_the_side():
+    assert fx.fit_labelled_grid(8, 1180, 540) == (4, 233)  # 2 rows of 4: 962 x 540 px
+    assert fx.fit_labelled_grid(16, 1180, 560) == (6, 150)  # 3 rows of 6
+    cols, side = fx.fit_labelled_grid(1, 1180, 540)
+    assert (cols, side) == (1, 540 - 6 - 6 - 28)
+    for n in (1, 3, 8, 16, 64):
+        cols, side = fx.fit_labelled_grid(n, 1180, 540)
+        img, _ = fx.labelled_grid([np.zeros((28, 28), np.uint8)] * n, ["x"] * n, side=side, cols=cols)
+        assert img.shape[0] <= 540 and img.shape[1] <= 1180, n
+    grid = fx.synthesis_grid(torch.zeros(8, 1, 28, 28), [f"ch {i}" for i in range(8)], column_px=962, side=233)
+    assert grid.shape[:2] == (540, 962)

@@ -197,6 +197,28 @@ def test_projected_point_from_the_set_lands_on_itself(method):
         assert y[np.argsort(d)[:5]].tolist().count(y[i]) == 5  # inside its own cluster
 
 
+def test_placing_a_point_after_a_tsne_reports_nothing_to_the_fits_progress():
+    """openTSNE's transform runs the fit's optimiser with the fit's callbacks: in the app they redrew the
+    finished progress bar of the embedding while your image was being placed."""
+    x, _ = curves()
+    reports = []
+    emb = embed(torch.from_numpy(x), "tsne", 2, seed=0, n_jobs=1, progress=lambda f, t: reports.append(t))
+    done = len(reports)
+    emb.project(torch.from_numpy(x[:2]))
+    assert len(reports) == done and reports[-1] == "done"
+
+
+def test_warm_up_never_raises_and_leaves_umap_cached_on_disk():
+    from numba.core.dispatcher import Dispatcher
+    import umap.umap_
+
+    from cnnviz.methods import embeddings as em
+
+    em.warm_up()
+    fn = umap.umap_.smooth_knn_dist
+    assert isinstance(fn, Dispatcher) and type(fn._cache).__name__ != "NullCache"
+
+
 # ---------------------------------------------------------------------- neighbour scores
 def test_knn_accuracy_hand_worked():
     pts = np.array([[0.0], [0.1], [5.0], [5.1], [0.25]])
