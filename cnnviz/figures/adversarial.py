@@ -72,9 +72,13 @@ def predictions_figure(ex: A.AdversarialExample, k: int = 5) -> go.Figure:
     return fig
 
 
-def curve_figure(curves: Sequence[A.RobustnessCurve], names: Sequence[str] | None = None) -> go.Figure:
+def curve_figure(curves: Sequence[A.RobustnessCurve], names: Sequence[str] | None = None,
+                 noise: bool = True) -> go.Figure:
     """Accuracy against epsilon: a solid line for the attack and a dotted one for random noise of the same size,
     per model (the plain and the robust LeNet side by side when given two).
+
+    Args:
+        noise: also draw the random-noise lines (False: the attack's lines only, one per model).
 
     Examples::
 
@@ -91,9 +95,10 @@ def curve_figure(curves: Sequence[A.RobustnessCurve], names: Sequence[str] | Non
         colour = COLOURS[k % len(COLOURS)] if len(curves) > 1 else ATTACK_COLOUR
         fig.add_trace(go.Scatter(x=c.epsilons, y=c.attack_accuracy, mode="lines+markers", name=f"{who}{c.spec.label}",
                                  line=dict(color=colour, width=3)))
-        fig.add_trace(go.Scatter(x=c.epsilons, y=c.noise_accuracy, mode="lines+markers",
-                                 name=f"{who}random noise, same size",
-                                 line=dict(color=colour if len(curves) > 1 else NOISE_COLOUR, width=3, dash="dot")))
+        if noise:
+            fig.add_trace(go.Scatter(x=c.epsilons, y=c.noise_accuracy, mode="lines+markers",
+                                     name=f"{who}random noise, same size",
+                                     line=dict(color=colour if len(curves) > 1 else NOISE_COLOUR, width=3, dash="dot")))
     fig.update_layout(title=f"{ytitle.capitalize()} against ε on {first.n} images", xaxis_title=f"ε, {unit}",
                       yaxis_title=ytitle, font=FONT, height=420, margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(orientation="h", y=-0.25))

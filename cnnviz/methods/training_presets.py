@@ -18,13 +18,24 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from cnnviz.core.model import load_model
 from cnnviz.core.paths import cache_dir
 from cnnviz.core.zoo import BUNDLED
-from cnnviz.methods.training import StopFlag, TrainConfig, Trainer, should_stop
+from cnnviz.methods.training import (
+    NORMALIZATION,
+    History,
+    LogPoint,
+    StopFlag,
+    TrainConfig,
+    Trainer,
+    build_module,
+    should_stop,
+    weight_layers,
+)
 
 # ---------------------------------------------------------------------- vanishing gradients
 
@@ -58,6 +69,40 @@ def gradient_ratio(trainer: Trainer, last_points: int = 3) -> float:
     first = sum(p.grad_norms[0] for p in pts) / len(pts)
     last = sum(p.grad_norms[-1] for p in pts) / len(pts)
     return first / last if last > 0 else float("nan")
+
+
+def initial_gradients(configs: dict[str, TrainConfig], images: int = 64) -> dict[str, History]:
+    """The picture before any training: each config's fresh network (seeded as :class:`Trainer` builds it), one
+    batch of its first ``images`` training images, and the gradient norm of every weight layer, as a
+    :class:`History` with one report at step 0 (what the gradient-norm chart draws). Seconds on a CPU.
+
+    Examples::
+
+        >>> h = initial_gradients(vanishing_configs(labels=("plain sigmoid",)))["plain sigmoid"]
+        >>> h.points[0].grad_norms[0] / h.points[0].grad_norms[-1]   # tiny: the first layer gets no gradient
+    """
+    from cnnviz.core.datasets import load_dataset
+
+    out = {}
+    for label, cfg in configs.items():
+        ds = load_dataset(cfg.dataset, "train")
+        mean, std = NORMALIZATION[cfg.dataset]
+        x = (torch.from_numpy(np.array(ds.images[:images], copy=True)).float().div_(255).unsqueeze(1) - mean) / std
+        y = torch.from_numpy(np.array(ds.labels[:images], copy=True)).long()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            module = build_module(cfg, len(ds.classes))
+            module.train()
+            out_ = module(x)
+            loss = nn.functional.cross_entropy(out_, y)
+            loss.backward()
+        layers = weight_layers(module)
+        norms = tuple(float(w.grad.norm()) if w.grad is not None else 0.0 for _, w in layers)
+        acc = float((out_.argmax(1) == y).float().mean())
+        h = History([n for n, _ in layers], list(ds.classes))
+        h.points.append(LogPoint(0, 0.0, 0, float(loss.detach()), acc, None, norms, 0.0))
+        out[label] = h
+    return out
 
 
 # ---------------------------------------------------------------------- overfitting
@@ -158,6 +203,23 @@ def _transfer_trainer(source: str, method: str, n: int, steps: int, seed: int, d
     return Trainer(cfg, device=device, module=module, params=[{"params": head}, {"params": rest, "lr": 1e-4}])
 
 
+def _transfer_path(source: str, ns: tuple[int, ...], steps: int, seeds: tuple[int, ...]):
+    tag = f"{'-'.join(map(str, ns))}-s{steps}-seeds{'-'.join(map(str, seeds))}"
+    return cache_dir("training") / f"transfer-{source}-{tag}.json"
+
+
+def cached_transfer_curve(source: str = "lenet5-mnist", ns: tuple[int, ...] = (10, 50, 100, 500), steps: int = 200,
+                          seeds: tuple[int, ...] = (0, 1, 2)) -> TransferCurve | None:
+    """The complete curve :func:`transfer_curve` cached for these settings, or None (nothing is computed)."""
+    path = _transfer_path(source, ns, steps, seeds)
+    if not path.is_file():
+        return None
+    try:
+        return TransferCurve.from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError):
+        return None  # a damaged cache file is recomputed
+
+
 def transfer_curve(source: str = "lenet5-mnist", ns: tuple[int, ...] = (10, 50, 100, 500), steps: int = 200,
                    seeds: tuple[int, ...] = (0, 1, 2),
                    progress: Callable[[TransferCurve, str], None] | None = None, stop: StopFlag = None,
@@ -184,13 +246,11 @@ def transfer_curve(source: str = "lenet5-mnist", ns: tuple[int, ...] = (10, 50, 
     """
     if source not in TRANSFER_TARGET:
         raise ValueError(f"transfer starts from a bundled model: {sorted(TRANSFER_TARGET)}, not {source!r}")
-    tag = f"{'-'.join(map(str, ns))}-s{steps}-seeds{'-'.join(map(str, seeds))}"
-    path = cache_dir("training") / f"transfer-{source}-{tag}.json"
-    if cache and curve is None and path.is_file():
-        try:
-            return TransferCurve.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError):
-            pass  # a damaged cache file is recomputed
+    path = _transfer_path(source, ns, steps, seeds)
+    if cache and curve is None:
+        hit = cached_transfer_curve(source, ns, steps, seeds)
+        if hit is not None:
+            return hit
     curve = curve or TransferCurve(source, TRANSFER_TARGET[source], tuple(ns), steps, tuple(seeds))
     for n in ns:
         for method in TRANSFER_METHODS:

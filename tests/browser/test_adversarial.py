@@ -60,6 +60,8 @@ def test_adversarial_on_untrained_resnet18(server, page):
     assert_no_exception(page)
     assert page.get_by_text("untrained", exact=False).count() >= 1
     assert page.get_by_role("button", name="Find the smallest flipping ε").count() == 1  # too slow to run unasked
-    assert page.get_by_text("Robustness by training").count() == 0  # digit models only
+    # digit models only: the view says so and links to the bundled LeNet
+    assert page.get_by_text("resnet18 is not a digit model").count() == 1
+    assert page.get_by_role("link", name="Open it with LeNet-5").count() == 1
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=TIMEOUT)
     screenshot(page, "adversarial-resnet18")

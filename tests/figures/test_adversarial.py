@@ -56,6 +56,8 @@ def test_curve_figure_one_pair_of_lines_per_model():
     assert "500 images" in fig.layout.title.text
     two = fa.curve_figure([c, c], ["plain", "robust"])
     assert len(two.data) == 4 and two.data[2].name.startswith("robust:")
+    attack_only = fa.curve_figure([c, c], ["plain", "robust"], noise=False)
+    assert [t.name for t in attack_only.data] == ["plain: PGD-10 L∞", "robust: PGD-10 L∞"]
     unlabelled = A.RobustnessCurve("m", A.AttackSpec(), [0.0], [1.0], [1.0], n=6, labelled=False)
     assert fa.curve_figure([unlabelled]).layout.yaxis.title.text == "answers unchanged"
 

@@ -1,4 +1,5 @@
 """The training loop, its presets, export and the background runs, checked against independent references."""
+import dataclasses
 import threading
 import time
 
@@ -12,7 +13,15 @@ from cnnviz.core.model import load_model
 from cnnviz.core.networks import DeepCNN, LeNet5
 from cnnviz.methods import training_runs
 from cnnviz.methods.training import LogPoint, TrainConfig, Trainer, TrainingError, bundled_config, card_of, load_trained
-from cnnviz.methods.training_presets import gradient_ratio, run_comparison, transfer_curve, vanishing_configs
+from cnnviz.methods.training_presets import (
+    TransferCurve,
+    cached_transfer_curve,
+    gradient_ratio,
+    initial_gradients,
+    run_comparison,
+    transfer_curve,
+    vanishing_configs,
+)
 from cnnviz.methods.training_runs import RunLimitError, RunManager
 
 from ..conftest import run_in_threads
@@ -132,6 +141,33 @@ def test_vanishing_gradient_preset_after_one_epoch():
     assert all(t.done and len(t.history.layers) == 21 for t in trainers.values())  # 20 convs + the linear head
     assert gradient_ratio(trainers["plain sigmoid"]) < 1e-3
     assert gradient_ratio(trainers["residual BN + ReLU"]) > 1e-1
+
+
+def test_initial_gradients_show_the_vanishing_gradient_before_training():
+    configs = vanishing_configs(labels=("plain sigmoid", "residual BN + ReLU"))
+    hs = initial_gradients(configs, images=32)
+    for label, h in hs.items():
+        assert len(h.layers) == 21 and len(h.points) == 1 and h.points[0].step == 0
+    ratio = {k: h.points[0].grad_norms[0] / h.points[0].grad_norms[-1] for k, h in hs.items()}
+    assert ratio["plain sigmoid"] < 1e-6 < 1e-2 < ratio["residual BN + ReLU"]
+    # the same network a Trainer starts from: its first report's gradients are of the same size
+    t = Trainer(dataclasses.replace(configs["plain sigmoid"], train_size=32, batch_size=32, log_every=1), device="cpu")
+    t.run(stop=lambda: t.step >= 1)
+    assert t.history.points[0].grad_norms[-1] == pytest.approx(hs["plain sigmoid"].points[0].grad_norms[-1], rel=1e-4)
+
+
+def test_cached_transfer_curve_reads_only_a_complete_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path))
+    assert cached_transfer_curve("lenet5-mnist", ns=(10,)) is None
+    curve = TransferCurve("lenet5-mnist", "fashion-mnist", (10,), 200, (0, 1, 2),
+                          {m: {10: 0.5} for m in ("from scratch", "frozen features, new head", "fine-tuned, small lr")})
+    path = tmp_path / "training" / "transfer-lenet5-mnist-10-s200-seeds0-1-2.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(__import__("json").dumps(curve.to_json()))
+    assert cached_transfer_curve("lenet5-mnist", ns=(10,)).accuracy == curve.accuracy
+    assert transfer_curve("lenet5-mnist", ns=(10,)).accuracy == curve.accuracy  # the same file
+    path.write_text("{not json")
+    assert cached_transfer_curve("lenet5-mnist", ns=(10,)) is None
 
 
 @pytest.mark.slow
