@@ -22,7 +22,10 @@ def _load(name: str) -> decks.Deck:
             raise decks.DeckError("this session's deck is empty: add views with 'Add this view to the deck' in the "
                                   "sidebar (Lecture deck), or upload a deck there.")
         return d
-    return decks.load_bundled(name)
+    from cnnviz.ui import deck_export
+
+    handed = deck_export.shared(name)  # the player's own export, in a headless browser
+    return handed if handed is not None else decks.load_bundled(name)
 
 
 def _go(k: int) -> None:
@@ -80,7 +83,7 @@ def _export(deck: decks.Deck) -> None:
 
 
 def play() -> None:
-    bundled = decks.bundled_decks()
+    bundled = decks.server_decks()
     names = list(bundled) + ([deck_builder.SESSION] if deck_builder.session_deck().slides else [])
     name = state.get_param("deck", names[0] if names else "")
     n = state.get_param("slide", 1, int)

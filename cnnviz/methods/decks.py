@@ -17,6 +17,7 @@ table: callers pass the app's page paths in.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -246,9 +247,24 @@ def bundled_decks(folder: Path = DECKS_DIR) -> dict[str, Path]:
     return {p.stem: p for p in sorted(Path(folder).glob("*.json"))}
 
 
+EXTRA_DECKS_ENV = "CNNVIZ_DECKS"  # deck files a server is started with, beside the bundled ones (os.pathsep list)
+
+
+def server_decks(folder: Path = DECKS_DIR) -> dict[str, Path]:
+    """The bundled decks and the deck files named in ``$CNNVIZ_DECKS`` (``cnnviz deck export`` starts its
+    server so), short name -> path; a bundled name wins."""
+    extra = {}
+    for item in os.environ.get(EXTRA_DECKS_ENV, "").split(os.pathsep):
+        if item.strip():
+            p = Path(item.strip())
+            extra.setdefault(p.stem, p)
+    return {**extra, **bundled_decks(folder)}
+
+
 def load_bundled(name: str, folder: Path = DECKS_DIR) -> Deck:
-    """A bundled deck by its short name (``DeckError`` naming the bundled ones if there is none)."""
-    decks = bundled_decks(folder)
+    """A bundled deck (or one of ``$CNNVIZ_DECKS``) by its short name (``DeckError`` naming the bundled
+    ones if there is none)."""
+    decks = server_decks(folder)
     if name not in decks:
         raise DeckError(f"there is no bundled deck {name!r}. Bundled decks: {', '.join(decks) or 'none'}.")
     return load_deck(decks[name])

@@ -144,7 +144,8 @@ def _slide_editor(deck: Deck) -> None:
     i = st.selectbox("Slide", range(1, n + 1), key="deckb_pick",
                      format_func=lambda k: f"{k}. {deck.slides[k - 1].title}") - 1
     s = deck.slides[i]
-    for field, widget in (("title", st.text_input), ("link", st.text_input), ("note", st.text_area)):
+    for field, widget in (("title", st.text_input), ("view", st.text_input), ("link", st.text_input),
+                          ("note", st.text_area)):
         wkey = f"deckb_{field}_{i}_{ver}"
         widget(field.capitalize(), value=getattr(s, field), key=wkey, on_change=_edit, args=(i, field, wkey))
     c1, c2, c3 = st.columns(3)

@@ -1,10 +1,11 @@
 """``cnnviz deck export DECK.json OUT/``: one PNG per slide and an index page, through headless Chromium.
 
-Each slide's link is opened in presenter view in a headless Chromium (Playwright, driving the
-system's Chromium: Playwright cannot download its own browser offline), the page is left to
-finish its run, scrolled to the slide's ``#anchor`` and the screen (16:9) is saved. The command
-line starts the app on a free loopback port for the export; the deck player exports against the
-server it runs on.
+Each slide is opened in the deck player itself (``/deck?deck=<name>&slide=<n>``, presenter view) in a
+headless Chromium (Playwright, driving the system's Chromium: Playwright cannot download its own browser
+offline), left to finish its run, and the 16:9 screen is saved: the PNG is exactly what the player shows
+(1280x720 CSS pixels, at 1.5x: 1920x1080 pixels). The command line starts the app on a free loopback
+port with the deck file among the server's decks (``$CNNVIZ_DECKS``); the player exports against the
+server it runs on, handing the deck over in a server-wide table (``share``).
 """
 from __future__ import annotations
 
@@ -13,21 +14,27 @@ import contextlib
 import html
 import io
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from cnnviz.appserver import app_command, free_port, stop, wait_healthy
 from cnnviz.errors import CnnvizError
+from cnnviz.core.paths import DECKS_DIR
 from cnnviz.figures.export import chromium_path
-from cnnviz.methods.decks import Deck, DeckError, link_problems, load_bundled, load_deck, make_link, split_link
+from cnnviz.methods.decks import (EXTRA_DECKS_ENV, Deck, DeckError, bundled_decks, link_problems, load_bundled,
+                                  load_deck)
 from cnnviz.ui.nav import available_pages
 
-SIZE = (1920, 1080)
+SIZE = (1280, 720)  # the player's layout (CSS pixels)
+SCALE = 1.5  # device pixels per CSS pixel: 1920x1080 PNGs
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 # Streamlit 1.67 marks its root element with the script's state: idle once the run has finished.
@@ -59,16 +66,36 @@ def _browser_path() -> str:
     return path
 
 
-def slide_url(base: str, link: str) -> str:
-    """The absolute URL that shows a slide's link in presenter view.
+def player_url(base: str, deck_name: str, n: int) -> str:
+    """The absolute URL of slide ``n`` of a deck in the player, in presenter view.
 
     Examples::
 
-        >>> slide_url("http://127.0.0.1:8501", "/arithmetic?ar_k=3#the-sliding-window")
-        'http://127.0.0.1:8501/arithmetic?ar_k=3&present=1#the-sliding-window'
+        >>> player_url("http://127.0.0.1:8501", "limits-of-cnns", 3)
+        'http://127.0.0.1:8501/deck?deck=limits-of-cnns&slide=3&present=1'
     """
-    path, params, anchor = split_link(link)
-    return base.rstrip("/") + make_link(path, {**params, "present": "1"}, anchor)
+    return f"{base.rstrip('/')}/deck?" + urlencode({"deck": deck_name, "slide": n, "present": 1})
+
+
+_SHARED: OrderedDict[str, Deck] = OrderedDict()  # token -> deck, for the player's own export
+_SHARED_LOCK = threading.Lock()
+
+
+def share(deck: Deck) -> str:
+    """Make ``deck`` playable by any session of this server under an unguessable name (the export's
+    headless browser is a session of its own); the 16 most recent are kept."""
+    name = f"shared-{secrets.token_urlsafe(12)}"
+    with _SHARED_LOCK:
+        _SHARED[name] = deck
+        while len(_SHARED) > 16:
+            _SHARED.popitem(last=False)
+    return name
+
+
+def shared(name: str) -> Deck | None:
+    """A deck handed over by :func:`share` (None for any other name)."""
+    with _SHARED_LOCK:
+        return _SHARED.get(name)
 
 
 def _wait_idle(page, timeout_ms: float) -> None:
@@ -80,8 +107,8 @@ def _wait_idle(page, timeout_ms: float) -> None:
 
 
 def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progress | None = None,
-                stop: Callable[[], bool] | None = None, size: tuple[int, int] = SIZE,
-                timeout_s: float = 180) -> list[Path]:
+                stop: Callable[[], bool] | None = None, size: tuple[int, int] = SIZE, scale: float = SCALE,
+                timeout_s: float = 180, deck_name: str = "") -> list[Path]:
     """Write ``slide-01.png`` … and ``index.html`` for ``deck`` into ``out_dir``; returns the PNG paths.
 
     Args:
@@ -90,8 +117,10 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
         base_url: the running app, e.g. ``http://127.0.0.1:8501``.
         progress: called as ``progress(done, total, message)``.
         stop: polled between slides; True ends the export early (the slides so far are kept).
-        size: the browser window, in CSS pixels.
+        size: the browser window, in CSS pixels (the player is laid out for 1280x720).
+        scale: device pixels per CSS pixel (the PNG is ``size`` times ``scale``).
         timeout_s: the longest one slide may take to finish its run.
+        deck_name: the name the server's player knows the deck by (default: ``deck.name``).
 
     Examples::
 
@@ -103,12 +132,13 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
     sync_playwright, PlaywrightError = _playwright()
     exe = _browser_path()
     known = {p.url_path for p in available_pages()}
+    name = deck_name or deck.name
     written: list[Path] = []
     rows = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
+            ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=scale)
             page = ctx.new_page()
             for i, slide in enumerate(deck.slides, 1):
                 if stop is not None and stop():
@@ -116,20 +146,13 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
                 if progress:
                     progress(i - 1, len(deck), f"Slide {i} of {len(deck)}: {slide.title}")
                 png = out / f"slide-{i:02d}.png"
-                problem = " ".join(link_problems(slide.link, known))
+                problem = " ".join(link_problems(slide.link, known, slide.view))
                 try:
                     if problem:
                         raise DeckError(problem)
-                    url = slide_url(base_url, slide.link)
-                    page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
+                    page.goto(player_url(base_url, name, i), wait_until="domcontentloaded", timeout=timeout_s * 1000)
                     _wait_idle(page, timeout_s * 1000)
-                    if slide.anchor:
-                        target = page.locator(f"[id='{slide.anchor}']")
-                        if target.count():
-                            target.first.scroll_into_view_if_needed()
-                            page.evaluate("() => window.scrollBy(0, 0)")
-                            page.wait_for_timeout(300)
-                    page.screenshot(path=str(png))
+                    page.screenshot(path=str(png))  # the screen, as the player shows it
                     written.append(png)
                 except DeckError as e:
                     problem = str(e)
@@ -168,12 +191,19 @@ def zip_folder(folder: str | Path) -> bytes:
 
 
 @contextlib.contextmanager
-def serve_app(timeout_s: float = 120, log: Path | None = None) -> Iterator[str]:
-    """Start the app on a free loopback port for the duration of the block; yields its base URL."""
+def serve_app(timeout_s: float = 120, log: Path | None = None, deck_files: tuple[Path, ...] = ()) -> Iterator[str]:
+    """Start the app on a free loopback port for the duration of the block; yields its base URL.
+
+    Args:
+        deck_files: deck JSON files the server's player offers beside the bundled ones (by file stem).
+    """
     port = free_port()
     cmd = app_command(port, "--theme.base", "light")
     sink = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ))
+    env = dict(os.environ)
+    if deck_files:
+        env[EXTRA_DECKS_ENV] = os.pathsep.join(str(Path(p).resolve()) for p in deck_files)
+    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_healthy(url, timeout_s, proc):
@@ -197,15 +227,16 @@ def export_zip_from_app(deck: Deck, progress: Progress | None = None) -> bytes:
     if not base:
         raise DeckExportError("the app's own address is unknown here; use `cnnviz deck export DECK.json OUT/`.")
     with tempfile.TemporaryDirectory(prefix="cnnviz-deck-") as tmp:
-        export_deck(deck, tmp, base, progress=progress)
+        export_deck(deck, tmp, base, progress=progress, deck_name=share(deck))
         return zip_folder(tmp)
 
 
-def _read_deck(arg: str) -> Deck:
+def _read_deck(arg: str) -> tuple[Deck, tuple[Path, ...]]:
+    """The deck, and the file the export's server must offer (none for a bundled deck)."""
     p = Path(arg)
     if p.suffix.lower() == ".json" or p.exists():
-        return load_deck(p)
-    return load_bundled(arg)  # a bundled deck by name
+        return load_deck(p), () if p.resolve().parent == DECKS_DIR.resolve() else (p,)
+    return load_bundled(arg), ()  # a bundled deck by name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,25 +248,29 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("deck", help="a deck JSON file, or the name of a bundled deck")
     ex.add_argument("out", help="output folder (created)")
     ex.add_argument("--zip", action="store_true", help="also write OUT.zip")
-    ex.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="window size, WxH (default %(default)s)")
+    ex.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="window size in CSS pixels, WxH (default "
+                    "%(default)s: the player's layout)")
+    ex.add_argument("--scale", type=float, default=SCALE, help="device pixels per CSS pixel (default %(default)s: "
+                    "1920x1080 PNGs)")
     sub.add_parser("list", help="list the bundled decks")
     a = ap.parse_args(argv)
     if a.cmd == "list":
-        from cnnviz.methods.decks import bundled_decks
-
         for name, path in bundled_decks().items():
             d = load_deck(path)
             print(f"{name}  ({len(d)} slides)  {d.title}")
         return 0
     try:
         w, h = (int(v) for v in a.size.lower().split("x"))
-        deck = _read_deck(a.deck)
+        deck, files = _read_deck(a.deck)
         _browser_path()
         _playwright()
         if not deck.slides:
             raise DeckError(f"the deck {a.deck!r} has no slides.")
-        with serve_app() as url:
-            pngs = export_deck(deck, a.out, url, size=(w, h),
+        if files and deck.name in bundled_decks():
+            raise DeckError(f"the deck file {a.deck!r} has the name of a bundled deck ({deck.name!r}): rename "
+                            "the file.")
+        with serve_app(deck_files=files) as url:
+            pngs = export_deck(deck, a.out, url, size=(w, h), scale=a.scale,
                                progress=lambda i, t, msg: print(f"[{i}/{t}] {msg}", flush=True))
         if a.zip:
             Path(str(Path(a.out)) + ".zip").write_bytes(zip_folder(a.out))

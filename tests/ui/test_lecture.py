@@ -1,13 +1,14 @@
 """Presenter view, the deck player and the deck builder, in Streamlit's AppTest."""
+import html
 import json
-import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.methods import decks
-from cnnviz.ui.nav import PAGES
+from cnnviz.ui import deck_builder, view
+from cnnviz.ui.page import page_views
 
 
 def _app() -> AppTest:
@@ -21,11 +22,6 @@ def _open(at: AppTest, page: str, **params) -> AppTest:
     return at.run()
 
 
-def _slug(text: str) -> str:
-    """Streamlit's heading anchor: the words of the heading, lower case, joined by '-'."""
-    return "-".join(w for w in re.split(r"[^0-9a-z]+", text.lower()) if w)
-
-
 def _texts(els) -> str:
     return " ".join(str(e.value) for e in els)
 
@@ -33,10 +29,9 @@ def _texts(els) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(decks.bundled_decks()))
 def test_every_bundled_slide_restores_a_real_view(name):
-    """Each slide's page exists and uses every parameter of its link (no 'ignored' notice), and its
-    anchor is one of the page's headings."""
+    """Each slide shows one view of its link's page, uses every parameter of its link (no 'ignored'
+    notice), and an old-style ``#anchor`` names that view."""
     deck = decks.load_bundled(name)
-    titles = {p.url_path: p.title for p in PAGES}
     at = _app().run()
     _open(at, "deck.py", deck=name, slide="1")
     for i, slide in enumerate(deck.slides, 1):
@@ -45,15 +40,17 @@ def test_every_bundled_slide_restores_a_real_view(name):
         where = f"{name} slide {i} ({slide.link})"
         assert not at.exception, (where, [e.value for e in at.exception])
         assert at.query_params["slide"] == str(i) and at.query_params["deck"] == name, where
-        assert f"**{i} / {len(deck)}**" in _texts(at.markdown), where
-        assert titles[slide.path] in _texts(at.title), where
+        assert f"{i} / {len(deck)}" in _texts(at.markdown), where
+        assert f"cnnviz-slide-title'>{html.escape(slide.title)}</h2>" in _texts(at.markdown), where
+        shown = at.session_state[deck_builder.VIEW_ID]
+        assert shown in page_views(slide.path) and (not slide.view or shown == slide.view), (where, shown)
         assert "does not use" not in _texts(at.warning) + _texts(at.error), where
         assert "Ignored link parameter" not in _texts(at.toast), (where, _texts(at.toast))
         for k, v in slide.params.items():  # the view kept every value of the link (defaults drop out of the URL)
             assert at.query_params.get(k, v) == v, (where, k, at.query_params.get(k))
         if slide.anchor:
-            heads = {_slug(h.value) for h in list(at.header) + list(at.subheader)}
-            assert slide.anchor in heads, (where, sorted(heads))
+            v = view.get(shown)
+            assert slide.anchor in (v.anchor, *v.anchors), (where, shown, v.anchors)
 
 
 def test_present_flag_survives_page_switches_and_is_in_the_link():
@@ -107,11 +104,13 @@ def test_deck_builder_adds_reorders_edits_and_downloads():
     _open(at, "kernels.py")
     at.button(key="deckb_add").click().run()
     slides = at.session_state["_deck_slides"]
-    assert [s["title"] for s in slides] == ["Three by three", "Filter kernels"]
+    first_kernels_view = view.get(page_views("kernels")[0])  # the slide shows one view: the one picked (the first)
+    assert [s["title"] for s in slides] == ["Three by three", first_kernels_view.title]
     assert slides[0]["link"] == "/arithmetic?ar_k=3" and slides[0]["note"] == "A small kernel."
-    assert slides[1]["link"].startswith("/kernels")
+    assert slides[0]["view"] == page_views("arithmetic")[0]
+    assert slides[1]["link"].startswith("/kernels") and slides[1]["view"] == first_kernels_view.id
     at.button(key="deckb_up").click().run()  # the editor shows the last added slide: move it up
-    assert [s["title"] for s in at.session_state["_deck_slides"]] == ["Filter kernels", "Three by three"]
+    assert [s["title"] for s in at.session_state["_deck_slides"]] == [first_kernels_view.title, "Three by three"]
     title_key = next(t.key for t in at.text_input if t.key.startswith("deckb_title_0_"))
     at.text_input(key=title_key).set_value("Kernels").run()
     assert at.session_state["_deck_slides"][0]["title"] == "Kernels"
