@@ -39,11 +39,11 @@ run: $(VENV)/.installed
 	$(VENV)/bin/cnnviz run --port $(PORT)
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check cnnviz tests
+	$(VENV)/bin/ruff check cnnviz tests pages app.py setup.py
 
 # the wider style set (long lines, import order, bugbear, pyupgrade): reported, not yet enforced
 lint-all: $(VENV)/.installed-dev
-	-$(VENV)/bin/ruff check cnnviz tests --select E,W,I,B,UP --statistics
+	-$(VENV)/bin/ruff check cnnviz tests pages app.py setup.py --select E,W,I,B,UP --statistics
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent green.
 test: $(VENV)/.installed-dev chromium proxy lint

@@ -5,6 +5,7 @@
     cnnviz bench [...]     benchmarks (``python -m cnnviz.bench``)
     cnnviz train NAME      train a bundled model (``python -m cnnviz.train``)
     cnnviz deck export DECK.json OUT/   one PNG per slide of a lecture deck, and an index.html
+    cnnviz uibench [--models M,N]       slider step and warm load per page, in headless Chromium
     cnnviz precompute index|features --model M --data FOLDER --out DIR [--workers K]
 
 Each subcommand is a module with a ``main(argv)``; the table below is the one list of them.
@@ -27,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deck": ("cnnviz.ui.deck_export", "lecture decks: `deck export DECK.json OUT/` (one PNG per slide), `deck list`"),
     "precompute": ("cnnviz.precompute", "dataset-wide work once for all replicas: `precompute index|features --model M "
                    "--data FOLDER --out DIR [--workers K]`"),
+    "uibench": ("cnnviz.bench.ui", "what a user waits for, per page, in headless Chromium at 1280x720: a slider step "
+                "and a warm page load (`uibench [--models M,N] [--pages P,Q] [--json]`)"),
     "loadtest": ("cnnviz.bench.load", "N concurrent browser sessions against the app or the proxy (loopback): "
                  "`loadtest --sessions N --passes P [--url U] [--replicas K]`"),
 }

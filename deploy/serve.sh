@@ -55,7 +55,7 @@ start() {
     (
       export CNNVIZ_REPLICAS="$REPLICAS" CNNVIZ_THREADS="${CNNVIZ_THREADS:-$share}"
       cd "$ROOT"
-      exec "${pin[@]}" "$PYTHON" -m streamlit run "$ROOT/cnnviz/ui/app.py" --server.port "$port" \
+      exec "${pin[@]}" "$PYTHON" -m streamlit run "$ROOT/app.py" --server.port "$port" \
         --server.address 127.0.0.1 --server.headless true --server.fileWatcherType none \
         --server.runOnSave false --browser.gatherUsageStats false --server.maxUploadSize 300 \
         --theme.base light --theme.primaryColor "#4C78A8"

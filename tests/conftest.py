@@ -64,3 +64,18 @@ def run_in_threads(work, n: int = 8) -> list[BaseException]:
     for t in threads:
         t.join()
     return errors
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """``pip wheel`` of a copy of the checkout (an in-tree build would leave build/ behind): the wheel's path."""
+    import shutil
+    import subprocess
+
+    src = out_dir / "src"
+    skip = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "test-artifacts", "__pycache__",
+                                  ".cache", ".pytest_cache", "_bundle")
+    shutil.copytree(ROOT, src, ignore=skip)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+                        "-w", str(out_dir / "dist"), "-q"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return next((out_dir / "dist").glob("cnnviz-*.whl"))

@@ -1,24 +1,57 @@
-"""The installable package: every data file is declared as package data, and the `cnnviz` command answers."""
-import fnmatch
+"""The repository layout and the installable package: app.py, pages/ and assets/ at the top, carried by the
+wheel inside the package; the `cnnviz` command answers."""
 import subprocess
 import sys
-import tomllib
-from pathlib import Path
+import zipfile
 
-from .conftest import ROOT
+import pytest
 
-PACKAGE = ROOT / "cnnviz"
+from .conftest import ROOT, build_wheel
 
 
-def test_every_data_file_ships_in_the_wheel():
-    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = conf["tool"]["setuptools"]["package-data"]["cnnviz"]
-    data = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-            and (p.suffix != ".py" or not (p.parent / "__init__.py").exists())]
-    missing = [f for f in data if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
-    assert missing == [], f"files an installed package would lack (add them to package-data): {missing}"
-    assert any(f.startswith("assets/models/") for f in data) and "ui/app_pages/home.py" in data
+def test_the_top_level_is_the_layout_a_streamlit_app_is_deployed_from():
+    for name in ("app.py", "pages", "cnnviz", "assets", "tests", "requirements.txt", "README.md"):
+        assert (ROOT / name).exists(), name
+    assert (ROOT / "requirements.txt").read_text().split("\n")[-2:] == [".", ""]  # installs pyproject's package
+    # every page file is named after its URL path: a fresh server's first request looks it up by file name
+    from cnnviz.ui.nav import PAGES
+
+    for p in PAGES:
+        assert p.exists and p.file == f"{p.url_path or 'home'}.py", p.file
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert not [f for f in tracked if ".egg-info/" in f or f.startswith(("build/", "dist/"))]
+
+
+def test_paths_read_the_checkout_here():
+    from cnnviz.core import paths
+
+    assert paths.ROOT == ROOT and paths.APP_SCRIPT == ROOT / "app.py" and paths.PAGES_DIR == ROOT / "pages"
+    assert (paths.MODELS_DIR / "lenet5-mnist.safetensors").is_file()
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def test_every_bundled_file_ships_in_the_wheel(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    want = ["app.py"] + [p.relative_to(ROOT).as_posix() for top in ("pages", "assets")
+                         for p in (ROOT / top).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    missing = [f for f in want if f"cnnviz/_bundle/{f}" not in names]
+    assert missing == [], f"files an installed package would lack: {missing[:10]}"
+    assert "cnnviz/core/paths.py" in names and "cnnviz/ui/views/activations.py" in names
+
+
+def test_an_unpacked_wheel_finds_its_files_in_the_package(wheel, tmp_path):
+    zipfile.ZipFile(wheel).extractall(tmp_path)
+    code = ("from cnnviz.core import paths; import cnnviz; print(paths.ROOT); print(paths.APP_SCRIPT.is_file(), "
+            "(paths.MODELS_DIR / 'lenet5-mnist.safetensors').is_file(), (paths.PAGES_DIR / 'activations.py').is_file())")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    root, flags = r.stdout.split("\n")[:2]
+    assert root == str(tmp_path / "cnnviz" / "_bundle") and flags == "True True True"
 
 
 def test_cnnviz_command_lists_its_subcommands():
@@ -28,11 +61,3 @@ def test_cnnviz_command_lists_its_subcommands():
         assert f"  {cmd}" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "cnnviz", "frobnicate"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown command 'frobnicate'" in bad.stderr
-
-
-def test_assets_are_found_from_the_package_not_the_checkout():
-    from cnnviz.core import paths
-
-    assert paths.ASSETS == Path(paths.__file__).resolve().parents[1] / "assets"
-    assert (paths.MODELS_DIR / "lenet5-mnist.safetensors").is_file() and paths.APP_SCRIPT.is_file()
-    assert not (paths.APP_SCRIPT.parent / "pages").exists(), "a pages/ folder beside the entry: legacy multipage mode"

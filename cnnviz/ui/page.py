@@ -33,11 +33,13 @@ class Page:
         path: its URL path (``""`` for Home), the row of ``nav.PAGES`` that gives its title and icon.
         intro: one paragraph on the concept (Markdown).
         views: the ids of its views, top to bottom.
+        heading: the page's title on the page, when it differs from its name in the navigation.
     """
 
     path: str
     intro: str = ""
     views: tuple[str, ...] = field(default_factory=tuple)
+    heading: str = ""
 
     @property
     def spec(self) -> PageSpec:
@@ -61,7 +63,7 @@ class Page:
             st.page_link(str(self.spec.path), label=f"{self.spec.title}: every view", icon=":material/arrow_back:")
             view.run_view(one)
             return
-        st.title(self.spec.title)
+        st.title(self.heading or self.spec.title)
         if self.intro:
             st.markdown(self.intro)
         widgets.untrained_badge(ctx.model)

@@ -44,6 +44,8 @@ h1 {{ font-size: 2rem !important; }}
 .st-key-cnnviz-slide-bar h2.cnnviz-slide-title {{ font-size: 1.45rem; margin: 0; padding: 0; line-height: 1.2; }}
 .cnnviz-slide-count {{ font-size: 0.8rem; color: #666; white-space: nowrap; }}
 .st-key-cnnviz-slide-bar button {{ min-height: 0; padding: 0.15rem 0.5rem; font-size: 0.8rem; }}
+.st-key-deck_prev [data-testid="stMarkdownContainer"], .st-key-deck_next [data-testid="stMarkdownContainer"] {{
+  display: none; }}
 .st-key-cnnviz-slide-bar kbd, .st-key-cnnviz-slide-bar [data-testid="stButtonShortcut"] {{ display: none; }}
 .st-key-cnnviz-slide-bar [data-testid="stMarkdownContainer"] p {{ margin: 0; }}
 .st-key-cnnviz-slide-body [data-testid="stImage"] img {{ max-height: {SLIDE_FIGURE_PX}px; width: auto; max-width: 100%;

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic"
 
 
 def start_server(log_name: str = "server.log", extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the app (``streamlit run cnnviz/ui/app.py``) on a free loopback port; returns the process and URL
+    """Start the app (``streamlit run app.py``) on a free loopback port; returns the process and URL
     once ``/_stcore/health`` answers."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
@@ -96,7 +96,10 @@ def wait_idle(page, timeout: float = 120_000) -> None:
 
 
 def assert_no_exception(page) -> None:
+    """No exception box, and no view that failed (a view's failure is a message, the page goes on)."""
     assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").first.inner_text()
+    failed = page.get_by_text("This view failed (")
+    assert failed.count() == 0, failed.first.inner_text()
 
 
 def screenshot(page, name: str) -> Path:
@@ -138,3 +141,15 @@ def slide_title_visible(page, title: str) -> bool:
     box = loc.first.bounding_box()
     vp = page.viewport_size
     return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= vp["height"] and box["x"] >= 0
+
+
+def nav_to(page, title: str) -> None:
+    """Open a page the way a student does: its section's menu in the top bar, then the page."""
+    from cnnviz.ui.nav import PAGES
+
+    spec = next(p for p in PAGES if p.title == title)
+    if spec.section:
+        page.locator("[data-testid='stTopNavSection']", has_text=spec.section).first.click()
+        page.locator("[data-testid='stTopNavDropdownLink']", has_text=title).first.click()
+    else:
+        page.locator("[data-testid='stTopNavLink']", has_text=title).first.click()

@@ -7,7 +7,7 @@ import torch
 from cnnviz.figures.activations import grid_geometry, render_channel_grid
 
 from ..conftest import SAMPLES
-from .conftest import assert_no_exception, screenshot, wait_idle
+from .conftest import assert_no_exception, nav_to, screenshot, wait_idle
 
 GRID_IFRAME = "iframe[title='streamlit_image_coordinates.streamlit_image_coordinates']"
 
@@ -69,7 +69,7 @@ def test_uploaded_photo_on_resnet18_both_pages(server, page, tmp_path):
     page.locator("[data-testid='stSidebar'] input[type='file']").first.set_input_files(str(photo))
     page.get_by_text("(my-photo.jpg)").first.wait_for(timeout=120_000)
     wait_idle(page)
-    page.locator("[data-testid='stSidebarNav'] a", has_text="Activation maps").click()
+    nav_to(page, "Activation maps")
     page.get_by_role("heading", name="Activation maps").wait_for(timeout=60_000)
     page.get_by_text("Input as the network sees it (my-photo.jpg)").first.wait_for(timeout=120_000)
     wait_idle(page)
@@ -78,7 +78,7 @@ def test_uploaded_photo_on_resnet18_both_pages(server, page, tmp_path):
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3", timeout=90_000)
     screenshot(page, "activations-resnet18-upload")
 
-    page.locator("[data-testid='stSidebarNav'] a", has_text="Saliency and Grad-CAM").click()
+    nav_to(page, "Saliency and Grad-CAM")
     page.get_by_role("heading", name="Saliency and Grad-CAM").wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)

@@ -14,7 +14,7 @@ from cnnviz.core.images import MAX_UPLOAD_BYTES
 from cnnviz.ui.nav import available_pages
 from tests.core.test_images import png_header_claiming
 
-from .conftest import assert_no_exception, screenshot, wait_idle
+from .conftest import assert_no_exception, nav_to, screenshot, wait_idle
 
 SIDEBAR = "[data-testid='stSidebar']"
 FIGURES = ("[data-testid='stMain'] [data-testid='stImage'] img, [data-testid='stMain'] .js-plotly-plot, "
@@ -57,16 +57,17 @@ def test_uploaded_image_reaches_every_page(server, page):
     assert "seven.png" in model_sees_caption(page)
     problems = []
     for spec in available_pages():
-        page.locator("[data-testid='stSidebarNavLink']", has_text=spec.title).first.click()
+        nav_to(page, spec.title)
         wait_idle(page, timeout=180_000)
         name = spec.url_path or "home"
         screenshot(page, f"inputs-{name}")
         if page.locator("[data-testid='stException']").count():
             problems.append(f"{name}: exception {page.locator('[data-testid=stException]').first.inner_text()[:300]}")
             continue
-        if page.locator("[data-testid='stMain'] h1").count() == 0:
+        title = "h2.cnnviz-slide-title" if name == "deck" else "[data-testid='stMain'] h1"  # the player: a slide
+        if page.locator(title).count() == 0:
             problems.append(f"{name}: no title")
-        if page.locator(FIGURES).count() == 0 and name != "training":  # trains its own network: no figure before Start
+        if page.locator(FIGURES).count() == 0:
             problems.append(f"{name}: no figure")
         toasts = " ".join(t.inner_text() for t in page.locator("[data-testid='stToast']").all())
         if "Ignored" in toasts:  # the previous page's controls must not come back as "unknown"

@@ -6,7 +6,7 @@ import pytest
 import cnnviz
 
 from ..core.test_onnx import CLASSES, StudentNet
-from .conftest import wait_idle
+from .conftest import nav_to, wait_idle
 
 
 @pytest.mark.slow
@@ -55,7 +55,7 @@ def test_sidebar_onnx_upload_reaches_activations_and_receptive_field(server, pag
     _upload_onnx(page, "student.onnx", data)
     page.get_by_text("student.onnx (ONNX)").first.wait_for(timeout=120_000)
     for title, path in (("Activation maps", "activations"), ("Receptive fields", "receptive-field")):
-        page.locator("[data-testid='stSidebarNavLink']", has_text=title).first.click()
+        nav_to(page, title)
         page.wait_for_url(f"**/{path}?**", timeout=60_000)
         wait_idle(page, 180_000)
         assert_no_exception(page)

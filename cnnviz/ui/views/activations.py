@@ -223,12 +223,13 @@ def compare(f: Frame) -> None:
     _, tile_px = fa.grid_geometry(cmp.a.shape[0])
     ga, gb = fa.compare_grids(cmp, tile_px=max(16, tile_px // 2))
     a_col, b_col = st.columns(2)
-    thumb = 100 if f.slide else 140
+    thumb = 96 if f.slide else 140
     for col, img, grid, cap, name in ((a_col, ctx.image, ga, "A: current image", "a"),
                                       (b_col, img_b, gb, f"B: {TRANSFORM_LABELS.get(other, other)}", "b")):
-        widgets.show_image(m.deprocess(m.preprocess(img)), caption=cap, container=col, min_side=thumb, width=thumb,
+        left, right = col.columns([1, 4]) if f.slide else (col, col)
+        widgets.show_image(m.deprocess(m.preprocess(img)), caption=cap, container=left, min_side=thumb, width=thumb,
                            download=f"activations-compare-input-{name}")
-        widgets.show_image(grid.image, container=col, min_side=0, width="stretch", download=f"activations-compare-{name}")
+        widgets.show_image(grid.image, container=right, min_side=0, width="stretch", download=f"activations-compare-{name}")
     top = cmp.diff.argsort(descending=True)[:5].tolist()
     st.markdown("Channels that change most (mean |A − B|): "
                 + ", ".join(f"**{c}** ({float(cmp.diff[c]):.3g})" for c in top))
