@@ -79,7 +79,8 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | _SUBMODULES)
+    """The public names and the submodules, for tab completion (``dir(cnnviz)``)."""
+    return sorted(set(__all__) | set(_SUBMODULES))
 
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz.core.model import ModelFileError, ModelHandle
-from cnnviz.core.onnx_import import MAX_ONNX_BYTES, NORMALISATIONS, load_onnx, parse_class_names
+from cnnviz.core.onnx_import import MAX_ONNX_BYTES, NORMALISATIONS, load_onnx, onnx_files, parse_class_names
 from cnnviz.ui.show import shown_model_spec
 
 ONNX_MODEL = "onnx"
@@ -13,9 +13,12 @@ SHOWN_MODEL = "shown"
 
 @st.cache_resource(show_spinner="Converting your ONNX model…", max_entries=3)
 def shared_onnx_model(data: bytes, filename: str, input_size: tuple[int, int, int], normalisation: str,
-                      classes: tuple[str, ...]) -> ModelHandle:
-    """One converted model per (file, settings) for the whole server (no classes: one per output, "0", "1", ...)."""
-    return load_onnx(data, input_size, normalisation=normalisation, classes=list(classes) or None, name=filename)
+                      classes: tuple[str, ...], external: tuple[tuple[str, bytes], ...] = ()) -> ModelHandle:
+    """One converted model per (files, settings) for the whole server (no classes: one per output, "0", "1", ...).
+
+    ``external``: the files the graph keeps its weights in (``net.onnx.data``), as (name, bytes) pairs."""
+    return load_onnx(data, input_size, normalisation=normalisation, classes=list(classes) or None, name=filename,
+                     external=dict(external))
 
 
 @st.cache_resource(show_spinner="Loading the model from your notebook…", max_entries=1)
@@ -52,16 +55,23 @@ def onnx_picker(sb) -> ModelHandle | None:
                         help="What the model was trained with: ImageNet statistics, MNIST's, or plain 0..1 pixels.")
     names_file = sb.file_uploader("Class names (text, one per line; optional)", type=["txt"], key="onnx_classes")
     count = sb.number_input("…or the number of classes (0: the model's output size)", 0, 100_000, 0, key="onnx_n")
-    up = sb.file_uploader(f"ONNX model (.onnx, up to {MAX_ONNX_BYTES // 2**20} MiB)", type=["onnx"], key="onnx_file")
-    if up is None:
+    ups = sb.file_uploader(f"ONNX model: the .onnx with its .data file, or one .zip of both (up to "
+                           f"{MAX_ONNX_BYTES // 2**20} MiB)", type=["onnx", "data", "zip"], key="onnx_file",
+                           accept_multiple_files=True,
+                           help="torch.onnx.export(model, (x,), 'net.onnx') writes net.onnx and net.onnx.data: "
+                                "select both.")
+    if not ups:
         return None
-    if up.size > MAX_ONNX_BYTES:  # refused before it is read
-        sb.error(f"{up.name} is {up.size / 2**20:.0f} MiB; the limit is {MAX_ONNX_BYTES // 2**20} MiB.")
+    total = sum(u.size for u in ups)
+    if total > MAX_ONNX_BYTES:  # refused before it is read
+        sb.error(f"{', '.join(u.name for u in ups)}: {total / 2**20:.0f} MiB in all; the limit is "
+                 f"{MAX_ONNX_BYTES // 2**20} MiB.")
         return None
     try:
         text = names_file.getvalue().decode("utf-8", errors="replace") if names_file is not None else None
         classes = tuple(parse_class_names(text, int(count))) if text or count else ()
-        return shared_onnx_model(up.getvalue(), up.name, (int(c), int(h), int(w)), norm, classes)
+        name, graph, external = onnx_files({u.name: u.getvalue() for u in ups})
+        return shared_onnx_model(graph, name, (int(c), int(h), int(w)), norm, classes, tuple(sorted(external.items())))
     except ModelFileError as e:
         sb.error(str(e))
     return None

@@ -64,3 +64,33 @@ def test_sidebar_onnx_upload_reaches_activations_and_receptive_field(server, pag
             page.locator("[data-testid='stMain'] input").evaluate_all("els => els.map(e => e.value)"))
         # its layers, by their names in the ONNX graph (a picker shows one, a table all of them)
         assert any(n in main for n in ("stem", "depthwise", "pointwise")), (path, main[:600])
+
+
+def test_sidebar_takes_the_default_exporters_pair(server, page, tmp_path):
+    """torch.onnx.export(model, (x,), path) on current torch: net.onnx + net.onnx.data. The .onnx alone gets
+    a message naming the missing file; adding the .data loads it, and /activations shows its layers."""
+    import torch
+
+    from .conftest import assert_no_exception
+
+    torch.manual_seed(0)
+    path = tmp_path / "student.onnx"
+    torch.onnx.export(StudentNet().eval(), (torch.zeros(1, 3, 224, 224),), str(path))
+    data = tmp_path / "student.onnx.data"
+    assert data.is_file()
+    page.goto(server + "/?model=onnx")
+    wait_idle(page)
+    _upload_onnx(page, "student.onnx", path.read_bytes())
+    sidebar = page.locator("[data-testid='stSidebar']")
+    alert = sidebar.locator("[data-testid='stAlert']").first.inner_text()
+    assert "'student.onnx.data', which did not come with it" in alert, alert
+    assert_no_exception(page)
+    _upload_onnx(page, "student.onnx.data", data.read_bytes())  # the uploader keeps the .onnx in its list
+    page.get_by_text("student.onnx (ONNX)").first.wait_for(timeout=120_000)
+    nav_to(page, "Activation maps")
+    page.wait_for_url("**/activations?**", timeout=60_000)
+    wait_idle(page, 180_000)
+    assert_no_exception(page)
+    main = page.locator("[data-testid='stMain']").inner_text() + " ".join(
+        page.locator("[data-testid='stMain'] input").evaluate_all("els => els.map(e => e.value)"))
+    assert "node_conv2d" in main, main[:600]  # its layers, by the names the default exporter gave its nodes
