@@ -106,13 +106,18 @@ def weights_from_gradients(kind: str, a: torch.Tensor, g: torch.Tensor) -> torch
 def eigen_projection(a: torch.Tensor) -> torch.Tensor:
     """Each image's maps ``[N, K, h, w]`` projected on their first principal component: ``[N, h, w]``.
 
-    An SVD's sign is arbitrary; the sign is chosen so that the projection's largest magnitude is
-    positive (Seg-Eigen-CAM's correction), so the ReLU that follows keeps the dominant part.
+    An SVD's sign is arbitrary. The sign is chosen so that the projection correlates positively with
+    the layer's mean activation (where the layer fires is where the map is bright, so the ReLU that
+    follows keeps the object, not the background); when that correlation is zero, so that the largest
+    magnitude is positive. The largest-magnitude rule alone inverts maps where one quiet pixel stands far
+    from many active ones: one map ``[0, 4, 4, 4]`` centres to ``[-3, 1, 1, 1]``, which it would flip.
 
     Examples::
 
         >>> eigen_projection(torch.tensor([[[[0., 2.]], [[0., 2.]]]]))  # centred [-1, 1] on both maps
         tensor([[[-1.4142,  1.4142]]])
+        >>> eigen_projection(torch.tensor([[[[0., 4., 4., 4.]]]]))  # bright where the layer fires
+        tensor([[[-3.,  1.,  1.,  1.]]])
     """
     n, k, h, w = a.shape
     out = []
@@ -125,7 +130,12 @@ def eigen_projection(a: torch.Tensor) -> torch.Tensor:
             p = vec[:, -1] * lam[-1].clamp_min(0).sqrt()
         else:
             p = mat @ torch.linalg.eigh(mat.T @ mat)[1][:, -1]
-        out.append(-p if p.min().abs() > p.max().abs() else p)
+        mean = ai.mean(0).reshape(-1)
+        agree = float((p * (mean - mean.mean())).sum())
+        if abs(agree) > 1e-12 * float(p.abs().sum() * mean.abs().sum() + 1e-30):
+            out.append(p if agree > 0 else -p)
+        else:
+            out.append(-p if p.min().abs() > p.max().abs() else p)
     return torch.stack(out).reshape(n, h, w).to(a.dtype)
 
 

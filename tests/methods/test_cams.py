@@ -45,10 +45,11 @@ def theirs_at_layer(m, x, kind: str, layer: str, target: int) -> np.ndarray:
         sum(t(o) for t, o in zip(targets, out)).backward()
     acts = ref.activations_and_grads.activations[0].numpy()
     grads = ref.activations_and_grads.gradients[0].numpy() if ref.uses_gradients else None
-    if kind == "eigencam":  # an SVD's sign is arbitrary: ours is pytorch-grad-cam's sign-corrected projection
-        from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
+    if kind == "eigencam":  # an SVD's sign is arbitrary: pytorch-grad-cam's projection, bright where the layer fires
+        from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
-        cam = get_2d_projection_with_sign_correction(acts)
+        cam = get_2d_projection(acts)
+        cam = cam * np.sign(pearson(cam[0], acts[0].mean(0)))
     else:
         cam = ref.get_cam_image(x, tl, targets, acts, grads, False)
     ref.activations_and_grads.release()
@@ -86,7 +87,24 @@ def test_eigen_cam_projection_is_pytorch_grad_cams_up_to_the_svd_sign(small_vgg)
     a, _ = C._acts(small_vgg, x, "features.14")
     ours, theirs = C.eigen_projection(a)[0].cpu(), get_2d_projection(a.cpu().numpy())[0]
     assert abs(pearson(ours, theirs)) > 0.9999
-    assert float(ours.max()) >= abs(float(ours.min()))  # the sign that keeps the dominant part positive
+    assert pearson(ours, a[0].mean(0).cpu()) > 0  # the sign that is bright where the layer fires
+
+
+@pytest.mark.parametrize("sample", ["fashion-coat.png", "fashion-bag.png", "fashion-sneaker.png",
+                                    "fashion-ankle-boot.png", "photo-cat.jpg", "photo-astronaut.jpg", "photo-coffee.jpg", "fashion-dress.png", "fashion-shirt.png"])
+def test_eigen_cam_is_never_inverted(small_vgg, sample):
+    """The issue's wrong map: the largest-magnitude sign rule showed some images' background. Every sample's
+    map now correlates positively with the layer's mean activation, at every layer."""
+    x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / sample))
+    for layer in ("features.3", "features.7", "features.10", "features.14"):
+        a, _ = C._acts(small_vgg, x, layer)
+        assert pearson(C.eigen_projection(a)[0].cpu(), a[0].mean(0).cpu()) > 0, (sample, layer)
+
+
+def test_eigen_projection_by_hand():
+    # one map [0, 4, 4, 4]: centred [-3, 1, 1, 1]; the largest magnitude (-3) sits where the layer is quiet
+    torch.testing.assert_close(C.eigen_projection(torch.tensor([[[[0., 4., 4., 4.]]]])),
+                               torch.tensor([[[-3., 1., 1., 1.]]]))
 
 
 def test_aug_smooth_and_several_layers_match_pytorch_grad_cam(small_vgg):
