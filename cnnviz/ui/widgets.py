@@ -105,7 +105,8 @@ def show_figure(fig, name: str, container=st, download: bool = True, slide_heigh
     Args:
         fig: a Plotly figure from the figures layer.
         name: unique on the page: keys the chart and names its PNG.
-        download: False for a figure that makes no sense as a still (rare).
+        download: False for a placeholder: the empty axes a run's numbers will fill (drawn inside a container
+            keyed ``waiting-<name>``, so a check of "one PNG per figure" can tell it apart).
         slide_height: its height on a slide (default: the whole figure area of the 16:9 screen).
 
     In presenter view the chart is drawn with 1.5x type (on a copy; ``fig`` is left alone); on a slide it
@@ -119,6 +120,8 @@ def show_figure(fig, name: str, container=st, download: bool = True, slide_heigh
     if _slide():
         shown = go.Figure(shown)
         shown.update_layout(height=slide_height or presenter.SLIDE_FIGURE_PX, autosize=True)
+    if not download:
+        container = container.container(key=f"waiting-{_slug(name)}")
     event = container.plotly_chart(shown, width="stretch", key=f"fig:{_slug(name)}", **kw)
     if download:
         png_download(fig, name, container=container)

@@ -69,7 +69,8 @@ def test_presenter_view_hides_the_sidebar_and_enlarges_type(server, page):
 
 
 def _figures_and_downloads(page) -> tuple[int, int, int]:
-    charts = page.locator(f"{MAIN} [data-testid='stPlotlyChart']").count()
+    charts = page.locator(f"{MAIN} [data-testid='stPlotlyChart']").count() - page.locator(
+        f"{MAIN} [class*='st-key-waiting-'] [data-testid='stPlotlyChart']").count()  # empty axes waiting for a run
     images = page.locator(f"{MAIN} [data-testid='stImage']").count()
     pngs = page.locator(f"{MAIN} [class*='st-key-png-'] [data-testid='stDownloadButton']").count()
     return charts, images, pngs

@@ -587,7 +587,7 @@ def synthesis(f: Frame) -> None:
         def draw(j: Job) -> None:
             st.progress(j.fraction, text=j.text or "Optimising…")
             if j.partial is not None:
-                _show_grid(f, j.partial[0], captions, j.partial[1], live=True, download=None)
+                _show_grid(f, j.partial[0], captions, j.partial[1], live=True, download="maximal-synth-so-far")
 
         _follow(job, draw, "Stop", "mx_stop")
     elif res is not None:
