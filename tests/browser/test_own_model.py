@@ -94,3 +94,10 @@ def test_sidebar_takes_the_default_exporters_pair(server, page, tmp_path):
     main = page.locator("[data-testid='stMain']").inner_text() + " ".join(
         page.locator("[data-testid='stMain'] input").evaluate_all("els => els.map(e => e.value)"))
     assert "node_conv2d" in main, main[:600]  # its layers, by the names the default exporter gave its nodes
+    nav_to(page, "The network at a glance")  # the graph: the network's layers, none of the exporter's plumbing
+    page.wait_for_url("**/network?**", timeout=60_000)
+    wait_idle(page, 180_000)
+    assert_no_exception(page)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
+    graph = page.locator("[data-testid='stMain'] .js-plotly-plot").first.inner_text()
+    assert "conv 3×3" in graph and "Constant" not in graph and "Identity" not in graph, graph[:600]
