@@ -444,7 +444,8 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
         size: image (height, width); default the model's input size. Only fully convolutional
             models accept another size.
         seed: seeds the start and the transforms.
-        progress: called every ``every`` steps and at the end with a :class:`SynthesisProgress`.
+        progress: called with the starting images (step 0), every ``every`` steps and at the end, with a
+            :class:`SynthesisProgress`.
         stop: a ``threading.Event`` or a function returning True to stop early.
 
     Examples::
@@ -483,6 +484,8 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
                              f"{model.input_size[1]}×{model.input_size[2]}") from e
     history: list[float] = []
     done, stopped = 0, False
+    if progress is not None:  # the starting noise at once: a page shows images from the first moment
+        progress(SynthesisProgress(0, steps, start_images.cpu(), start_values.detach().cpu()))
     for step in range(1, steps + 1):
         if _stopped(stop):
             stopped = True

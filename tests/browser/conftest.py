@@ -128,6 +128,17 @@ COVERAGE_JS = """(sels) => {
 }"""
 
 
+def wait_for_coverage(page, minimum: float, timeout: float = 60_000) -> float:
+    """The figures' coverage once it reaches ``minimum`` (charts lay out, and long work such as a
+    synthesis shows its first images, a moment after the script is idle), or as it is after ``timeout``."""
+    try:
+        page.wait_for_function(f"(sels) => ({COVERAGE_JS})(sels) >= {minimum}", arg=FIGURE_SELECTORS,
+                               timeout=timeout)
+    except Exception:  # playwright's TimeoutError: the caller asserts on the value
+        pass
+    return figure_coverage(page)
+
+
 def figure_coverage(page) -> float:
     """The fraction of the first screen (the viewport, no scrolling) that figures cover (their union)."""
     return float(page.evaluate(COVERAGE_JS, FIGURE_SELECTORS))

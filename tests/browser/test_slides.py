@@ -6,7 +6,7 @@ import pytest
 
 from cnnviz.methods import decks
 
-from .conftest import assert_no_exception, figure_coverage, screenshot, slide_title_visible, wait_idle
+from .conftest import assert_no_exception, screenshot, slide_title_visible, wait_for_coverage, wait_idle
 
 pytestmark = pytest.mark.browser
 PROJECTOR = {"width": 1280, "height": 720}
@@ -26,7 +26,7 @@ def _check_slide(page, where: str, title: str, shot: str) -> float:
     wait_idle(page)
     assert_no_exception(page)
     assert slide_title_visible(page, title), (where, title)
-    cover = figure_coverage(page)
+    cover = wait_for_coverage(page, MIN_COVER)
     if cover < MIN_COVER:
         screenshot(page, shot)
     assert cover >= MIN_COVER, (where, round(cover, 3))
