@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import importlib
 
-from cnnviz.methods.arithmetic import conv_output_size
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.device import describe_device, pick_device
-from cnnviz.core.images import ImageError, MAX_PIXELS, MAX_UPLOAD_BYTES, load_image
+from cnnviz.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, ImageError, load_image
 from cnnviz.core.model import LayerInfo, ModelFileError, ModelHandle, load_model, read_state_dict, wrap
-from cnnviz.methods.receptive_field import ReceptiveField, ReceptiveFieldError, effective_receptive_field, receptive_fields
 from cnnviz.core.zoo import BUNDLED, DEFAULT_MODEL, ZOO, model_names, weight_status
 from cnnviz.errors import CnnvizError
+from cnnviz.methods.arithmetic import conv_output_size
+from cnnviz.methods.receptive_field import (
+    ReceptiveField,
+    ReceptiveFieldError,
+    effective_receptive_field,
+    receptive_fields,
+)
 
 # name -> submodule that defines it (loaded lazily on first attribute access)
 _LAZY = {

@@ -41,7 +41,8 @@ SERVER_FLAGS = ["--server.maxUploadSize", "300", "--server.headless", "true",
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Start the Streamlit app (blocks until the server stops); returns its exit status."""
+    """Start the Streamlit app: on POSIX the server replaces this process, elsewhere this blocks until it
+    stops and returns its exit status."""
     p = argparse.ArgumentParser(prog="cnnviz run", description="Start the cnnviz app.")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8501)))
     p.add_argument("--address", default=None, help="address to listen on (default: Streamlit's)")
@@ -49,6 +50,10 @@ def run_app(argv: list[str] | None = None) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(a.port), *SERVER_FLAGS]
     if a.address:
         cmd += ["--server.address", a.address]
+    if os.name == "posix":  # the server takes this process's place: a stop signal (Ctrl-C, a supervisor's
+        sys.stdout.flush()  # TERM, a test's terminate()) reaches it, and no orphan server is left behind
+        sys.stderr.flush()
+        os.execv(sys.executable, cmd + rest)
     return subprocess.call(cmd + rest)
 
 

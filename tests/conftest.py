@@ -11,7 +11,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNNVIZ_DEVICE", "cpu") if not torch.cuda.is_available() else None
 
 import cnnviz  # noqa: E402
-from cnnviz.core.paths import APP_SCRIPT, SAMPLES_DIR as SAMPLES  # noqa: E402, F401 (re-exported to the tests)
+from cnnviz.core.paths import APP_SCRIPT  # noqa: E402, F401 (re-exported to the tests)
+from cnnviz.core.paths import SAMPLES_DIR as SAMPLES  # noqa: E402, F401 (re-exported to the tests)
 
 
 def _apptest_as_a_running_server() -> None:

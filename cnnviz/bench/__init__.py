@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 
@@ -44,7 +44,7 @@ class Result:
 class Entry:
     topic: str
     name: str
-    func: Callable[["Options"], list[Result]]
+    func: Callable[[Options], list[Result]]
 
 
 @dataclass

@@ -5,10 +5,10 @@ import copy
 
 import torch
 
-from cnnviz.core.capture import _with_hooks, tune_cpu_allocator
-from cnnviz.methods.attribution import default_cam_layer, grad_cam
 from cnnviz.bench import Options, Result, entry, paired_medians
+from cnnviz.core.capture import _with_hooks, tune_cpu_allocator
 from cnnviz.core.model import load_model
+from cnnviz.methods.attribution import default_cam_layer, grad_cam
 
 
 @entry("activations")

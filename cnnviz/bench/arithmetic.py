@@ -5,10 +5,10 @@ import time
 
 import torch
 
-from cnnviz.methods.architecture import layer_table, receptive_fields_or_none, totals
-from cnnviz.methods.arithmetic import LayerSpec
 from cnnviz.bench import Options, Result, entry, median_time
 from cnnviz.core.model import load_model
+from cnnviz.methods.architecture import layer_table, receptive_fields_or_none, totals
+from cnnviz.methods.arithmetic import LayerSpec
 
 
 def _count_forward_calls(module: torch.nn.Module, fn) -> tuple[object, int]:

@@ -1,15 +1,14 @@
 """Augmentation: 64 augmented samples plus their predictions vs one forward pass of 64 images."""
 from __future__ import annotations
 
-
 import torch
 
-from cnnviz.methods import augmentation as A
 from cnnviz.bench import Options, Result, entry, median_time
 from cnnviz.core.images import load_image
 from cnnviz.core.model import load_model
-
 from cnnviz.core.paths import SAMPLES_DIR as SAMPLES
+from cnnviz.methods import augmentation as A
+
 # a typical training pipeline: geometric, colour, kernel, erasing and noise steps
 PIPELINE = (A.step("hflip"), A.step("rotate", degrees=20), A.step("rcrop", scale=(0.6, 1.0)), A.step("bright"),
             A.step("blur"), A.step("erase"), A.step("noise", sigma=0.05))

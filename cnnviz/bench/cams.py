@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import warnings
 
-
 from cnnviz.bench import Options, Result, entry, paired_medians
 from cnnviz.core.images import load_image
 from cnnviz.core.model import load_model

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cnnviz.methods import embeddings as em
 from cnnviz.bench import Options, Result, entry, median_time
 from cnnviz.core.model import load_model
+from cnnviz.methods import embeddings as em
 
 
 def real_features(n: int, device: torch.device) -> tuple[torch.Tensor, np.ndarray]:

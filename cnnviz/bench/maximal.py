@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from cnnviz.bench import Options, Result, entry, median_time, paired_medians
-from cnnviz.methods.maximal import ArrayImageSet, bundled_images, build_index, images_to_batch, sample_photo_images
 from cnnviz.core.model import load_model
+from cnnviz.methods.maximal import ArrayImageSet, build_index, bundled_images, images_to_batch, sample_photo_images
 from cnnviz.methods.synthesis import channel, synthesize
 
 

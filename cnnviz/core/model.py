@@ -11,22 +11,21 @@ from __future__ import annotations
 import copy
 import io
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from cnnviz.core.networks import ARCHITECTURES
-from cnnviz.core.device import describe_device, pick_device
-from cnnviz.core.images import ImageSource, load_image, to_grayscale, to_rgb
 from cnnviz.core import zoo
 from cnnviz.core.capture import capture, leaf_names, prepare_for_serving
+from cnnviz.core.device import describe_device, pick_device
+from cnnviz.core.images import ImageSource, load_image, to_grayscale, to_rgb
+from cnnviz.core.networks import ARCHITECTURES
 from cnnviz.errors import CnnvizError
-
 
 
 class UnknownModelError(CnnvizError, KeyError):
@@ -122,7 +121,7 @@ class ModelHandle:
     invert_light_background: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # only builds the untrained twin
     _layers: list | None = field(default=None, repr=False)
-    _twin: "ModelHandle | None" = field(default=None, repr=False)
+    _twin: ModelHandle | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # every handle is prepared once, before it is shared: on its device, eval, frozen, in-place activations off
@@ -274,7 +273,7 @@ class ModelHandle:
         self._layers = infos
         return infos
 
-    def untrained(self) -> "ModelHandle":
+    def untrained(self) -> ModelHandle:
         """The same architecture with fresh random weights (seeded), for comparisons.
 
         Built once per handle and kept, so pages can ask for it on every rerun.
@@ -286,7 +285,7 @@ class ModelHandle:
                 self._twin = self._make_untrained()
             return self._twin
 
-    def _make_untrained(self) -> "ModelHandle":
+    def _make_untrained(self) -> ModelHandle:
         fresh = copy.deepcopy(self.module).cpu()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

@@ -22,9 +22,9 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -361,7 +361,7 @@ def weights_digest(model: ModelHandle) -> str:
 
 
 _DIGESTS: dict[int, tuple[nn.Module, str]] = {}
-_MEMORY: "OrderedDict[str, MaximalIndex]" = OrderedDict()
+_MEMORY: OrderedDict[str, MaximalIndex] = OrderedDict()
 _MEMORY_MAX = 8
 
 

@@ -28,13 +28,15 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+
 from cnnviz.core.capture import TRACE_LOCK
 from cnnviz.errors import CnnvizError
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -88,7 +88,7 @@ class Objective:
         if self.kind in ("neuron", "channel", "logit", "prob") and self.index is None:
             raise SynthesisError(f"a {self.kind} objective needs an index (the channel or class number)")
 
-    def __neg__(self) -> "Objective":
+    def __neg__(self) -> Objective:
         return replace(self, sign=-self.sign)
 
     def label(self, classes: Sequence[str] | None = None) -> str:

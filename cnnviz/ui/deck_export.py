@@ -26,11 +26,10 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from cnnviz.appserver import app_command, free_port, stop, wait_healthy
-from cnnviz.errors import CnnvizError
 from cnnviz.core.paths import DECKS_DIR
+from cnnviz.errors import CnnvizError
 from cnnviz.figures.export import chromium_path
-from cnnviz.methods.decks import (EXTRA_DECKS_ENV, Deck, DeckError, bundled_decks, link_problems, load_bundled,
-                                  load_deck)
+from cnnviz.methods.decks import EXTRA_DECKS_ENV, Deck, DeckError, bundled_decks, link_problems, load_bundled, load_deck
 from cnnviz.ui.nav import available_pages
 
 SIZE = (1280, 720)  # the player's layout (CSS pixels)

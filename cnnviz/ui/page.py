@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import types
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import streamlit as st
 
@@ -90,7 +90,7 @@ def legacy_lookup() -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def declared(path: str) -> Page | None:
     """The ``Page`` a page file declares, read by importing the file (nothing is drawn)."""
     spec = next((p for p in PAGES if p.url_path == path), None)

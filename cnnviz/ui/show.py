@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cnnviz.appserver import free_port, wait_healthy
 from cnnviz.core.model import ModelHandle, wrap
 from cnnviz.core.paths import APP_SCRIPT
-from cnnviz.appserver import free_port, wait_healthy
 from cnnviz.errors import CnnvizError
 
 SHOW_MODEL_ENV = "CNNVIZ_SHOW_MODEL"  # path of the ONNX file the app offers first (and opens on)

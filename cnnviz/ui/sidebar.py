@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlencode
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
@@ -14,12 +14,11 @@ from cnnviz.core import zoo as zoo
 from cnnviz.core.device import apply_thread_policy
 from cnnviz.core.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
 from cnnviz.core.model import ModelFileError, ModelHandle
-from cnnviz.ui import own_model, state
-from cnnviz.figures.common import enlarge
-from cnnviz.ui.resources import shared_model, shared_uploaded_model
-from cnnviz.ui import session_model
-
 from cnnviz.core.paths import SAMPLES_DIR
+from cnnviz.figures.common import enlarge
+from cnnviz.ui import own_model, session_model, state
+from cnnviz.ui.resources import shared_model, shared_uploaded_model
+
 _CTX = "cnnviz_ctx"
 UPLOAD_MODEL = "upload"
 

@@ -1,5 +1,6 @@
 """The /maximal page in Chromium: dataset patches (click a channel, a patch) and a short live synthesis."""
 import re
+
 from playwright.sync_api import expect
 
 from .conftest import assert_no_exception, screenshot, wait_idle

@@ -5,7 +5,6 @@ from playwright.sync_api import expect
 
 from .conftest import assert_no_exception, screenshot, wait_idle
 
-
 LIVE = ".st-key-cnnviz-view-training-live"  # the live-training view (the page shows every experiment)
 
 

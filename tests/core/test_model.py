@@ -239,6 +239,7 @@ def test_device_override(monkeypatch):
 
 def test_training_is_reproducible(tmp_path):
     from safetensors.torch import load_file
+
     from cnnviz.methods.training import train
 
     a = train("lenet5-mnist", epochs=1, seed=3, out_dir=tmp_path / "a", limit=512, device="cpu")
@@ -257,8 +258,9 @@ def test_bundled_data_split_is_fixed_and_disjoint():
 
 
 def test_unknown_architecture_lists_the_known_ones(tmp_path):
-    from cnnviz.core.model import UnknownModelError
     from safetensors.torch import save_file
+
+    from cnnviz.core.model import UnknownModelError
 
     m = cnnviz.load_model("lenet5-mnist")
     path = tmp_path / "w.safetensors"

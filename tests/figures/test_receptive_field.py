@@ -5,8 +5,18 @@ import torch
 from torch import nn
 
 from cnnviz.figures.receptive_field import (
-    BOX, activation_picture, depth_chart, erf_coverage, erf_figure, erf_size_table, field_on_image, fields_on_image,
-    jump_latex, recurrence_figure, recurrence_latex, unit_at,
+    BOX,
+    activation_picture,
+    depth_chart,
+    erf_coverage,
+    erf_figure,
+    erf_size_table,
+    field_on_image,
+    fields_on_image,
+    jump_latex,
+    recurrence_figure,
+    recurrence_latex,
+    unit_at,
 )
 from cnnviz.figures.render import colormap
 from cnnviz.methods.receptive_field import EffectiveReceptiveField, ReceptiveField, receptive_fields, recurrence_steps
@@ -16,7 +26,7 @@ NET = nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3))
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % rgb
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def test_depth_chart_traces_are_the_field_sizes():

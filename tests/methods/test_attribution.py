@@ -157,7 +157,7 @@ def test_deconvnet_deeplift_gradientshap_equal_captum(name, img):
     import copy
 
     import numpy as np
-    from captum.attr import DeepLift, Deconvolution, GradientShap
+    from captum.attr import Deconvolution, DeepLift, GradientShap
 
     m = cnnviz.load_model(name)
     x = m.preprocess(cnnviz.load_image(SAMPLES / img))

@@ -209,8 +209,8 @@ def test_placing_a_point_after_a_tsne_reports_nothing_to_the_fits_progress():
 
 
 def test_warm_up_never_raises_and_leaves_umap_cached_on_disk():
-    from numba.core.dispatcher import Dispatcher
     import umap.umap_
+    from numba.core.dispatcher import Dispatcher
 
     from cnnviz.methods import embeddings as em
 

@@ -10,8 +10,15 @@ import torchvision
 from torch import nn
 
 import cnnviz
-from cnnviz.methods.receptive_field import (ReceptiveField, ReceptiveFieldError, effective_receptive_field, layer_output,
-                                    receptive_fields, recurrence_steps, spatial_layers)
+from cnnviz.methods.receptive_field import (
+    ReceptiveField,
+    ReceptiveFieldError,
+    effective_receptive_field,
+    layer_output,
+    receptive_fields,
+    recurrence_steps,
+    spatial_layers,
+)
 
 
 def _meta(builder, **kw) -> nn.Module:

@@ -2,8 +2,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.ui.nav import PAGES, available_pages
 from cnnviz.core.paths import APP_SCRIPT
+from cnnviz.ui.nav import PAGES, available_pages
 
 
 def test_all_declared_pages_exist_or_are_pending():

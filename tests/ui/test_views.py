@@ -4,10 +4,9 @@ from collections import Counter
 from unittest import mock
 
 import pytest
-from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
-from streamlit.testing.v1 import AppTest
 from streamlit.runtime.scriptrunner import RerunData
-from streamlit.testing.v1 import local_script_runner
+from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+from streamlit.testing.v1 import AppTest, local_script_runner
 
 from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.ui import view

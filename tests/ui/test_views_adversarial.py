@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.errors import CnnvizError
 from cnnviz.methods.decks import load_bundled
-from cnnviz.ui.slides import view_of
 from cnnviz.ui.background import JobTable
+from cnnviz.ui.slides import view_of
 
 
 def _page(**params) -> AppTest:
