@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -345,10 +346,12 @@ class MaximalIndex:
 
 
 def weights_digest(model: ModelHandle) -> str:
-    """A digest of every parameter and buffer (shapes and a strided sample of values), memoised per module."""
-    cached = _DIGESTS.get(id(model.module))
-    if cached is not None and cached[0] is model.module:
-        return cached[1]
+    """A digest of every parameter and buffer (shapes and a strided sample of values), memoised per module
+    (weakly: the memo never keeps a model alive)."""
+    with _DIGESTS_LOCK:
+        cached = _DIGESTS.get(model.module)
+    if cached is not None:
+        return cached
     h = hashlib.sha1()
     for name, t in list(model.module.state_dict().items()):
         flat = t.detach().reshape(-1)
@@ -356,11 +359,13 @@ def weights_digest(model: ModelHandle) -> str:
         h.update(f"{name}{tuple(t.shape)}".encode())
         h.update(flat[::step].float().cpu().numpy().tobytes())
     d = h.hexdigest()[:16]
-    _DIGESTS[id(model.module)] = (model.module, d)
+    with _DIGESTS_LOCK:
+        _DIGESTS[model.module] = d
     return d
 
 
-_DIGESTS: dict[int, tuple[nn.Module, str]] = {}
+_DIGESTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+_DIGESTS_LOCK = threading.Lock()
 _MEMORY: OrderedDict[str, MaximalIndex] = OrderedDict()
 _MEMORY_MAX = 8
 

@@ -327,3 +327,23 @@ def test_channel_map_is_the_layer_output(lenet):
     assert z.shape == (28, 28) and np.allclose(z, ref.numpy(), atol=1e-5)
     with pytest.raises(maximal.ChannelError, match="has 6 channels"):
         maximal.channel_map(lenet, img, "features.0", 6)
+
+
+def test_the_weights_digest_memo_does_not_keep_models_alive():
+    """The memo of weights digests is weakly keyed: a model nobody uses any more is freed (it once held every
+    model it had hashed)."""
+    import gc
+    import weakref
+
+    from cnnviz.core.model import wrap
+    from cnnviz.methods.maximal import weights_digest
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.LazyLinear(3))
+    net(torch.zeros(1, 1, 8, 8))
+    m = wrap(net, (1, 8, 8), 3)
+    d = weights_digest(m)
+    assert weights_digest(m) == d and len(d) == 16
+    alive = weakref.ref(m.module)
+    del m
+    gc.collect()
+    assert alive() is None
