@@ -6,6 +6,7 @@ process and every concurrent request's CPU ops use it, so K replicas on one mach
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -93,6 +94,24 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+def env_count(name: str, default: int) -> int:
+    """A positive count from the environment (a server limit such as ``$CNNVIZ_MAX_JOBS``); ``default`` when
+    unset or not a positive integer (a malformed value is logged, not raised: a page must keep working).
+
+    Examples::
+
+        >>> env_count("CNNVIZ_NOT_SET", 2)
+        2
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    logging.getLogger("cnnviz").warning("%s=%r is not a positive integer; using %d", name, raw, default)
+    return default
 
 
 def thread_policy(env: dict[str, str] | None = None, cores: int | None = None) -> ThreadPolicy:

@@ -17,13 +17,13 @@ Examples::
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cnnviz.core.device import env_count
 from cnnviz.errors import CnnvizError
 from cnnviz.methods.training import EpochRecord, TrainConfig, Trainer
 from cnnviz.methods.training_presets import TransferCurve, run_comparison, transfer_curve
@@ -35,10 +35,7 @@ KEEP_FINISHED = 20
 
 def max_runs() -> int:
     """The per-server limit on runs training at once: ``$CNNVIZ_MAX_TRAINING_RUNS`` (default 2)."""
-    try:
-        return max(1, int(os.environ.get("CNNVIZ_MAX_TRAINING_RUNS", DEFAULT_MAX_RUNS)))
-    except ValueError:
-        return DEFAULT_MAX_RUNS
+    return env_count("CNNVIZ_MAX_TRAINING_RUNS", DEFAULT_MAX_RUNS)
 
 
 class RunLimitError(CnnvizError):

@@ -1,6 +1,8 @@
 """The sidebar's "Your own model (ONNX)" and the model handed over by ``cnnviz.show``."""
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from cnnviz.core.model import ModelFileError, ModelHandle
@@ -12,13 +14,31 @@ SHOWN_MODEL = "shown"
 
 
 @st.cache_resource(show_spinner="Converting your ONNX model…", max_entries=3)
-def shared_onnx_model(data: bytes, filename: str, input_size: tuple[int, int, int], normalisation: str,
-                      classes: tuple[str, ...], external: tuple[tuple[str, bytes], ...] = ()) -> ModelHandle:
+def shared_onnx_model(digest: str, filename: str, input_size: tuple[int, int, int], normalisation: str,
+                      classes: tuple[str, ...], _data: bytes, _external: dict[str, bytes] | None = None) -> ModelHandle:
     """One converted model per (files, settings) for the whole server (no classes: one per output, "0", "1", ...).
 
-    ``external``: the files the graph keeps its weights in (``net.onnx.data``), as (name, bytes) pairs."""
-    return load_onnx(data, input_size, normalisation=normalisation, classes=list(classes) or None, name=filename,
-                     external=dict(external))
+    ``digest`` names the files' content (the cache key: hundreds of MiB are not hashed again on every rerun);
+    ``_external``: the files the graph keeps its weights in (``net.onnx.data``)."""
+    return load_onnx(_data, input_size, normalisation=normalisation, classes=list(classes) or None, name=filename,
+                     external=_external)
+
+
+def _upload(ups) -> tuple[str, str, bytes, dict[str, bytes]]:
+    """(digest, graph name, graph, external files) of the uploader's files: sorted and hashed once per upload
+    (kept in the session under the uploads' ids), not on every rerun."""
+    ids = tuple(u.file_id for u in ups)
+    seen = st.session_state.get("_onnx_upload")
+    if seen is not None and seen[0] == ids:
+        return seen[1]
+    name, graph, external = onnx_files({u.name: u.getvalue() for u in ups})
+    h = hashlib.sha1(graph)
+    for k in sorted(external):
+        h.update(k.encode())
+        h.update(external[k])
+    out = (h.hexdigest(), name, graph, external)
+    st.session_state["_onnx_upload"] = (ids, out)
+    return out
 
 
 @st.cache_resource(show_spinner="Loading the model from your notebook…", max_entries=1)
@@ -70,8 +90,8 @@ def onnx_picker(sb) -> ModelHandle | None:
     try:
         text = names_file.getvalue().decode("utf-8", errors="replace") if names_file is not None else None
         classes = tuple(parse_class_names(text, int(count))) if text or count else ()
-        name, graph, external = onnx_files({u.name: u.getvalue() for u in ups})
-        return shared_onnx_model(graph, name, (int(c), int(h), int(w)), norm, classes, tuple(sorted(external.items())))
+        digest, name, graph, external = _upload(ups)
+        return shared_onnx_model(digest, name, (int(c), int(h), int(w)), norm, classes, graph, external)
     except ModelFileError as e:
         sb.error(str(e))
     return None

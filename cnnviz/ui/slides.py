@@ -9,19 +9,13 @@ in the URL beside the view's, so a reload lands on the same slide.
 """
 from __future__ import annotations
 
-import json
-import types
-
 import streamlit as st
 
-from cnnviz.errors import CnnvizError
 from cnnviz.methods.decks import Slide, link_problems
 from cnnviz.ui import state
 from cnnviz.ui.nav import PageSpec, available_pages
-from cnnviz.ui.widgets import show_error
 
 _SHOWN = "_slide_shown"  # (deck id, slide number) whose view was last applied
-_SCROLL = "_slide_scroll"  # anchor to scroll to once the page has drawn
 
 
 def known_paths() -> set[str]:
@@ -65,7 +59,6 @@ def apply_view(slide_id: tuple, slide: Slide, keep: dict[str, str]) -> None:
     if st.session_state.get(_SHOWN) == slide_id:
         return
     st.session_state[_SHOWN] = slide_id
-    st.session_state[_SCROLL] = slide.anchor
     params = {k: v for k, v in slide.params.items() if k not in keep}
     current = {k: v for k, v in st.query_params.to_dict().items() if k not in keep}
     if current == params and st.session_state.get(state._USED_RUN) == 1:
@@ -78,31 +71,7 @@ def apply_view(slide_id: tuple, slide: Slide, keep: dict[str, str]) -> None:
     st.rerun()
 
 
-def run_page(spec: PageSpec) -> None:
-    """Run a page's file here, as ``page.run()`` would (a domain error becomes a message)."""
-    code = compile(spec.path.read_text(encoding="utf-8"), str(spec.path), "exec")
-    module = types.ModuleType("__main__")
-    module.__dict__["__file__"] = str(spec.path)
-    try:
-        exec(code, module.__dict__)  # noqa: S102 - our own page file, as Streamlit itself runs it
-    except CnnvizError as e:
-        show_error(e)
-
-
 def unused_params(slide: Slide, keep: dict[str, str]) -> list[str]:
     """The slide's link parameters that no control of its view used in this run."""
     used = st.session_state.get(state._USED, set()) | state.GLOBAL_KEYS
     return [k for k in slide.params if k not in used and k not in keep]
-
-
-def scroll_to_anchor() -> None:
-    """Scroll to the slide's ``#anchor`` once, after the slide's view is first drawn."""
-    anchor = st.session_state.pop(_SCROLL, "")
-    if not anchor:
-        return
-    st.html("<script>(function(){const id=" + json.dumps(anchor) + "; let n=0; const t=setInterval(function(){"
-            "const e=document.getElementById(id); n++; if(e){e.scrollIntoView({block:'start'}); clearInterval(t);"
-            # the player's bar stays on top (sticky): scroll back by its height so it does not hide the heading
-            " const bar=document.querySelector('.st-key-cnnviz-deck-bar'); const main=document.querySelector("
-            "'[data-testid=stMain]'); if(bar&&main){main.scrollBy(0, -bar.offsetHeight-12);}}"
-            " else if(n>60){clearInterval(t);}}, 250);})();</script>", unsafe_allow_javascript=True)

@@ -10,6 +10,8 @@ from cnnviz.methods import decks
 from cnnviz.ui import deck_builder, view
 from cnnviz.ui.page import page_views
 
+from .apptest import texts
+
 
 def _app() -> AppTest:
     return AppTest.from_file(str(APP_SCRIPT), default_timeout=300)
@@ -22,8 +24,7 @@ def _open(at: AppTest, page: str, **params) -> AppTest:
     return at.run()
 
 
-def _texts(els) -> str:
-    return " ".join(str(e.value) for e in els)
+_texts = texts
 
 
 @pytest.mark.slow

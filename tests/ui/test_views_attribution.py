@@ -1,14 +1,12 @@
 """/attribution as views: old deck links land on their views, each deck slide shows its figure (AppTest)."""
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from cnnviz import load_model
-from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.methods.decks import load_bundled
 from cnnviz.ui import view
 from cnnviz.ui.views import attribution as va
 
-FIRST = ("model", "img", "untrained", "present")
+from .apptest import open_page
 
 
 def _captions(at) -> str:
@@ -16,15 +14,7 @@ def _captions(at) -> str:
     return " ".join(im.caption for el in at.main.get("image") for im in el.proto.imgs)
 
 
-def _app(page: str, **params) -> AppTest:
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=300)
-    for k in [k for k in params if k in FIRST]:  # the sidebar's controls read them in the first run
-        at.query_params[k] = params.pop(k)
-    at.run()
-    at.switch_page(f"pages/{page}.py")
-    for k, v in params.items():  # the page's: after the switch (Home would drop them as unknown)
-        at.query_params[k] = v
-    return at.run()
+_app = open_page
 
 
 def test_old_deck_links_open_their_views():

@@ -3,25 +3,17 @@ import html
 
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.ui import view
 from cnnviz.ui.nav import available_pages
 
+from .apptest import open_page, texts
+
 
 def _open(**params) -> AppTest:
-    """Home with ``params`` in its link; ``present`` (a sidebar toggle, drawn from the first run) goes in first."""
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=300)
-    if "present" in params:
-        at.query_params["present"] = params.pop("present")
-    at.run()
-    at.switch_page("pages/home.py")
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+    return open_page("home", **params)
 
 
-def _texts(els) -> str:
-    return " ".join(str(e.value) for e in els)
+_texts = texts
 
 
 def test_model_slide_has_the_card_in_one_line_and_the_predictions():

@@ -4,27 +4,18 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.methods.decks import load_bundled
-from cnnviz.methods.embeddings import ResultCache
 from cnnviz.ui import view
+from cnnviz.ui.background import JobTable
 from cnnviz.ui.views import maximal as vm
 
-FIRST = ("model", "img", "untrained", "present")
+from .apptest import open_link
+
 SLIDE = "/maximal?present=1&view={}&model=small-vgg-fashion&img=fashion-ankle-boot&mx_layer=features.10&mx_ch=5"
 
 
 def _app(link: str) -> AppTest:
-    path, _, query = link.partition("?")
-    params = dict(kv.partition("=")[::2] for kv in query.split("&"))
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240)
-    for k in [k for k in params if k in FIRST]:  # the sidebar's controls read them in the first run
-        at.query_params[k] = params.pop(k)
-    at.run()
-    at.switch_page(f"pages{path}.py")
-    for k, v in params.items():  # the page's: after the switch (Home would drop them as unknown)
-        at.query_params[k] = v
-    return at.run()
+    return open_link(link, timeout=240)
 
 
 def test_old_deck_links_open_their_views():
@@ -35,27 +26,30 @@ def test_old_deck_links_open_their_views():
 
 
 def test_jobs_run_once_per_key_and_cache_only_complete_results():
-    jobs = vm.Jobs(ResultCache(4))
+    """The page's jobs live in the server's job table (cnnviz.ui.background), as /adversarial's and /training's do."""
+    jobs = JobTable()
     go = threading.Event()
 
-    def work(job):
+    def work(progress, stop):
         go.wait(10)
-        return 42, not job.stop_event.is_set()
+        return 42
 
-    a = jobs.start("k", "me", work)
-    assert jobs.start("k", "you", work) is a and a.running  # the same key is not computed twice at once
+    a = jobs.start("k", work, owner="me")
+    assert jobs.start("k", work, owner="you") is a and a.running  # the same key is not computed twice at once
     go.set()
     a.thread.join(10)
-    assert a.status == "done" and jobs.results.get("k") == 42
+    assert a.status == "done" and jobs.done("k") == 42
     go.clear()
-    b = jobs.start("s", "me", work)
+    b = jobs.start("s", work, owner="me")
+    while b.status == "queued":  # computing (not waiting for a slot) when Stop comes
+        time.sleep(0.01)
     b.stop()
     go.set()
     b.thread.join(10)
-    assert b.status == "stopped" and b.result == 42 and jobs.results.get("s") is None  # kept on the job only
-    c = jobs.start("f", "me", lambda job: 1 / 0)
+    assert b.status == "stopped" and b.result == 42 and jobs.done("s") is None  # kept on the job only
+    c = jobs.start("f", lambda progress, stop: 1 / 0, owner="me")
     c.thread.join(10)
-    assert c.status == "failed" and isinstance(c.error, ZeroDivisionError)
+    assert c.status == "failed" and "ZeroDivisionError" in c.bug
 
 
 def test_slide_geometry_fills_the_screen():

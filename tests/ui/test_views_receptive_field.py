@@ -4,30 +4,19 @@ import html
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import cnnviz
-from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.methods.receptive_field import receptive_fields
 from cnnviz.ui import view
 from cnnviz.ui.page import page_views
 from cnnviz.ui.views.receptive_field import _ladder
 
+from .apptest import open_page, texts
 
-def _open(page: str, **params) -> AppTest:
-    """The page with ``params`` in its link; ``present`` (a sidebar toggle, drawn from the first run) goes in first."""
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=300)
-    if "present" in params:
-        at.query_params["present"] = params.pop("present")
-    at.run()
-    at.switch_page(f"pages/{page}")
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+_open = open_page
 
 
-def _texts(els) -> str:
-    return " ".join(str(e.value) for e in els)
+_texts = texts
 
 
 def _chart_titles(at) -> list[str]:

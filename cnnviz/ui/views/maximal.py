@@ -8,21 +8,15 @@ view's ``reads`` (a change reruns the page). That way an old link's first owned 
 synthesis (which owns ``mx_view``, the old page's "Show" switch).
 
 Long work (the dataset index, the synthesis) runs in a background thread shared by every session of the
-server (:class:`Jobs`): the view shows its progress (a fragment polls it), has a Stop button that works at
+server (:class:`cnnviz.ui.background.JobTable`): the view shows its progress (a fragment polls it), has a Stop button that works at
 once, and draws the result when it is done; finished results are cached server-wide. Work estimated under
 :data:`AUTO_SECONDS` starts by itself (the bundled models' defaults do), larger work waits for a click.
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import math
-import threading
-import time
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -31,8 +25,8 @@ from cnnviz.errors import CnnvizError
 from cnnviz.figures import maximal as fx
 from cnnviz.methods import maximal as mx
 from cnnviz.methods import synthesis as sy
-from cnnviz.methods.embeddings import ResultCache
 from cnnviz.ui import state, view, widgets
+from cnnviz.ui.background import Job, JobTable
 from cnnviz.ui.view import Frame, register
 
 log = logging.getLogger("cnnviz.ui")
@@ -49,134 +43,15 @@ class NoMaps(CnnvizError):
 
 
 # ------------------------------------------------------------------------------------------- jobs
-_ALL_JOBS: weakref.WeakSet[Jobs] = weakref.WeakSet()  # every job table of the process, stopped at exit
-
-
-@atexit.register
-def _stop_all_jobs() -> None:
-    for jobs in list(_ALL_JOBS):
-        jobs.stop_all()
-
-
-@dataclass(eq=False)
-class Job:
-    """One piece of background work (an index pass, a synthesis), shared by every session.
-
-    Attributes:
-        key: what it computes (the same key is never computed twice at once).
-        owner: the session that started it.
-        status: ``"running"``, ``"done"``, ``"stopped"`` or ``"failed"``.
-        fraction, text: the latest progress; partial: the latest partial output (images so far).
-        result: the output (also of a stopped job: what it had); error: the exception of a failed one.
-    """
-
-    key: Hashable
-    owner: str = ""
-    status: str = "running"
-    fraction: float = 0.0
-    text: str = ""
-    partial: Any = None
-    result: Any = None
-    error: BaseException | None = None
-    started: float = field(default_factory=time.perf_counter)
-    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    thread: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    def report(self, fraction: float, text: str = "", partial: Any = None) -> None:
-        """Called by the work as it goes (from its thread)."""
-        self.fraction, self.text = min(1.0, max(0.0, float(fraction))), text
-        if partial is not None:
-            self.partial = partial
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-
-class Jobs:
-    """Background jobs of one server: at most one per key; complete results go to ``results`` (server-wide).
-
-    ``work(job)`` runs in a daemon thread and returns ``(result, complete)``; a complete result is cached
-    under the job's key, an incomplete one (stopped) stays on the job only.
-
-    Examples::
-
-        >>> jobs = Jobs(ResultCache(4))
-        >>> job = jobs.start("k", "me", lambda j: (42, True)); job.thread.join()
-        >>> jobs.results.get("k")
-        42
-    """
-
-    def __init__(self, results: ResultCache, keep: int = 32):
-        self.results = results
-        self.keep = keep
-        self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
-        self._lock = threading.Lock()
-        _ALL_JOBS.add(self)
-
-    def stop_all(self, timeout: float = 10.0) -> None:
-        """Stop every running job and wait for it (at exit: a thread still inside PyTorch when the interpreter
-        shuts down aborts the process)."""
-        with self._lock:
-            running = [j for j in self._jobs.values() if j.running]
-        for j in running:
-            j.stop()
-        for j in running:
-            j.thread.join(timeout)
-
-    def get(self, key: Hashable) -> Job | None:
-        with self._lock:
-            return self._jobs.get(key)
-
-    def start(self, key: Hashable, owner: str, work: Callable[[Job], tuple[Any, bool]]) -> Job:
-        """Start ``work`` for ``key`` (or return the job already running it)."""
-        with self._lock:
-            old = self._jobs.get(key)
-            if old is not None and old.running:
-                return old
-            job = Job(key, owner)
-            job.thread = threading.Thread(target=self._body, args=(job, work), daemon=True,
-                                          name=f"cnnviz-job-{abs(hash(key)) % 10 ** 8}")
-            self._jobs[key] = job
-            self._jobs.move_to_end(key)
-            idle = [k for k, j in self._jobs.items() if not j.running and k != key]
-            for k in idle[:max(0, len(self._jobs) - self.keep)]:
-                del self._jobs[k]
-            job.thread.start()
-        return job
-
-    def _body(self, job: Job, work: Callable[[Job], tuple[Any, bool]]) -> None:
-        try:
-            result, complete = work(job)
-            job.result = result
-            if complete and not job.stop_event.is_set():
-                self.results.get_or_compute(job.key, lambda: result)
-                job.status = "done"
-            else:
-                job.status = "stopped"
-        except Exception as e:  # said on the page by the view that waits for it; logged here with its traceback
-            if not isinstance(e, CnnvizError):
-                log.exception("background job %r failed", job.key)
-            job.error, job.status = e, "failed"
+@st.cache_resource
+def _synthesis_jobs() -> JobTable:
+    """Renderings, shared by every session (a link with the same settings shows them at once)."""
+    return JobTable(maxsize=16)
 
 
 @st.cache_resource
-def _renderings() -> ResultCache:
-    """Finished renderings, shared by every session (a link with the same settings shows them at once)."""
-    return ResultCache(maxsize=16)
-
-
-@st.cache_resource
-def _synthesis_jobs() -> Jobs:
-    return Jobs(_renderings())
-
-
-@st.cache_resource
-def _index_jobs() -> Jobs:
-    return Jobs(ResultCache(maxsize=8))
+def _index_jobs() -> JobTable:
+    return JobTable(maxsize=8)
 
 
 def _session() -> str:
@@ -184,6 +59,11 @@ def _session() -> str:
 
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else ""
+
+
+def _raise_failed(job: Job) -> None:
+    """A failed job's domain error, raised for the view to show; a bug (logged by the table) as a message."""
+    raise job.error or CnnvizError(f"The work failed ({job.bug}); the details are in the server log.")
 
 
 def _stopped_here() -> set:
@@ -196,7 +76,7 @@ def _stop(job: Job) -> None:
     _stopped_here().add(job.key)
 
 
-def _start(jobs: Jobs, key: Hashable, slot: str, work: Callable[[Job], tuple[Any, bool]]) -> Job:
+def _start(jobs: JobTable, key: Hashable, slot: str, work: Callable[..., Any]) -> Job:
     """Start a job for this session; its previous job in ``slot`` (other settings) is stopped if it
     started it and it still runs (nobody waits for a result of settings left behind)."""
     _stopped_here().discard(key)
@@ -206,7 +86,7 @@ def _start(jobs: Jobs, key: Hashable, slot: str, work: Callable[[Job], tuple[Any
         if prev is not None and prev.running and prev.owner == _session():
             prev.stop()
     st.session_state[f"_mx_job_{slot}"] = key
-    return jobs.start(key, _session(), work)
+    return jobs.start(key, work, again=True, owner=_session())
 
 
 def _follow(job: Job, draw: Callable[[Job], None], stop_label: str, key: str) -> None:
@@ -316,19 +196,17 @@ def _index(f: Frame, images: mx.ImageSet, layers: list[str], owner: bool) -> mx.
         return mx.build_index(m, images, layers)
     key = (m.key, images.key, tuple(layers))
     jobs = _index_jobs()
-    done = jobs.results.get(key)
+    done = jobs.done(key)
     if done is not None:
         return done
     job = jobs.get(key)
     stopped = job is not None and job.status == "stopped" and key in _stopped_here()
     if job is not None and job.status == "failed":
-        raise job.error
+        _raise_failed(job)
 
-    def work(j: Job) -> tuple[mx.MaximalIndex, bool]:
-        idx = mx.build_index(m, images, layers, batch_size=256 if m.input_size[1] <= 64 else 16,
-                             progress=lambda done, n: j.report(done / n, f"{done:,} / {n:,} images"),
-                             stop=j.stop_event)
-        return idx, idx.complete
+    def work(progress, stop) -> mx.MaximalIndex:
+        return mx.build_index(m, images, layers, batch_size=256 if m.input_size[1] <= 64 else 16,
+                              progress=lambda done, n: progress(done / n, f"{done:,} / {n:,} images"), stop=stop)
 
     if job is None or not (job.running or stopped):  # not started yet (or stopped by another session)
         job = None if mx.needs_confirmation(m, len(images)) else _start(jobs, key, "index", work)
@@ -352,7 +230,7 @@ def _index(f: Frame, images: mx.ImageSet, layers: list[str], owner: bool) -> mx.
             _follow(job, lambda j: st.caption(f"Waiting for the index ({j.text or 'starting…'})"), "Stop indexing",
                     "mx_stop_index_grid")
         return None
-    return jobs.results.get(key)
+    return jobs.done(key)
 
 
 def _labelled_fit(n: int) -> tuple[int, int]:
@@ -552,18 +430,17 @@ def synthesis(f: Frame) -> None:
         st.markdown(f"**{n_img}:** " + ", ".join(dict.fromkeys(o.label(m.classes) for o in slots)))
     every = 8 if m.input_size[1] <= 64 or m.device.type != "cpu" else 2
 
-    def work(j: Job) -> tuple[sy.SynthesisResult, bool]:
+    def work(report, stop) -> sy.SynthesisResult:
         def progress(p: sy.SynthesisProgress) -> None:
-            j.report(p.step / p.steps, f"Step {p.step} / {p.steps}: mean objective {p.values.mean():.3f}",
-                     (p.images, p.values))
+            report(p.step / p.steps, f"Step {p.step} / {p.steps}: mean objective {p.values.mean():.3f}",
+                   (p.images, p.values))
 
-        r = sy.synthesize(m, slots, progress=progress, every=every, stop=j.stop_event, **settings)
-        return r, not r.stopped
+        return sy.synthesize(m, slots, progress=progress, every=every, stop=stop, **settings)
 
     jobs = _synthesis_jobs()
-    res, job = jobs.results.get(key), jobs.get(key)
+    res, job = jobs.done(key), jobs.get(key)
     if res is None and job is not None and job.status == "failed" and not job.running:
-        raise job.error
+        _raise_failed(job)
     stopped = res is None and job is not None and not job.running and job.status == "stopped" \
         and key in _stopped_here()
     if res is None and not stopped and (job is None or not job.running):
