@@ -15,8 +15,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.figures.arithmetic import volume_row_figure
 from cnnviz.figures.common import FONT
+from cnnviz.figures.volumes import volume_row_figure
 from cnnviz.methods.architecture import DepthPoint, LayerRow
 
 HEIGHT_COLOR, DEPTH_COLOR, RF_COLOR = "#4C78A8", "#F58518", "#54A24B"

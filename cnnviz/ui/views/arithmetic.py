@@ -11,6 +11,7 @@ import streamlit as st
 
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import arithmetic as fa
+from cnnviz.figures import volumes as fv
 from cnnviz.methods import arithmetic as ar
 from cnnviz.ui import state, widgets
 from cnnviz.ui.nav import available_pages
@@ -141,7 +142,7 @@ def numbers(f: Frame) -> None:
         st.info("Change the highlighted setting; the drawing, the animation and the PyTorch check appear once the "
                 "layer is valid.")
         return
-    widgets.show_figure(fa.layer_shape_figure(spec), "arithmetic-layer-shape")
+    widgets.show_figure(fv.layer_shape_figure(spec), "arithmetic-layer-shape")
     coverage = ar.coverage_note(spec)
     if not f.slide:
         left, right = st.columns([3, 2])
@@ -280,15 +281,15 @@ def special(f: Frame) -> None:
     if not f.slide:
         st.markdown(case.text)
     if key == "1x1":
-        widgets.show_figure(fa.layer_shape_figure(_one_by_one_spec(spec)), "arithmetic-1x1")
+        widgets.show_figure(fv.layer_shape_figure(_one_by_one_spec(spec)), "arithmetic-1x1")
     elif key == "grouped":
         left, right = st.columns([1, 1] if f.slide else [3, 2])
-        widgets.show_figure(fa.layer_shape_figure(_grouped_spec(spec), height=h or 400), "arithmetic-grouped-layer",
+        widgets.show_figure(fv.layer_shape_figure(_grouped_spec(spec), height=h or 400), "arithmetic-grouped-layer",
                             container=left)
-        widgets.show_figure(fa.grouped_figure(ar.grouped_costs(spec.height, spec.width, spec.in_channels),
+        widgets.show_figure(fv.grouped_figure(ar.grouped_costs(spec.height, spec.width, spec.in_channels),
                                               height=h or 400), "arithmetic-grouped-costs", container=right)
     elif key == "dilated":
-        widgets.show_figure(fa.dilation_figure(spec.kernel if spec.kernel > 1 else 3), "arithmetic-dilation")
+        widgets.show_figure(fv.dilation_figure(spec.kernel if spec.kernel > 1 else 3), "arithmetic-dilation")
     elif key == "pool":
         q1, q2 = st.columns(2)
         pool_in, pool_out = fa.pool_example_figures(ar.pool_example())
@@ -363,7 +364,7 @@ def quiz(f: Frame) -> None:
             l3.warning(ar.quiz_answer(r))
         else:
             l3.markdown(ar.quiz_answer(r))
-    widgets.show_figure(fa.stack_figure(in_shape, rows, revealed), "arithmetic-quiz-stack", container=figure)
+    widgets.show_figure(fv.stack_figure(in_shape, rows, revealed), "arithmetic-quiz-stack", container=figure)
     if len(rows) < len(layers) and not f.slide:
         st.caption("The stack stops at the first layer that does not fit.")
     f.note("- Work each shape from the one before: the output size formula, the depth = the number of filters; "
