@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import copy
 import ctypes
-import operator
 import sys
 import threading
 import weakref
@@ -51,13 +50,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from cnnviz.core.graph import TRACE_LOCK, call_key, out_of_place, split_key, trace, traces
 from cnnviz.errors import LayerError
 
-# in-place ops an fx trace may contain -> their out-of-place twins (applied to the traced copy)
-_INPLACE_FUNCTIONS = {operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
-                      operator.itruediv: operator.truediv, operator.ifloordiv: operator.floordiv,
-                      operator.imod: operator.mod, operator.ipow: operator.pow, operator.iand: operator.and_,
-                      operator.ior: operator.or_, operator.ixor: operator.xor}
 _MAX_EXTRACTORS = 32  # per module: many different layer subsets keep the cache small
 
 
@@ -112,7 +107,7 @@ def prepare_for_serving(module: nn.Module) -> nn.Module:
                 mod.inplace = False
             except (AttributeError, RuntimeError):  # a TorchScript module's constants cannot change
                 pass
-    _trace(module)  # traced now, before the model is shared (tracing patches module calls process-wide)
+    trace(module)  # traced once, now (graph.Tracer keeps other threads' forward passes out of the trace)
     return module
 
 
@@ -127,27 +122,7 @@ def leaf_names(module: nn.Module, kinds: tuple[type, ...] | None = None) -> list
     return out
 
 
-def split_key(key: str) -> tuple[str, int | None]:
-    """``"layer1.0.relu#2"`` -> ``("layer1.0.relu", 2)``; a plain name -> ``(name, None)`` (every call)."""
-    base, sep, k = key.partition("#")
-    if sep and k.isdigit() and int(k) >= 1:
-        return base, int(k)
-    return key, None
-
-
-def call_key(name: str, k: int) -> str:
-    """The key of the ``k``-th call (1-based) of module ``name``: ``name`` for the first, ``name#k`` after."""
-    return name if k == 1 else f"{name}#{k}"
-
-
 # ============================================================== the traced path
-class _LeafTracer(torch.fx.Tracer):
-    """Treat exactly the modules without children as leaves, as :func:`leaf_names` does."""
-
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return not any(True for _ in m.children())
-
-
 @dataclass
 class _Extractor:
     graph_module: torch.fx.GraphModule | None  # None: the model cannot be traced, use hooks
@@ -157,45 +132,8 @@ class _Extractor:
     grad_leaf: bool = False  # the graph starts at the one recorded output (no input gradient needed)
 
 
-_traces: weakref.WeakKeyDictionary[nn.Module, torch.fx.Graph | None] = weakref.WeakKeyDictionary()
 _extractors: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 _build_lock = threading.Lock()
-# torch.fx tracing patches nn.Module.__call__ process-wide while it runs: one trace at a time, and
-# models are traced once, when they are loaded (a forward pass of another model in another thread
-# during that trace is the one known race; see DESIGN.md)
-TRACE_LOCK = threading.RLock()
-
-
-def _trace(module: nn.Module) -> torch.fx.Graph | None:
-    """The module's fx graph with leaf modules kept whole (cached; None when it does not trace)."""
-    with _build_lock:
-        if module in _traces:
-            return _traces[module]
-    with TRACE_LOCK, _build_lock:
-        if module in _traces:
-            return _traces[module]
-        try:
-            graph = _LeafTracer().trace(module)
-        except Exception:  # data-dependent control flow, unsupported ops: the hook fallback serves
-            graph = None
-        _traces[module] = graph
-        return graph
-
-
-def traces(module: nn.Module) -> bool:
-    """Whether torch.fx traces ``module`` (the engine's fast path, and what graph views need)."""
-    return _trace(module) is not None
-
-
-def _out_of_place(graph: torch.fx.Graph) -> None:
-    for node in graph.nodes:
-        if node.op == "call_function" and node.target in _INPLACE_FUNCTIONS:
-            node.target = _INPLACE_FUNCTIONS[node.target]
-        elif node.op == "call_method" and node.target.endswith("_") and not node.target.startswith("_") \
-                and hasattr(torch.Tensor, node.target[:-1]):
-            node.target = node.target[:-1]  # relu_ -> relu, add_ -> add
-        if node.op in ("call_function", "call_method") and node.kwargs.get("inplace") is True:
-            node.kwargs = {**node.kwargs, "inplace": False}
 
 
 def module_calls(module: nn.Module) -> list[tuple[str, str]]:
@@ -206,7 +144,7 @@ def module_calls(module: nn.Module) -> list[tuple[str, str]]:
         >>> [k for k, _ in module_calls(torchvision.models.resnet18()) if k.startswith("layer1.0.relu")]
         ['layer1.0.relu', 'layer1.0.relu#2']
     """
-    graph = _trace(module)
+    graph = trace(module)
     if graph is None:
         raise CaptureError("this model cannot be traced by torch.fx, so its calls are only known from a real pass; "
                            "use capture() with layers=None")
@@ -242,12 +180,12 @@ def _build(module: nn.Module, layers: Sequence[str] | None, inputs: Sequence[str
     if unknown:
         raise CaptureError(f"layer(s) {unknown} are not in the model. Hint: m.layer_names() (or "
                            "cnnviz.core.capture.leaf_names(module)) lists them")
-    graph0 = _trace(module)
+    graph0 = trace(module)
     inner = [n for n in requested if any(True for _ in mods[n].children())]
     if graph0 is None or inner:  # untraceable, or a container's output (not a node of the trace): hooks
         return _Extractor(None, [], [], with_logits)
     graph = copy.deepcopy(graph0)
-    _out_of_place(graph)
+    out_of_place(graph)
     wanted_all = {split_key(k)[0] for k in (layers or []) if split_key(k)[1] is None}
     wanted_one = {k for k in (layers or []) if split_key(k)[1] is not None}
     in_all = {split_key(k)[0] for k in inputs if split_key(k)[1] is None}

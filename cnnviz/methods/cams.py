@@ -32,7 +32,6 @@ Examples::
 """
 from __future__ import annotations
 
-import copy
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -42,7 +41,8 @@ import torch
 import torch.fx
 from torch.nn import functional as F
 
-from cnnviz.core.capture import _out_of_place, _trace, call_key, capture, split_key
+from cnnviz.core.capture import capture
+from cnnviz.core.graph import CutError, split_at, split_key
 from cnnviz.methods.attribution import (
     Attribution,
     AttributionError,
@@ -164,53 +164,14 @@ class _Split:
     or changed in the model)."""
 
     def __init__(self, module: torch.nn.Module, key: str):
-        graph0 = _trace(module)
-        if graph0 is None:
+        try:
+            parts = split_at(module, key)
+        except CutError as e:
+            raise AttributionError(str(e)) from None
+        if parts is None:
             raise AttributionError("Ablation-CAM runs the network after the layer on its own, which needs a model "
                                    "torch.fx can trace; this one does not. Use Score-CAM (forward passes only).")
-        graph = copy.deepcopy(graph0)
-        _out_of_place(graph)
-        counts: dict[str, int] = {}
-        cut = None
-        for node in graph.nodes:
-            if node.op == "call_module":
-                counts[node.target] = counts.get(node.target, 0) + 1
-                if call_key(node.target, counts[node.target]) == key or (
-                        counts[node.target] == 1 and f"{node.target}#1" == key):
-                    cut = node
-                    break
-        if cut is None:
-            raise AttributionError(f"layer call {key!r} never happens in a forward pass of this model")
-        after, order = {cut}, list(graph.nodes)
-        for node in order[order.index(cut) + 1:]:
-            if node.op != "get_attr" and any(i in after for i in node.all_input_nodes):
-                after.add(node)
-        output = next(n for n in order if n.op == "output")
-        needed = [n for n in order if n not in after and n.op not in ("get_attr", "output")
-                  and any(n in u.all_input_nodes for u in after if u is not cut)]
-        tail = torch.fx.Graph()
-        env = {cut: tail.placeholder("act")}
-        for i, n in enumerate(needed):
-            env[n] = tail.placeholder(f"v{i}")
-
-        def arg(n):
-            if n not in env:  # a constant of the model (get_attr)
-                env[n] = tail.node_copy(n, arg)
-            return env[n]
-
-        for node in order:
-            if node in after and node is not cut:
-                env[node] = tail.node_copy(node, arg)
-        head = copy.deepcopy(graph)
-        hnodes = {n.name: n for n in head.nodes}
-        head.erase_node(next(n for n in head.nodes if n.op == "output"))
-        head.output((hnodes[cut.name], tuple(hnodes[n.name] for n in needed)))
-        self.head = torch.fx.GraphModule(module, head)
-        self.head.graph.eliminate_dead_code()
-        self.head.recompile()
-        if output not in env:
-            raise AttributionError(f"the model's output does not depend on {key!r}")
-        self.tail = torch.fx.GraphModule(module, tail)
+        self.head, self.tail = parts
 
 
 _splits: weakref.WeakKeyDictionary[torch.nn.Module, dict[str, _Split]] = weakref.WeakKeyDictionary()

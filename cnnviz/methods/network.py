@@ -1,6 +1,6 @@
 """The network at a glance: the executed graph of a model, from its torch.fx trace.
 
-One trace per model (the capture engine's, :func:`cnnviz.core.capture._trace`) gives every
+One trace per model (the capture engine's, :func:`cnnviz.core.graph.trace`) gives every
 executed operation; one shape pass on a zero input gives every output shape. From that:
 
 * :func:`network_graph`: nodes (layer calls named by the capture engine's rule, ``name`` /
@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
-from cnnviz.core.capture import _trace, call_key, capture
+from cnnviz.core.capture import capture
+from cnnviz.core.graph import call_key, shape_prop, trace
 from cnnviz.errors import CnnvizError
 
 
@@ -124,34 +125,17 @@ class NetworkGraph:
 
 # ============================================================== extraction
 def _shape_pass(module: nn.Module, graph: fx.Graph, input_size: Sequence[int], device: torch.device) -> dict:
-    """Every node's output shape for one input of ``input_size``: fake tensors (no arithmetic) where every op
-    has a fake kernel, else one real forward pass on zeros."""
+    """Every node's output shape (batch left out) for one input of ``input_size`` (:func:`graph.shape_prop`:
+    fake tensors where every op has a fake kernel, else one real forward pass on zeros)."""
     gm = fx.GraphModule(module, copy.deepcopy(graph))
+    shape_prop(gm, torch.zeros(1, *input_size, device=device))
     shapes: dict[str, object] = {}
-
-    def keep(n: fx.Node, out) -> None:
+    for n in gm.graph.nodes:
+        out = n.meta.get("val")
         if isinstance(out, torch.Tensor):
             shapes[n.name] = tuple(int(s) for s in out.shape[1:])
         elif isinstance(out, (tuple, list)) and out and all(isinstance(o, torch.Tensor) for o in out):
             shapes[n.name] = "tuple"
-
-    class _Shapes(fx.Interpreter):
-        def run_node(self, n):
-            out = super().run_node(n)
-            keep(n, out)
-            return out
-
-    try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        with mode, torch.inference_mode():
-            _Shapes(gm).run(torch.zeros(1, *input_size, device=device))
-        return shapes
-    except Exception:  # an op without a fake kernel (custom ops): compute it for real, once
-        shapes.clear()
-    with torch.inference_mode():
-        _Shapes(gm).run(torch.zeros(1, *input_size, device=device))
     return shapes
 
 
@@ -179,7 +163,7 @@ def _detail(mod: nn.Module) -> str:
 
 
 def _extract(module: nn.Module, input_size: Sequence[int], device: torch.device) -> NetworkGraph:
-    graph = _trace(module)
+    graph = trace(module)
     if graph is None:
         raise GraphError(f"torch.fx cannot trace {type(module).__name__} (its forward() has Python control flow "
                          "that depends on tensor values, or an operation fx does not support), so its graph is "

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from cnnviz.core.capture import TRACE_LOCK
+from cnnviz.core.graph import Tracer, head_until, shape_prop
 from cnnviz.errors import CnnvizError
 
 __all__ = [
@@ -205,24 +205,6 @@ def _adaptive(f: _Field, in_hw: tuple[int, int], out_size: Any, where: str, hw_i
 
 
 # ----------------------------------------------------------------------------- tracing
-class _Tracer(fx.Tracer):
-    """symbolic tracing that also records which node is the output of each container module."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.container_outputs: list[tuple[str, str, fx.Node]] = []
-
-    def call_module(self, m: nn.Module, forward, args, kwargs):
-        out = super().call_module(m, forward, args, kwargs)
-        try:
-            name = self.path_of_module(m)
-        except NameError:
-            return out
-        if name and not self.is_leaf_module(m, name) and isinstance(out, fx.Proxy):
-            self.container_outputs.append((name, type(m).__name__, out.node))
-        return out
-
-
 @dataclass
 class _Traced:
     gm: fx.GraphModule
@@ -232,16 +214,15 @@ class _Traced:
     subgraphs: dict = field(default_factory=dict)  # layer -> GraphModule ending at that layer
 
 
-_TRACE_LOCK = threading.RLock()  # fx patches torch.nn.Module.__call__ globally while it traces
+_CACHE_LOCK = threading.Lock()
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 8
 
 
 def _trace(module: nn.Module) -> tuple[fx.GraphModule, list]:
-    tracer = _Tracer()
+    tracer = Tracer(leaves="torch", containers=True)  # torch.nn layers are leaves; blocks traced through
     try:
-        with _TRACE_LOCK:
-            graph = tracer.trace(module)
+        graph = tracer.trace(module)
     except Exception as e:  # fx raises TraceError, TypeError, ... for data-dependent control flow
         msg = str(e).split("\n")[0]
         raise ReceptiveFieldError(
@@ -250,28 +231,6 @@ def _trace(module: nn.Module) -> tuple[fx.GraphModule, list]:
             "or compute the fields of a traceable part, e.g. receptive_fields(model.features, "
             "input_size=(C, H, W)).") from None
     return fx.GraphModule(tracer.root, graph, type(module).__name__), tracer.container_outputs
-
-
-def _shape_prop(gm: fx.GraphModule, example: torch.Tensor) -> None:
-    """Fill ``node.meta['val']`` with output shapes, without computing (fake tensors) when possible."""
-    try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-        from torch.fx.passes.fake_tensor_prop import FakeTensorProp
-
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        FakeTensorProp(gm, mode).propagate(mode.from_tensor(example))
-        return
-    except Exception:  # an op without a fake kernel: run it for real (zeros, no gradients)
-        pass
-
-    class _Prop(fx.Interpreter):
-        def run_node(self, n):
-            out = super().run_node(n)
-            n.meta["val"] = out
-            return out
-
-    with torch.inference_mode():
-        _Prop(gm).run(example)
 
 
 def _val(n: Any) -> Any:
@@ -431,7 +390,7 @@ def _compute(module: nn.Module, input_size: Sequence[int] | None, example_device
         hw = (int(input_size[1]), int(input_size[2]))
         dev = example_device or next((p.device for p in module.parameters()), torch.device("cpu"))
         try:
-            _shape_prop(gm, torch.zeros(1, *input_size, device=dev))
+            shape_prop(gm, torch.zeros(1, *input_size, device=dev))
         except Exception as e:
             raise ReceptiveFieldError(f"a {tuple(input_size)} input cannot pass through {type(module).__name__}: "
                                       f"{str(e).splitlines()[0]}. Check input_size (C, H, W).") from None
@@ -502,13 +461,12 @@ def _traced(model: Any, input_size: Sequence[int] | None) -> _Traced:
     if isinstance(model, ModelHandle):
         size = tuple(input_size) if input_size is not None else tuple(model.input_size)
         key = (model.key, id(model.module), size)
-        with _TRACE_LOCK:
+        with _CACHE_LOCK:
             if key in _CACHE:
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
-        with TRACE_LOCK:  # fx tracing patches nn.Module.__call__ process-wide: one trace at a time
-            t = _compute(model.module, size, model.device)
-        with _TRACE_LOCK:
+        t = _compute(model.module, size, model.device)
+        with _CACHE_LOCK:
             _CACHE[key] = t
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
@@ -685,19 +643,7 @@ def _subgraph(t: _Traced, layer: str) -> fx.GraphModule:
         raise KeyError(f"layer {layer!r} is not in the receptive field table. Hint: receptive_fields(model) lists the names")
     if layer in t.subgraphs:
         return t.subgraphs[layer]
-    target = t.nodes[layer]
-    g = fx.Graph()
-    env: dict[fx.Node, fx.Node] = {}
-    for n in t.gm.graph.nodes:
-        if n.op == "output":
-            break
-        env[n] = g.node_copy(n, lambda a: env[a])
-        if n is target:
-            break
-    g.output(env[target])
-    sub = fx.GraphModule(t.gm, g)
-    sub.graph.eliminate_dead_code()
-    sub.recompile()
+    sub = head_until(t.gm, t.nodes[layer])
     if len(t.subgraphs) > 32:
         t.subgraphs.clear()
     t.subgraphs[layer] = sub

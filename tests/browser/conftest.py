@@ -67,6 +67,20 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a screenshot of what the page showed: test-artifacts/failed-<test>.png."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "page" in item.funcargs:
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in item.name)
+        try:
+            ARTIFACTS.mkdir(exist_ok=True)
+            item.funcargs["page"].screenshot(path=str(ARTIFACTS / f"failed-{name}.png"), full_page=True, timeout=20_000)
+        except Exception as e:  # a closed or hung page: the failure itself is what matters
+            print(f"no failure screenshot for {item.name}: {e}")
+
+
 @pytest.fixture
 def page(browser):
     ctx = browser.new_context(viewport={"width": 1500, "height": 1000})

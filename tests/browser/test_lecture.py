@@ -24,7 +24,8 @@ def test_player_steps_with_the_arrow_key(server, page):
     page.goto(f"{server}/deck?deck=what-a-cnn-learns&slide=3")
     wait_idle(page)
     assert_no_exception(page)
-    assert page.locator(SIDEBAR).is_hidden()  # the player is in presenter view by default
+    # the player is in presenter view by default (its style may land a moment after the app first goes idle)
+    page.locator(SIDEBAR).wait_for(state="hidden", timeout=30_000)
     page.keyboard.press("ArrowRight")
     wait_idle(page)
     assert "slide=4" in page.url and "deck=what-a-cnn-learns" in page.url
