@@ -35,7 +35,6 @@ import math
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from cnnviz.core.capture import call_key, capture, split_key
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.images import load_image
 from cnnviz.core.model import ModelHandle
+from cnnviz.core.runtime import ResultCache
 from cnnviz.errors import CnnvizError, ImageFolderError
 
 PIXELS = "pixels"
@@ -1014,55 +1014,3 @@ def cached_features(cache: ResultCache, m: ModelHandle, points_key: Hashable, im
     return cache.get_or_compute(key(layer), lambda: extract_features(m, images, layer, pooling, batch_size))
 
 
-class ResultCache:
-    """A small thread-safe LRU cache for results that cannot be pickled (openTSNE/UMAP models)
-    and whose computation reports progress (so ``st.cache_data`` does not fit).
-
-    Examples::
-
-        >>> c = ResultCache(2)
-        >>> c.get_or_compute(("a", 1), lambda: 42)
-        42
-    """
-
-    def __init__(self, maxsize: int = 16):
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[Hashable, threading.Lock] = {}
-
-    def __contains__(self, key: Hashable) -> bool:
-        with self._lock:
-            return key in self._data
-
-    def get(self, key: Hashable, default: Any = None) -> Any:
-        """The cached value for ``key``, or ``default`` (nothing is computed)."""
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            return default
-
-    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The cached value for ``key``, computing it once (concurrent callers of one key wait)."""
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            klock = self._key_locks.setdefault(key, threading.Lock())
-        with klock:
-            with self._lock:
-                if key in self._data:
-                    return self._data[key]
-            value = compute()
-            with self._lock:
-                self._data[key] = value
-                self._data.move_to_end(key)
-                while len(self._data) > self.maxsize:
-                    self._data.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()

@@ -4,10 +4,10 @@ import pytest
 import torch
 from PIL import Image
 
+from cnnviz.core.runtime import ResultCache
 from cnnviz.methods.embeddings import (
     PIXELS,
     PointSet,
-    ResultCache,
     cached_features,
     colour_groups,
     compare_layers,

@@ -13,12 +13,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from cnnviz.core import zoo
+from cnnviz.core.runtime import ResultCache
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import adversarial as fa
 from cnnviz.figures.common import FONT
 from cnnviz.methods import adversarial as A
 from cnnviz.methods import attribution as at
-from cnnviz.methods.embeddings import ResultCache
 from cnnviz.ui import background, state, widgets
 from cnnviz.ui.resources import shared_model
 from cnnviz.ui.view import Frame, register

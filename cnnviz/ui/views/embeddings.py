@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
+from cnnviz.core.runtime import ResultCache
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import embeddings as fe
 from cnnviz.methods import embeddings as em
@@ -30,9 +31,9 @@ class NoFolder(CnnvizError):
 
 
 @st.cache_resource
-def _shared(kind: str) -> em.ResultCache:
+def _shared(kind: str) -> ResultCache:
     """Shared by all sessions: "features" (up to 20,000 x 4096 floats each, so few) or points, embeddings, scores."""
-    return em.ResultCache(maxsize=10 if kind == "features" else 48)
+    return ResultCache(maxsize=10 if kind == "features" else 48)
 
 
 @st.cache_resource(show_spinner=False)
