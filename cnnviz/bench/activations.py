@@ -6,7 +6,7 @@ import copy
 import torch
 
 from cnnviz.bench import Options, Result, entry, paired_medians
-from cnnviz.core.capture import _with_hooks, tune_cpu_allocator
+from cnnviz.core.capture import tune_cpu_allocator, with_hooks
 from cnnviz.core.model import load_model
 from cnnviz.methods.attribution import default_cam_layer, grad_cam
 
@@ -30,7 +30,7 @@ def all_layer_activations(opts: Options) -> list[Result]:
 
         def hooks():  # the engine's fallback path (hooks on its private twin of the module)
             with torch.inference_mode():
-                _with_hooks(m.module, x, names, (), ())
+                with_hooks(m.module, x, names, (), ())
 
         t_bare, t_ours, t_hooks = paired_medians([bare, lambda: m.activations(x), hooks], opts.device, repeat,
                                                  warmup=1 if opts.quick else 2)

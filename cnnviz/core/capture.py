@@ -264,7 +264,7 @@ def _extractor(module: nn.Module, layers: Sequence[str] | None, inputs: Sequence
 _twins: weakref.WeakKeyDictionary[nn.Module, tuple[nn.Module, threading.Lock]] = weakref.WeakKeyDictionary()
 
 
-def _hook_twin(module: nn.Module) -> tuple[nn.Module, threading.Lock]:
+def hook_twin(module: nn.Module) -> tuple[nn.Module, threading.Lock]:
     """A private deep copy of an untraceable module, for hooks (the shared module is never hooked)."""
     with _build_lock:
         if module not in _twins:
@@ -272,10 +272,12 @@ def _hook_twin(module: nn.Module) -> tuple[nn.Module, threading.Lock]:
         return _twins[module]
 
 
-def _with_hooks(module: nn.Module, x: torch.Tensor, layers: Sequence[str] | None, inputs: Sequence[str],
-                replace: tuple[tuple[type, Callable], ...],
-                on_output: Callable[[str, torch.Tensor], None] | None = None) -> tuple[torch.Tensor, dict, dict]:
-    twin, lock = _hook_twin(module)
+def with_hooks(module: nn.Module, x: torch.Tensor, layers: Sequence[str] | None, inputs: Sequence[str],
+               replace: tuple[tuple[type, Callable], ...],
+               on_output: Callable[[str, torch.Tensor], None] | None = None) -> tuple[torch.Tensor, dict, dict]:
+    """Run the module's hook twin with hooks on ``layers`` (and ``inputs``): the fallback of :func:`capture` for
+    models torch.fx cannot trace. Returns ``(logits, outputs, layer inputs)``."""
+    twin, lock = hook_twin(module)
     mods = dict(twin.named_modules())
     names = leaf_names(twin) if layers is None else sorted({split_key(k)[0] for k in layers})
     in_names = sorted({split_key(k)[0] for k in inputs})
@@ -394,7 +396,7 @@ def capture(module: nn.Module, x: torch.Tensor, layers: Iterable[str] | None = (
             out_map = {} if stream else dict(zip(ex.out_keys, outs))
             in_map = dict(zip(ex.in_keys, ins))
         else:
-            out_logits, out_map, in_map = _with_hooks(module, x, layer_list, input_list, rep, on_output)
+            out_logits, out_map, in_map = with_hooks(module, x, layer_list, input_list, rep, on_output)
         result = Capture({k: v for k, v in out_map.items() if isinstance(v, torch.Tensor)},
                          {k: v for k, v in in_map.items() if isinstance(v, torch.Tensor)},
                          out_logits if with_logits else None)
@@ -446,4 +448,5 @@ def tune_cpu_allocator() -> bool:
 
 
 __all__ = ["Capture", "CaptureError", "capture", "activations", "prepare_for_serving", "leaf_names", "module_calls",
-           "split_key", "call_key", "traces", "tune_cpu_allocator", "INPLACE_TYPES", "TRACE_LOCK"]
+           "split_key", "call_key", "traces", "tune_cpu_allocator", "INPLACE_TYPES", "TRACE_LOCK", "hook_twin",
+           "with_hooks"]

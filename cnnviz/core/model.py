@@ -176,10 +176,31 @@ class ModelHandle:
         arr = np.asarray(img, dtype=np.uint8)
         t = torch.from_numpy(arr.copy()).to(self.device)
         t = t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
-        t = t.float().div_(255)
-        mean = torch.tensor(self.mean, device=self.device).view(-1, 1, 1)
-        std = torch.tensor(self.std, device=self.device).view(-1, 1, 1)
-        return (t - mean) / std
+        return self.normalize(t.float().div_(255))
+
+    def _stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (-1, 1, 1) if like.ndim <= 3 else (1, -1, 1, 1)
+        mean = torch.tensor(self.mean, dtype=like.dtype, device=like.device).view(shape)
+        std = torch.tensor(self.std, dtype=like.dtype, device=like.device).view(shape)
+        return mean, std
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixels 0..1 (``[C, H, W]`` or ``[N, C, H, W]``, any device and float dtype) to the normalised input
+        the module expects: ``(pixels - mean) / std`` per channel. The one normalisation of cnnviz.
+
+        Examples::
+
+            >>> m = load_model("lenet5-mnist")
+            >>> round(float(m.normalize(torch.zeros(1, 1, 2, 2))[0, 0, 0, 0]), 4)  # (0 - 0.1307) / 0.3081
+            -0.4242
+        """
+        mean, std = self._stats(pixels)
+        return (pixels - mean) / std
+
+    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """A normalised input back to pixels 0..1 (what :meth:`normalize` undoes, clipped to [0, 1])."""
+        mean, std = self._stats(x)
+        return (x * std + mean).clamp(0, 1)
 
     def preprocess(self, img: ImageSource | Sequence[ImageSource]) -> torch.Tensor:
         """Image(s) to the normalised batch ``[N, C, H, W]`` on the model's device.
@@ -201,9 +222,7 @@ class ModelHandle:
         x = x.detach()
         if x.ndim == 4:
             x = x[0]
-        mean = torch.tensor(self.mean, device=x.device).view(-1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(-1, 1, 1)
-        arr = ((x * std + mean).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        arr = (self.to_pixels(x) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
         return arr[..., 0] if arr.shape[2] == 1 else arr
 
     # ---------------------------------------------------------------- running

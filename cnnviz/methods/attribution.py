@@ -414,11 +414,11 @@ def deeplift(m: ModelHandle, img, target: int | str | None = None) -> Attributio
     """
     from captum.attr import DeepLift
 
-    from cnnviz.core.capture import _hook_twin
+    from cnnviz.core.capture import hook_twin
 
     x = _batch(m, img)
     t = resolve_target(m, x, target)
-    twin, lock = _hook_twin(m.module)
+    twin, lock = hook_twin(m.module)
     with lock, torch.inference_mode(False), torch.enable_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(hooks|require gradients)", category=UserWarning)
         attr, delta = DeepLift(twin).attribute(x.clone(), _black(m, x), target=t, return_convergence_delta=True)

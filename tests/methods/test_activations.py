@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import cnnviz
-from cnnviz.core.capture import _with_hooks, traces
+from cnnviz.core.capture import traces, with_hooks
 from cnnviz.core.model import ModelHandle
 from cnnviz.methods.activations import (
     activation_after,
@@ -96,7 +96,7 @@ def test_untraceable_model_falls_back_to_hooks():
         assert torch.equal(acts["conv"], conv)
         assert torch.allclose(acts["act"], F.relu(conv * 2 if conv.sum() > 0 else conv))
     with torch.inference_mode():  # the fallback served it, on a private twin: the module itself has no hooks left
-        assert list(_with_hooks(mod, x, ["conv"], (), ())[1]) == ["conv"]
+        assert list(with_hooks(mod, x, ["conv"], (), ())[1]) == ["conv"]
     assert not traces(mod) and not any(sub._forward_hooks for sub in mod.modules())
 
 
