@@ -387,7 +387,7 @@ def load_state_into(module: nn.Module, state: dict[str, torch.Tensor], what: str
     module.load_state_dict(state, strict=True)
 
 
-def _digest(state: dict[str, torch.Tensor]) -> str:
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
     import hashlib
 
     h = hashlib.sha1()
@@ -459,7 +459,7 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
         if weights is not None:
             state = read_state_dict(weights, weights_name)
             load_state_into(module, state, f"{spec['architecture']} with {n} classes")
-            card = {"title": f"{spec['architecture']} ({weights_name or 'your weights'})", "weights_digest": _digest(state)}
+            card = {"title": f"{spec['architecture']} ({weights_name or 'your weights'})", "weights_digest": weights_digest(state)}
             source = "upload"
         elif trained:
             from safetensors.torch import load_file
@@ -492,7 +492,7 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
             module.aux_logits = False
         load_state_into(module, state, f"{arch_name} with {num_classes or len(w.meta['categories'])} classes")
         trained, source = True, ("upload" if own_classes or weights_name else "zoo")
-        card.update(weights_digest=_digest(state), weights_file=str(weights_name or weights if not isinstance(weights, bytes) else weights_name))
+        card.update(weights_digest=weights_digest(state), weights_file=str(weights_name or weights if not isinstance(weights, bytes) else weights_name))
         if source == "upload":
             card.update(title=f"{spec['title']} ({weights_name or 'your weights'})", data="your data", test_accuracy=None)
     elif not untrained:
@@ -502,7 +502,7 @@ def load_model(name: str, weights: str | Path | bytes | None = None, *, device: 
             state = torch.load(status.path, map_location="cpu", weights_only=True)
             load_state_into(module, state, arch_name)
             trained = True
-            card["weights_digest"] = _digest(state)
+            card["weights_digest"] = weights_digest(state)
     if not trained:
         card["test_accuracy"] = None
         if arch_name == "googlenet":

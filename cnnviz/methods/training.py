@@ -39,9 +39,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnviz.core.capture import prepare_for_serving
 from cnnviz.core.datasets import DATASETS, load_dataset
 from cnnviz.core.device import pick_device
-from cnnviz.core.model import ModelHandle, _digest, _freeze, load_state_into, read_state_dict
+from cnnviz.core.model import ModelHandle, load_state_into, read_state_dict, weights_digest
 from cnnviz.core.networks import ARCHITECTURES
 from cnnviz.core.zoo import BUNDLED, MODELS_DIR
 from cnnviz.errors import CnnvizError
@@ -607,9 +608,9 @@ def handle_from_state(state: dict[str, torch.Tensor], card: dict, device: str | 
         torch.manual_seed(0)
         module = build_module(cfg, len(classes))
     load_state_into(module, state, cfg.title)
-    card = dict(card, weights_digest=_digest(state), data=cfg.dataset)
+    card = dict(card, weights_digest=weights_digest(state), data=cfg.dataset)
     mean, std = card.get("mean", NORMALIZATION[cfg.dataset][0]), card.get("std", NORMALIZATION[cfg.dataset][1])
-    return ModelHandle(card.get("name", cfg.architecture), _freeze(module).to(dev), dev, classes, (1, 28, 28),
+    return ModelHandle(card.get("name", cfg.architecture), prepare_for_serving(module).to(dev), dev, classes, (1, 28, 28),
                        (mean,), (std,), cfg.architecture, None, True, source, cfg.dataset, card,
                        invert_light_background=cfg.dataset == "mnist")
 
