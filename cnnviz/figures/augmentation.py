@@ -4,9 +4,8 @@ Each function takes a result of :mod:`cnnviz.methods.augmentation` and returns a
 or a uint8 image, so every chart of the page is one call away in a notebook::
 
     >>> import cnnviz
-    >>> from cnnviz.methods import augmentation as A
     >>> m = cnnviz.load_model("lenet5-mnist")
-    >>> fig = rotation_figure(A.rotation_scale_grid(m, "assets/samples/digit-6.png", angles=[0, 90]))
+    >>> fig = rotation_figure(cnnviz.rotation_scale_grid(m, "assets/samples/digit-6.png", angles=[0, 90]))
     >>> len(fig.data)  # one curve per scale
     3
 """
@@ -18,7 +17,7 @@ import torch
 
 from cnnviz.figures.common import FONT
 from cnnviz.figures.render import tile_grid, to_uint8
-from cnnviz.methods import augmentation as A
+from cnnviz.methods.augmentation import LabelFlip, RotationScaleGrid, ScrambleSweep, ShiftSweep, Sweep
 
 COLOURS = ["#4C78A8", "#F58518", "#E45756", "#54A24B", "#B279A2"]
 BAND_FILL = "rgba(76,120,168,0.25)"
@@ -60,7 +59,7 @@ def sample_grid(arrays: list[np.ndarray], labels: list[str], kept: list[bool], c
     canvas = Image.new("RGB", (pad + cols * (outer + pad), pad + rows * (outer + band + pad)), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=font_size)
-    for i, (arr, label, ok) in enumerate(zip(arrays, labels, kept)):
+    for i, (arr, label, ok) in enumerate(zip(arrays, labels, kept, strict=True)):
         img = Image.fromarray(np.asarray(arr)).convert("RGB")
         img = img.resize((side, side), Image.BOX if img.width > side else Image.NEAREST)
         r, c = divmod(i, cols)
@@ -101,19 +100,19 @@ def _figure(title: str, xtitle: str, ytitle: str, height: int = 380) -> go.Figur
     return fig
 
 
-def rotation_figure(grid: A.RotationScaleGrid) -> go.Figure:
+def rotation_figure(grid: RotationScaleGrid) -> go.Figure:
     """P(clean class) against the rotation angle, one curve per zoom scale."""
     clean = grid.classes[grid.reference]
     fig = _figure(f"P({clean}) against rotation", "rotation (degrees)", f"P({clean})")
-    for s, r, colour in zip(grid.scales, grid.reference_probs(), COLOURS):
+    for i, (s, r) in enumerate(zip(grid.scales, grid.reference_probs(), strict=True)):
         fig.add_trace(go.Scatter(x=grid.angles, y=r, mode="lines+markers", name=f"scale {s:.0%}",
-                                 line=dict(color=colour, width=3)))
+                                 line=dict(color=COLOURS[i % len(COLOURS)], width=3)))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     fig.update_xaxes(tickvals=grid.angles[::2] if len(grid.angles) > 10 else grid.angles)
     return fig
 
 
-def sweep_figure(sweep: A.Sweep, title: str, xtitle: str) -> go.Figure:
+def sweep_figure(sweep: Sweep, title: str, xtitle: str) -> go.Figure:
     """P(clean class) along a sweep, and the top class at each value (a diamond labelled with its name)."""
     clean = sweep.classes[sweep.reference]
     fig = _figure(title, xtitle, "probability")
@@ -125,7 +124,7 @@ def sweep_figure(sweep: A.Sweep, title: str, xtitle: str) -> go.Figure:
     return fig
 
 
-def shift_change_figure(s: A.ShiftSweep) -> go.Figure:
+def shift_change_figure(s: ShiftSweep) -> go.Figure:
     """Relative change of the layer's output against the shift, raw and after taking out whole-cell moves;
     dotted lines at multiples of the layer's stride."""
     shifts = s.sweep.values
@@ -142,7 +141,7 @@ def shift_change_figure(s: A.ShiftSweep) -> go.Figure:
     return fig
 
 
-def label_flip_figure(flip: A.LabelFlip) -> go.Figure:
+def label_flip_figure(flip: LabelFlip) -> go.Figure:
     """P(source) and P(target) against the rotation, with a dashed line where the target wins first."""
     fig = _figure(f"The {flip.source}, rotated", "rotation (degrees, + = counter-clockwise)", "probability")
     for cls, colour in ((flip.source, COLOURS[0]), (flip.target, COLOURS[2])):
@@ -155,7 +154,7 @@ def label_flip_figure(flip: A.LabelFlip) -> go.Figure:
     return fig
 
 
-def scramble_figure(sweep: A.ScrambleSweep) -> go.Figure:
+def scramble_figure(sweep: ScrambleSweep) -> go.Figure:
     """Mean P(clean class) over shuffles against the number of tiles, its min..max band, and the share kept top-1."""
     clean = sweep.classes[sweep.reference]
     fig = _figure(f"How much of '{clean}' survives scrambling ({sweep.probs.shape[1]} shuffles per grid)",

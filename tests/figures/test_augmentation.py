@@ -36,6 +36,9 @@ def test_rotation_figure_one_curve_per_scale():
     assert np.allclose(fig.data[1].y, [0.9, 0.2]) and fig.layout.title.text == "P(cat) against rotation"
     many = A.RotationScaleGrid([float(a) for a in range(0, 181, 15)], [1.0], torch.rand(1, 13, 2), ["a", "b"], 0)
     assert list(fa.rotation_figure(many).layout.xaxis.tickvals) == [float(a) for a in range(0, 181, 30)]
+    six_scales = A.RotationScaleGrid([0.0], [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], torch.rand(6, 1, 2), ["a", "b"], 0)
+    fig = fa.rotation_figure(six_scales)  # every scale gets its curve; the colours repeat after five
+    assert len(fig.data) == 6 and fig.data[5].line.color == fig.data[0].line.color == fa.COLOURS[0]
 
 
 def test_shift_change_figure_marks_every_stride_multiple():

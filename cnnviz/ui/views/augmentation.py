@@ -9,14 +9,13 @@ from cnnviz.core.images import load_image
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import augmentation as fa
 from cnnviz.methods import augmentation as A
+from cnnviz.text import augmentation as txt
 from cnnviz.ui import state, widgets
 from cnnviz.ui.sidebar import sample_names, sample_path
 from cnnviz.ui.view import Frame, register
 
 # the URL key of every transform parameter: au_<transform>_<parameter>
 PARAM_KEYS = tuple(f"au_{key}_{p.name}" for key, spec in A.TRANSFORMS.items() for p in spec.params)
-SWEEP_INTRO = ("Each sweep changes one thing at a time and runs all the transformed images through the model in one "
-               "batched forward pass. The curves follow the probability of the class the model gives the clean image.")
 
 
 class NotComputable(CnnvizError):
@@ -56,17 +55,11 @@ def _new_draw(seed: int) -> None:
     state.mark_changed("au_seed")
 
 
-@register("augmentation.samples", "Random samples through a pipeline",
-          keys=("au_t", *PARAM_KEYS, "au_n", "au_seed", "au_mix"), anchors=("random-samples-through-a-pipeline",))
-def samples(f: Frame) -> None:
-    m = f.model
-    target = A.Target.of(m)
-    top = f.controls()[0]
+def _pipeline_controls(f: Frame, top, target: A.Target) -> list[A.Step]:
+    """The transform picker and one bordered box of controls per chosen transform: the pipeline they set."""
     keys = state.multiselect("Transforms, applied in the order chosen", "au_t", list(A.TRANSFORMS),
-                             default=["rotate", "erase", "noise"], format_func=lambda k: A.transform_label(k, target),
-                             container=top,
-                             help="The catalogue follows the lecture: geometric, colour, kernel filters, random "
-                                  "erasing, mixing images, noise injection.")
+                             default=["rotate", "erase", "noise"], format_func=lambda k: txt.transform_label(k, target),
+                             container=top, help=txt.CATALOGUE_HELP)
     pipeline: list[A.Step] = []
     cols = top.columns(min(3, len(keys))) if keys else []
     for i, key in enumerate(keys):
@@ -74,74 +67,86 @@ def samples(f: Frame) -> None:
         with cols[i % len(cols)].container(border=True):
             st.markdown(f"**{spec.name}** · {A.GROUPS[spec.group]}")
             if not f.slide:
-                st.caption(spec.help + (f" {spec.note}" if spec.note else ""))
+                st.caption(txt.transform_caption(key))
             values = {p.name: _param_widget(p, f"au_{key}_{p.name}") for p in spec.params}
             try:
                 pipeline.append(A.step(key, **values))
             except CnnvizError as e:
                 widgets.show_error(CnnvizError(f"{spec.name}: {e}"))
     if not f.slide:
-        for note in A.check_pipeline(pipeline, target):
+        for note in txt.pipeline_notes(A.check_pipeline(pipeline, target), target):
             st.info(note, icon=":material/info:")
+    return pipeline
 
-    mixing = any(s.spec.mixing for s in pipeline)
+
+def _samples_slide(b: A.AugmentedBatch, n: int, kept: int) -> None:
+    """One picture as large as the screen allows: a green frame keeps the clean answer, red changed it."""
+    clean, mixed = b.classes[b.clean_index], b.mixed_labels()
+    labels = [f"{label} {conf:.0%}" + "".join(f"\n{p:.2f}·{c}" for c, p in (mixed[j] if mixed is not None else ()))
+              for j, (label, conf) in enumerate(zip(b.labels, b.confidences, strict=True))]  # soft label: a line each
+    ok = [label == clean for label in b.labels]
+    lines = max(label.count("\n") + 1 for label in labels)
+    # the summary beside the picture or above it, whichever leaves the larger picture
+    arrays = b.arrays()
+    grids = [fa.sample_grid(arrays, labels, ok, *fa.sample_grid_shape(n, w, h, font_size=16, lines=lines),
+                            font_size=16) for w, h in ((910, 555), (1200, 525))]
+    beside = grids[0].shape[0] * grids[0].shape[1] >= grids[1].shape[0] * grids[1].shape[1]
+    if beside:
+        pic, side = st.columns([3.4, 1], vertical_alignment="center")
+        side.metric("Keep the clean answer", f"{kept} of {n}")
+        side.markdown(f"Clean image: **{clean}**  \n:green[green frame]: kept; :red[red]: changed")
+    else:
+        st.markdown(f"Clean image: **{clean}** · **{kept} of {n}** samples keep it"
+                    + (" · soft labels under the samples" if mixed is not None else ""))
+        pic = st.container()
+    grid = grids[0] if beside else grids[1]
+    widgets.show_image(grid, min_side=1, width="content", container=pic, download="augmentation-samples")
+
+
+def _samples_page(m, b: A.AugmentedBatch, pipeline: list[A.Step], n: int, kept: int) -> None:
+    """The samples as a grid of images with their labels, and the torchvision code of the pipeline."""
+    clean, mixed = b.classes[b.clean_index], b.mixed_labels()
+    st.markdown(txt.samples_summary(clean, kept, n, bool(pipeline)))
+    ncol = 8 if min(m.input_size[1:]) <= 64 else 4  # photos (and long ImageNet names) need wider tiles
+    for j, (arr, label, conf) in enumerate(zip(b.arrays(), b.labels, b.confidences, strict=True)):
+        if j % ncol == 0:
+            row = st.columns(ncol)
+        with row[j % ncol]:
+            widgets.show_image(arr, min_side=112, width="stretch")
+            st.markdown(f":{'green' if label == clean else 'red'}[**{label}**] {conf:.0%}"
+                        + (f"  \nlabel {txt.mixed_label_text(mixed[j])}" if mixed is not None else ""))
+    if b.mix_labels is not None:
+        st.caption(txt.mixing_note(b))
+    with st.expander("The torchvision code for this pipeline", expanded=True, icon=":material/code:"):
+        st.code(A.pipeline_code(pipeline, m), language="python")
+
+
+@register("augmentation.samples", "Random samples through a pipeline",
+          keys=("au_t", *PARAM_KEYS, "au_n", "au_seed", "au_mix"), anchors=("random-samples-through-a-pipeline",))
+def samples(f: Frame) -> None:
+    m = f.model
+    top = f.controls()[0]
+    pipeline = _pipeline_controls(f, top, A.Target.of(m))
     c1, c2, c3, c4 = top.columns([1, 1, 1, 2])
     n = state.select("Samples", "au_n", [8, 16, 32, 64], 16, container=c1)
-    seed = state.number("Seed", "au_seed", 0, 99_999, 0, container=c2,
-                        help="The same seed reproduces the same samples (and link).")
+    seed = state.number("Seed", "au_seed", 0, 99_999, 0, container=c2, help=txt.SEED_HELP)
     c3.write("")
     c3.button("New draw", icon=":material/casino:", on_click=_new_draw, args=(seed,))
     second, second_name = None, None
-    if mixing:
+    if any(s.spec.mixing for s in pipeline):
         names = sample_names(m)
         second_name = state.select("Second image for mixing", "au_mix", names, names[1] if len(names) > 1 else names[0],
-                                   container=c4, help="MixUp and CutMix blend the input with this image, and blend the "
-                                                      "labels too.")
+                                   container=c4, help=txt.MIX_HELP)
         second = load_image(sample_path(second_name).read_bytes())
 
     b = _compute(f, "Augmenting and predicting…", "sample_batch", tuple(pipeline), n=n, seed=seed,
                  second_image=second, image_key=f"{f.ctx.image_key}|{second_name}")
-    clean, arrays, mixed = b.classes[b.clean_index], b.arrays(), b.mixed_labels()
     kept = round(b.kept_fraction * n)
-    if f.slide:  # one picture as large as the screen allows: a green frame keeps the clean answer, red changed it
-        labels = [f"{label} {conf:.0%}" + "".join(f"\n{p:.2f}·{c}" for c, p in (mixed[j] if mixed is not None else ()))
-                  for j, (label, conf) in enumerate(zip(b.labels, b.confidences))]  # a soft label's parts one a line
-        ok = [label == clean for label in b.labels]
-        lines = max(label.count("\n") + 1 for label in labels)
-        # the summary beside the picture or above it, whichever leaves the larger picture
-        grids = [fa.sample_grid(arrays, labels, ok, *fa.sample_grid_shape(n, w, h, font_size=16, lines=lines),
-                                font_size=16) for w, h in ((910, 555), (1200, 525))]
-        beside = grids[0].shape[0] * grids[0].shape[1] >= grids[1].shape[0] * grids[1].shape[1]
-        if beside:
-            pic, side = st.columns([3.4, 1], vertical_alignment="center")
-            side.metric("Keep the clean answer", f"{kept} of {n}")
-            side.markdown(f"Clean image: **{clean}**  \n:green[green frame]: kept; :red[red]: changed")
-        else:
-            st.markdown(f"Clean image: **{clean}** · **{kept} of {n}** samples keep it"
-                        + (" · soft labels under the samples" if mixed is not None else ""))
-            pic = st.container()
-        grid = grids[0] if beside else grids[1]
-        widgets.show_image(grid, min_side=1, width="content", container=pic, download="augmentation-samples")
+    if f.slide:
+        _samples_slide(b, n, kept)
     else:
-        legend = "green: same class, red: changed" if pipeline else "no transforms: every sample is the clean image"
-        st.markdown(f"The clean image is read as **{clean}**; **{kept} of the {n} samples keep that "
-                    f"prediction** ({legend}).")
-        ncol = 8 if min(m.input_size[1:]) <= 64 else 4  # photos (and long ImageNet names) need wider tiles
-        for j, (arr, label, conf) in enumerate(zip(arrays, b.labels, b.confidences)):
-            if j % ncol == 0:
-                row = st.columns(ncol)
-            with row[j % ncol]:
-                widgets.show_image(arr, min_side=112, width="stretch")
-                st.markdown(f":{'green' if label == clean else 'red'}[**{label}**] {conf:.0%}"
-                            + (f"  \nlabel {A.mixed_label_text(mixed[j])}" if mixed is not None else ""))
-        if b.mix_labels is not None:
-            st.caption(A.mixing_note(b))
-        with st.expander("The torchvision code for this pipeline", expanded=True, icon=":material/code:"):
-            st.code(A.pipeline_code(pipeline, m), language="python")
-    f.note("Transforms that keep the object recognisable can still change the answer: the model was trained on "
-           "(almost) unaugmented images. A transform belongs in training only if it keeps the label; its strength is "
-           "a trade-off between variety and destroying the evidence (erase too much, and no one could tell the "
-           "class).")
+        _samples_page(m, b, pipeline, n, kept)
+    f.note(txt.SAMPLES_NOTE)
 
 
 # ------------------------------------------------------------------------------------ sweeps
@@ -154,16 +159,14 @@ def rotation(f: Frame) -> None:
     table = pd.DataFrame(g.cells(), index=[f"scale {s:.0%}" for s in g.scales], columns=[f"{a:g}°" for a in g.angles])
     kept = pd.DataFrame(g.kept(), index=table.index, columns=table.columns)
     if not f.slide:
-        st.caption(SWEEP_INTRO)
-        st.markdown(f"Top prediction and confidence for each rotation (counter-clockwise) and zoom; clean image: "
-                    f"**{g.classes[g.reference]}**. Green cells keep the clean prediction.")
+        st.caption(txt.SWEEP_INTRO)
+        st.markdown(txt.rotation_caption(g.classes[g.reference]))
     colour = {True: "background-color: #d4edda", False: "background-color: #f8d7da"}
     st.dataframe(table.style.apply(lambda _: kept.map(colour.get), axis=None), width="stretch")
     table_px = 38 * (len(table) + 1) + 3  # the table above it on a slide, then the curves fill the rest
     widgets.show_figure(fa.rotation_figure(g), "augmentation-rotation",
                         slide_height=f.figure_height - table_px - 20 if f.slide else None)
-    f.note("Confidence usually falls within a few tens of degrees, and faster when the object is also smaller: "
-           "nothing in a CNN is rotation- or scale-invariant unless training made it so.")
+    f.note(txt.ROTATION_NOTE)
 
 
 @register("augmentation.shift", "Invariance sweeps: shift and aliasing", keys=("au_layer", "au_smax", "au_sdir"))
@@ -182,25 +185,22 @@ def shift(f: Frame) -> None:
                              container=l3)
     r = _compute(f, "Shifting…", "shift_sweep", kmax, layer, direction)
     if not f.slide:
-        st.caption(SWEEP_INTRO)
+        st.caption(txt.SWEEP_INTRO)
     left, right = st.columns(2)
     widgets.show_figure(fa.sweep_figure(r.sweep, f"Prediction under a shift ({direction})", "shift (pixels)"),
                         "augmentation-shift-prediction", container=left)
     widgets.show_figure(fa.shift_change_figure(r), "augmentation-shift-change", container=right)
     if not f.slide:
         with st.expander("Table of the shift sweep", icon=":material/table:"):
-            st.dataframe(pd.DataFrame(A.shift_table(r)), hide_index=True, width="stretch")
-    f.note(f"A shift by a multiple of the layer's stride ({r.stride} pixels, dotted lines) moves the feature map "
-           "by whole cells, so once that move is taken out the change nearly vanishes. Shifts in between cannot "
-           "be represented on the coarser grid: the features change although the content only moved. That is "
-           "aliasing from striding and pooling, and it is why a one-pixel shift can change a prediction.")
+            st.dataframe(pd.DataFrame(txt.shift_table(r)), hide_index=True, width="stretch")
+    f.note(txt.shift_note(r.stride))
 
 
 @register("augmentation.light", "Invariance sweeps: brightness and contrast")
 def light(f: Frame) -> None:
     if not f.slide:
-        st.caption(SWEEP_INTRO)
-    for col, name in zip(st.columns(2), ("brightness", "contrast")):
+        st.caption(txt.SWEEP_INTRO)
+    for col, name in zip(st.columns(2), ("brightness", "contrast"), strict=True):
         sw = _compute(f, f"Sweeping {name}…", f"{name}_sweep")
         widgets.show_figure(fa.sweep_figure(sw, f"{name.capitalize()} factor", f"{name} factor (1 = unchanged)"),
                             f"augmentation-{name}", container=col, slide_height=400)
@@ -208,9 +208,8 @@ def light(f: Frame) -> None:
                            width="stretch", container=col, download=f"augmentation-{name}-strip")
         if not f.slide:
             with col.expander(f"Table of the {name} sweep", icon=":material/table:"):
-                st.dataframe(pd.DataFrame(A.sweep_table(sw, "factor")), hide_index=True, width="stretch")
-    f.note("Brightness multiplies pixels, contrast blends with the mean grey. Normalisation removes neither: a "
-           "network trained on well-lit images meets a dark or flat image as something new.")
+                st.dataframe(pd.DataFrame(txt.sweep_table(sw, "factor")), hide_index=True, width="stretch")
+    f.note(txt.LIGHT_NOTE)
 
 
 # ------------------------------------------------------------------------------------ 6 -> 9
@@ -219,25 +218,21 @@ def light(f: Frame) -> None:
 def six_nine(f: Frame) -> None:
     m = f.model
     if not ("6" in m.classes and "9" in m.classes):
-        st.info(f"This demo needs a model that reads digits ({m.name} has no classes '6' and '9'): pick "
-                "**LeNet-5 on MNIST digits** in the sidebar.", icon=":material/info:")
+        st.info(txt.needs_digits(m.name), icon=":material/info:")
         return
     six = load_image(sample_path("digit-6").read_bytes())
     flip = _compute(f, "Rotating the 6…", "rotate_until", "6", "9", angles=range(-180, 181, 5), image=six,
                     image_key="digit-6")
     if not f.slide:
-        st.markdown(A.label_flip_summary(flip, "The bundled handwritten 6 (`assets/samples/digit-6.png`)"))
+        st.markdown(txt.label_flip_summary(flip, txt.SIX_IMAGE))
     left, right = st.columns([3, 2])
     widgets.show_figure(fa.label_flip_figure(flip), "augmentation-six-nine", container=left)
     idx = flip.view_indices()
     right.write("")
     strip = fa.strip(flip.sweep.images[idx], cols=3 if f.slide and len(idx) > 3 else None)
     widgets.show_image(strip, min_side=120, width="stretch", container=right, download="augmentation-six-nine-strip")
-    right.markdown("Rotation: read as  \n"
-                   + " · ".join(f"{flip.sweep.values[i]:g}°: **{flip.sweep.labels[i]}**" for i in idx))
-    f.note("An augmentation can change the label: rotating digits by up to 180° (or flipping them) would teach the "
-           "network that a 6 and a 9 are the same class. Limit rotations for digits and text; for other data ask the "
-           "same question of every transform (is a flipped shoe still a shoe? yes; is a flipped 'b' still a 'b'? no).")
+    right.markdown(txt.rotation_reading(flip, idx))
+    f.note(txt.SIX_NINE_NOTE)
 
 
 # ------------------------------------------------------------------------------------ scramble
@@ -246,9 +241,7 @@ def six_nine(f: Frame) -> None:
 def scramble(f: Frame) -> None:
     m = f.model
     if not f.slide:
-        st.markdown("Cut the image into a grid of tiles and shuffle them: every local feature is still there, only "
-                    "their arrangement is wrong. If the model still gives the same answer, it is counting parts, not "
-                    "checking how they fit together.")
+        st.markdown(txt.SCRAMBLE_INTRO)
     gmax, _ = A.scramble_limits(m)
     s1, s2 = f.controls(2)
     grid = state.slider("Tiles per side", "au_g", 1, gmax, min(3, gmax), container=s1)
@@ -266,10 +259,7 @@ def scramble(f: Frame) -> None:
     if f.slide:  # a title that fits the narrower column
         fig.update_layout(title=f"P({clean_name}) against the number of tiles")
     widgets.show_figure(fig, "augmentation-scramble", container=c)
-    side = min(m.input_size[1:])
-    if side % grid and not f.slide:
-        st.caption(f"{side} pixels do not split into {grid} equal tiles: the last {side % grid} row(s)/column(s) of "
-                   "pixels stay in place.")
-    f.note("With a few large tiles, big models often keep their answer: the parts are there and a CNN's late layers "
-           "pool them with little regard for their layout (the Picasso problem). With many small tiles, the parts "
-           "themselves are cut up and the answer goes.")
+    margin = txt.scramble_margin(min(m.input_size[1:]), grid)
+    if margin and not f.slide:
+        st.caption(margin)
+    f.note(txt.SCRAMBLE_NOTE)
