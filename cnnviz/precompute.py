@@ -40,10 +40,10 @@ from pathlib import Path
 import torch
 
 from cnnviz.core.paths import cache_dir
+from cnnviz.core.runtime import StopFlag, stopped
 from cnnviz.errors import CnnvizError
 
 ProgressFn = Callable[[str], None]
-StopFlag = Callable[[], bool] | threading.Event | None
 TOPICS = ("index", "features")
 FEATURES_VERSION = 1
 
@@ -83,12 +83,6 @@ class Job:
     pooling: str = "auto"
     device: str | None = None
     log: list[str] = field(default_factory=list)
-
-
-def _stopped(stop: StopFlag) -> bool:
-    if stop is None:
-        return False
-    return stop.is_set() if isinstance(stop, threading.Event) else bool(stop())
 
 
 def _open(job: Job):
@@ -198,7 +192,7 @@ def _index_shard(model, images, layers: Sequence[str], k: int, start: int, stop:
     if missing:
         raise PrecomputeError(f"layer(s) {missing} were not called in the forward pass of {model.name}; "
                               "pick layers on the main path")
-    tensors = {f"{i}.{p}": t.cpu() for i, n in enumerate(layers) for p, t in zip(PARTS, best[n])}
+    tensors = {f"{i}.{p}": t.cpu() for i, n in enumerate(layers) for p, t in zip(PARTS, best[n], strict=True)}
     return {"tensors": tensors, "shapes": shapes}
 
 
@@ -263,14 +257,14 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
     parts_dir = folder / f"{key}.b{batch}.parts"
     mine = shards[rank::world]
     t0, done_here = time.perf_counter(), 0
-    stopped = False
+    halted = False
     for i, (s, e) in enumerate(mine):
         path = parts_dir / f"shard-{s:09d}-{e:09d}.safetensors"
         if _read(path) is not None:
             say(f"[rank {rank}] shard {i + 1}/{len(mine)} (images {s}..{e - 1}) kept (already on disk)")
             continue
-        if _stopped(stop):
-            stopped = True
+        if stopped(stop):
+            halted = True
             break
         if job.topic == "index":
             r = _index_shard(model, images, layers, k, s, e, batch)
@@ -284,9 +278,9 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
         import torch.distributed as dist
 
         flags = [None] * world
-        dist.all_gather_object(flags, stopped)
-        stopped = any(flags)
-    if stopped:
+        dist.all_gather_object(flags, halted)
+        halted = any(flags)
+    if halted:
         return None
     if job.topic == "index":
         local = [_read(parts_dir / f"shard-{s:09d}-{e:09d}.safetensors") for s, e in mine]
@@ -321,8 +315,8 @@ def _write_index(folder: Path, key: str, model, images, layers, shapes, merged, 
     idx = mx.MaximalIndex(model.key, images.key, list(layers), {nm: tuple(shapes[nm]) for nm in layers}, k, n,
                           *({nm: merged[f"{i}.{p}"] for i, nm in enumerate(layers)} for p in PARTS),
                           seconds=seconds)
-    mx._save_cached(folder, key, idx)  # temp file + replace: replicas reading the old one are not disturbed
-    if mx._load_cached(folder, key) is None:
+    mx.save_index(folder, key, idx)  # temp file + replace: replicas reading the old one are not disturbed
+    if mx.load_index(folder, key) is None:
         raise PrecomputeError(f"could not write the index to {folder}; give an --out folder you can write to")
     return folder / f"{key}.safetensors"
 

@@ -1,4 +1,5 @@
-"""Adversarial examples: an invisible change that flips the answer; accuracy against epsilon; transfer; robust training."""
+"""Adversarial examples: an invisible change that flips the answer; accuracy against epsilon; transfer;
+robust training."""
 from cnnviz.ui.page import Page
 
 PAGE = Page(

@@ -49,7 +49,7 @@ def _deck_list(names: list[str], name: str) -> None:
     with widgets.secondary_controls():
         st.markdown("**Decks**")
         cols = st.columns(max(1, len(names)))
-        for col, other in zip(cols, names):
+        for col, other in zip(cols, names, strict=False):  # one column is made even when there is no deck
             label = "This session's deck" if other == deck_builder.SESSION else _title_of(other)
             col.button(label, key=f"deck_play_{other}", on_click=_play, args=(other,), icon=":material/slideshow:",
                        width="stretch", type="primary" if other == name else "secondary")
@@ -58,8 +58,8 @@ def _deck_list(names: list[str], name: str) -> None:
 def _nav(n: int, total: int, deck_title: str):
     def draw(cols: list) -> None:
         a, b, c = cols[0].columns([0.9, 1, 1], vertical_alignment="center", gap="small")
-        a.markdown(f"<span class='cnnviz-slide-count' title='{html.escape(deck_title, quote=True)}'>{n} / {total}</span>",
-                   unsafe_allow_html=True)
+        title = html.escape(deck_title, quote=True)
+        a.markdown(f"<span class='cnnviz-slide-count' title='{title}'>{n} / {total}</span>", unsafe_allow_html=True)
         b.button("Back", key="deck_prev", icon=":material/arrow_back:", on_click=_go, args=(n - 1,),
                  disabled=n <= 1, shortcut="Left", width="stretch", help="Previous slide (Left arrow)")
         c.button("Next", key="deck_next", icon=":material/arrow_forward:", icon_position="right", on_click=_go,

@@ -46,7 +46,8 @@ def test_every_bundled_file_ships_in_the_wheel(wheel):
 def test_an_unpacked_wheel_finds_its_files_in_the_package(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(tmp_path)
     code = ("from cnnviz.core import paths; import cnnviz; print(paths.ROOT); print(paths.APP_SCRIPT.is_file(), "
-            "(paths.MODELS_DIR / 'lenet5-mnist.safetensors').is_file(), (paths.PAGES_DIR / 'activations.py').is_file())")
+            "(paths.MODELS_DIR / 'lenet5-mnist.safetensors').is_file(), "
+            "(paths.PAGES_DIR / 'activations.py').is_file())")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-2000:]

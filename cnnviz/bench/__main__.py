@@ -50,18 +50,20 @@ def main(argv=None) -> int:
         except Exception as ex:  # one broken entry must not hide the others
             failures.append({"topic": e.topic, "entry": e.name, "error": f"{type(ex).__name__}: {ex}"})
             traceback.print_exc()
-    meta = {"device": describe_device(opts.device), "torch": torch.__version__, "threads": torch.get_num_threads(), "quick": a.quick}
+    meta = {"device": describe_device(opts.device), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "quick": a.quick}
     if a.json:
         print(json.dumps({"meta": meta, "results": results, "failures": failures}, indent=2))
     else:
         print(f"# cnnviz benchmarks on {meta['device']} (torch {meta['torch']}); medians")
         rows = [("topic", "entry", "ours", "baseline", "baseline value", "ratio", "target", "note")]
         for r in results:
-            rows.append((r["topic"], r["name"], _fmt(r["value"], r["unit"]), r["baseline"], _fmt(r["baseline_value"], r["unit"]),
-                         f"{r['ratio']:.2f}" if r["ratio"] is not None else "", r["target"], r["note"]))
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else ""
+            rows.append((r["topic"], r["name"], _fmt(r["value"], r["unit"]), r["baseline"],
+                         _fmt(r["baseline_value"], r["unit"]), ratio, r["target"], r["note"]))
         widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
         for i, row in enumerate(rows):
-            print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+            print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
             if i == 0:
                 print("-|-".join("-" * w for w in widths))
         for f in failures:

@@ -24,14 +24,17 @@ def pgd_batch(opts: Options) -> list[Result]:
         b = A.test_batch(m, 256)
         x, y = b.pixels, b.labels
         spec = A.AttackSpec("pgd", epsilon=0.15, steps=10)
-        inp = A.to_model_input(m, x)
+        inp = m.normalize(x)
 
-        def passes():
+        def attack(m=m, x=x, y=y, spec=spec):
+            return A.perturb(m, x, y, spec)
+
+        def passes(m=m, inp=inp, y=y):
             for _ in range(10):
                 p = inp.detach().requires_grad_(True)
                 torch.autograd.grad(F.cross_entropy(m.module(p), y, reduction="sum"), p)
 
-        pgd, base = paired_medians([lambda: A.perturb(m, x, y, spec), passes], opts.device,
+        pgd, base = paired_medians([attack, passes], opts.device,
                                    repeat=3 if opts.quick else 9, warmup=1 if opts.quick else 2)
         out.append(Result(f"PGD-10 {name} batch 256", pgd, baseline="10 forward+backward passes of the batch",
                           baseline_value=base, ratio=pgd / base, target="ratio <= 1.3",

@@ -248,11 +248,14 @@ def serve(replicas: int = 1, proxy: bool = False,
 
 
 def _table(r: dict) -> str:
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
     lines = [f"{r['sessions']} sessions x {r['passes']} passes on {r['url']} ({r['cores']} cores), "
-             f"{r['wall_s']} s, load average {r['load_average']}; server RSS {r['rss_before_mb']} -> {r['rss_after_mb']} MB",
+             f"{r['wall_s']} s, load average {r['load_average']}; "
+             f"server RSS {r['rss_before_mb']} -> {r['rss_after_mb']} MB",
              f"{'page':<16}{'n':>4}{'median s':>10}{'p95 s':>8}{'errors':>8}{'exceptions':>12}"]
     for name, v in [*r["pages"].items(), ("ALL", {**r["all"], "errors": r["errors"], "exceptions": r["exceptions"]})]:
-        fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
         lines.append(f"{name:<16}{v['n']:>4}{fmt(v['median_s']):>10}{fmt(v['p95_s']):>8}{v['errors']:>8}"
                      f"{v['exceptions']:>12}")
     return "\n".join(lines)

@@ -222,7 +222,7 @@ def _build(module: nn.Module, layers: Sequence[str] | None, inputs: Sequence[str
     grad_leaf = grad_leaf and len(outs) == 1 and not stream
     if stream:  # each output goes to the callback as soon as it exists, and is not kept
         emitted = []
-        for node, key in zip(outs, out_keys):
+        for node, key in zip(outs, out_keys, strict=True):
             with graph.inserting_after(node):
                 emitted.append(graph.call_function(_emit, (key, node)))
         outs = emitted
@@ -393,8 +393,8 @@ def capture(module: nn.Module, x: torch.Tensor, layers: Iterable[str] | None = (
             finally:
                 if stream:
                     _sink.fn = None
-            out_map = {} if stream else dict(zip(ex.out_keys, outs))
-            in_map = dict(zip(ex.in_keys, ins))
+            out_map = {} if stream else dict(zip(ex.out_keys, outs, strict=True))
+            in_map = dict(zip(ex.in_keys, ins, strict=True))
         else:
             out_logits, out_map, in_map = with_hooks(module, x, layer_list, input_list, rep, on_output)
         result = Capture({k: v for k, v in out_map.items() if isinstance(v, torch.Tensor)},
@@ -408,7 +408,7 @@ def capture(module: nn.Module, x: torch.Tensor, layers: Iterable[str] | None = (
             wrt = [result.outputs[k] for k in wrt_keys] + ([x] if grad_input else [])
             gs = torch.autograd.grad(score, wrt, allow_unused=True, retain_graph=x.requires_grad and not grad_input)
             result.grads = {k: (g if g is not None else torch.zeros_like(result.outputs[k]))
-                            for k, g in zip(wrt_keys, gs)}
+                            for k, g in zip(wrt_keys, gs[:len(wrt_keys)], strict=True)}  # the input's gradient is last
             if grad_input:
                 result.input_grad = gs[-1] if gs[-1] is not None else torch.zeros_like(x)
     return result

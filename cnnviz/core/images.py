@@ -57,7 +57,8 @@ def _read_bytes(src) -> bytes:
     if hasattr(src, "read"):
         data = src.read(MAX_UPLOAD_BYTES + 1)
         return data
-    raise ImageError(f"cannot read an image from a {type(src).__name__}; give a path, bytes, a file object, a PIL image or an array")
+    raise ImageError(f"cannot read an image from a {type(src).__name__}; "
+                     "give a path, bytes, a file object, a PIL image or an array")
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -123,14 +124,17 @@ def load_image(src: ImageSource) -> Image.Image:
     if len(data) == 0:
         raise ImageError("the file is empty (0 bytes); choose an image file")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"the file is over the {MAX_UPLOAD_BYTES / 2**20:.0f} MiB limit (MiB = 2^20 bytes); resize or recompress it")
+        raise ImageError(f"the file is over the {MAX_UPLOAD_BYTES / 2**20:.0f} MiB limit (MiB = 2^20 bytes); "
+                         "resize or recompress it")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > MAX_PIXELS:
-                raise ImageError(f"the image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f} MP (larger ones are refused as possible decompression bombs). Downscale it first.")
+                raise ImageError(f"the image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is "
+                                 f"{MAX_PIXELS / 1e6:.0f} MP (larger ones are refused as possible decompression "
+                                 "bombs). Downscale it first.")
             img.load()  # an animated GIF/WebP opens on its first frame; later frames are never decoded
     except ImageError:
         raise
@@ -140,7 +144,8 @@ def load_image(src: ImageSource) -> Image.Image:
         if data.startswith(_SIGNATURES):
             raise ImageError("the image file is damaged or truncated (it starts like an image but cannot be decoded); "
                              "re-export it and try again") from None
-        raise ImageError("this is not an image PIL can read (the content is not PNG, JPEG, WebP, BMP, TIFF or GIF, whatever its extension says)") from None
+        raise ImageError("this is not an image PIL can read (the content is not PNG, JPEG, WebP, BMP, TIFF or GIF, "
+                         "whatever its extension says)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"the image file is damaged or truncated ({e}); re-export it and try again") from None
     img = ImageOps.exif_transpose(img) or img

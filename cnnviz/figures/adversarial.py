@@ -57,7 +57,7 @@ def predictions_figure(ex: A.AdversarialExample, k: int = 5) -> go.Figure:
     idx = [ex.classes.index(c) for c in names]
     clean = [float(ex.clean_probs[i]) for i in idx]
     adv = [float(ex.adversarial_probs[i]) for i in idx]
-    order = np.argsort([-max(a, b) for a, b in zip(clean, adv)])
+    order = np.argsort([-max(a, b) for a, b in zip(clean, adv, strict=True)])
     names = [names[i] for i in order][::-1]
     clean, adv = [clean[i] for i in order][::-1], [adv[i] for i in order][::-1]
     fig = go.Figure()
@@ -138,6 +138,6 @@ def attribution_overlay(pixels: torch.Tensor, heat: torch.Tensor, alpha: float =
 
     Examples::
 
-        >>> attribution_overlay(ex.adversarial, at.grad_cam(m, adv.to_model_input(m, ex.adversarial[None])).heat())
+        >>> attribution_overlay(ex.adversarial, at.grad_cam(m, m.normalize(ex.adversarial[None])).heat())
     """
     return overlay(pixels_image(pixels), heat, alpha=alpha)

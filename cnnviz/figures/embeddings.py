@@ -21,7 +21,7 @@ import torch
 from cnnviz.figures.common import FONT
 from cnnviz.figures.maximal import labelled_grid
 from cnnviz.figures.render import tile_grid
-from cnnviz.methods.embeddings import grid_shape
+from cnnviz.methods.embeddings.grid import grid_shape
 
 PALETTE = pc.qualitative.Plotly + pc.qualitative.Dark24
 GREY = "#AAAAAA"  # unlabelled points, and the rarer classes when only the most frequent get a colour

@@ -220,8 +220,6 @@ def weight_map(weights: torch.Tensor, order: torch.Tensor | Sequence[int] | None
     return FilterMap(z, layout, filters, channels, scale, (n, c, kh, kw))
 
 
-
-
 @dataclass
 class PickGrid:
     """A tile grid as drawn on the page (enlarged), with the way back from a pixel to the item it shows.
@@ -373,22 +371,6 @@ def weight_map_figure(weights: torch.Tensor, order: Sequence[int] | None = None,
     return fig
 
 
-def weight_map_caption(shape: Sequence[int], window: MapWindow, filter_start: int = 0, channel_start: int = 0,
-                       shared: bool = False) -> str:
-    """How to read :func:`weight_map_figure`: what rows and columns are, and the grey scale."""
-    n_f, n_c = shape[:2]
-    if n_c == 1:
-        note = f"{n_f} filters, row by row. "
-    elif window.per_row == 1:
-        last_f = filter_start + min(window.filters, n_f - filter_start) - 1
-        note = (f"Rows: filters {filter_start}…{last_f} of the chosen order; "
-                f"columns: input channels {channel_start}…{channel_start + window.channels - 1}. ")
-    else:
-        note = f"{window.per_row} filters per row, each a run of its {n_c} input-channel tiles, in the chosen order. "
-    return (note + "Hover a tile to read which filter and channel it is. Black = most negative, white = most "
-            "positive, mid-grey = 0" + ("" if shared else "; each filter stretched to its own largest |weight|") + ".")
-
-
 def layer_picture(weights: torch.Tensor, shared: bool = False, order: Sequence[int] | None = None,
                   max_side: int | None = 64) -> np.ndarray:
     """A whole layer as one static uint8 picture: the RGB grid for 3-channel filters, else the grey weight map.
@@ -509,6 +491,6 @@ def family_bar(matches: Sequence[KernelMatch]) -> go.Figure:
 
 __all__ = [
     "kernel_figure", "response_figure", "rgb_response", "filter_grid_rgb", "FilterMap", "weight_map", "PickGrid",
-    "grid_columns", "filter_pick_grid", "MapWindow", "map_window", "weight_map_figure", "weight_map_caption",
-    "layer_picture", "filter_channels_figure", "signed_tile", "bridge_table", "family_bar",
+    "grid_columns", "filter_pick_grid", "MapWindow", "map_window", "weight_map_figure", "layer_picture",
+    "filter_channels_figure", "signed_tile", "bridge_table", "family_bar",
 ]

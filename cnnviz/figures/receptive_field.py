@@ -208,7 +208,7 @@ def recurrence_figure(steps: list[RecurrenceStep], rf: ReceptiveField) -> go.Fig
     colors = [BOX] + ["#4C78A8"] * (len(widths) - 2) + (["#54A24B"] if len(widths) > 1 else [])
     fig = go.Figure(go.Bar(x=widths, y=labels, base=[-w / 2 for w in widths], orientation="h", marker_color=colors,
                            hovertext=hover, hoverinfo="text", width=0.7))
-    for lab, note in zip(labels, notes):
+    for lab, note in zip(labels, notes, strict=True):
         fig.add_annotation(x=big * 0.56, y=lab, text=note, showarrow=False, xanchor="left")
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     fig.update_xaxes(range=[-big * 0.55, big * 1.55], showticklabels=False, showgrid=False, zeroline=True,

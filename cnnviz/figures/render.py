@@ -56,7 +56,8 @@ def normalize_maps(maps: torch.Tensor, mode: str = "per", symmetric: bool = Fals
     return torch.where(hi > lo, (x - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(x))
 
 
-def tile_grid(tiles: torch.Tensor, cols: int | None = None, pad: int = 1, pad_value: float = 1.0) -> tuple[torch.Tensor, GridLayout]:
+def tile_grid(tiles: torch.Tensor, cols: int | None = None, pad: int = 1,
+              pad_value: float = 1.0) -> tuple[torch.Tensor, GridLayout]:
     """Compose tiles [N, H, W] or [N, C, H, W] (values 0..1) into one image [H', W'] or [C, H', W'].
 
     Args:
@@ -100,8 +101,10 @@ _VIRIDIS = np.array([
 _RDBU = np.array([
     [5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
     [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31]], dtype=np.float32) / 255
-_JET = np.array([[0, 0, .5], [0, 0, 1], [0, .5, 1], [0, 1, 1], [.5, 1, .5], [1, 1, 0], [1, .5, 0], [1, 0, 0], [.5, 0, 0]], dtype=np.float32)
-COLORMAPS = {"viridis": _VIRIDIS, "rdbu": _RDBU, "jet": _JET, "gray": np.array([[0, 0, 0], [1, 1, 1]], dtype=np.float32)}
+_JET = np.array([[0, 0, .5], [0, 0, 1], [0, .5, 1], [0, 1, 1], [.5, 1, .5], [1, 1, 0], [1, .5, 0], [1, 0, 0],
+                 [.5, 0, 0]], dtype=np.float32)
+_GRAY = np.array([[0, 0, 0], [1, 1, 1]], dtype=np.float32)
+COLORMAPS = {"viridis": _VIRIDIS, "rdbu": _RDBU, "jet": _JET, "gray": _GRAY}
 
 
 def colormap(x: torch.Tensor, name: str = "viridis") -> torch.Tensor:

@@ -27,7 +27,6 @@ Examples::
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from cnnviz.core.runtime import Progress, StopFlag, report, stopped
 from cnnviz.errors import CnnvizError
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 METHODS = {"fgsm": "FGSM (one signed-gradient step)", "pgd": "PGD (projected gradient steps)"}
 NORMS = {"linf": "L∞", "l2": "L2"}
-Progress = Callable[[float, str], None] | None
-StopFlag = threading.Event | Callable[[], bool] | None
 
 
 class AdversarialError(CnnvizError):
@@ -53,12 +51,6 @@ class AdversarialError(CnnvizError):
 
 class NoGradientError(AdversarialError):
     """The model gives no gradient of its output with respect to its input (a non-differentiable graph)."""
-
-
-def _stopped(stop: StopFlag) -> bool:
-    if stop is None:
-        return False
-    return stop.is_set() if hasattr(stop, "is_set") else bool(stop())
 
 
 # ============================================================== the attack's settings
@@ -120,30 +112,6 @@ class AttackSpec:
 
 
 # ============================================================== pixels <-> model input
-def _norm_stats(m: ModelHandle, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.tensor(m.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(m.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    return mean, std
-
-
-def to_pixels(m: ModelHandle, x: torch.Tensor) -> torch.Tensor:
-    """A normalised model input ``[N, C, H, W]`` back to pixels 0..1 (what :func:`to_model_input` undoes).
-
-    Examples::
-
-        >>> p = to_pixels(m, m.preprocess(img)); float(p.min()) >= 0 and float(p.max()) <= 1
-        True
-    """
-    mean, std = _norm_stats(m, x.device)
-    return (x * std + mean).clamp(0, 1)
-
-
-def to_model_input(m: ModelHandle, pixels: torch.Tensor) -> torch.Tensor:
-    """Pixels 0..1 ``[N, C, H, W]`` to the normalised input the module expects."""
-    mean, std = _norm_stats(m, pixels.device)
-    return (pixels - mean) / std
-
-
 def loss_gradient(m: ModelHandle, pixels: torch.Tensor, labels: torch.Tensor, targeted: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """The direction that raises the attack's objective, and the logits, for a pixel batch.
@@ -168,7 +136,7 @@ def loss_gradient(m: ModelHandle, pixels: torch.Tensor, labels: torch.Tensor, ta
     """
     p = pixels.detach().requires_grad_(True)
     with torch.enable_grad():
-        logits = m.module(to_model_input(m, p))
+        logits = m.module(m.normalize(p))
         if not isinstance(logits, torch.Tensor) or not logits.requires_grad:
             raise NoGradientError(f"{m.name} gives no gradient of its output with respect to its input, so "
                                   "gradient attacks cannot run on it (a converted or quantised graph, or one that "
@@ -275,7 +243,7 @@ def random_noise(pixels: torch.Tensor, epsilon: float, norm: str, generator: tor
 @torch.no_grad()
 def predict_classes(m: ModelHandle, pixels: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """The predicted class of each pixel image (batched forward passes, no gradients)."""
-    out = [m.module(to_model_input(m, pixels[i:i + batch_size])).argmax(1) for i in range(0, len(pixels), batch_size)]
+    out = [m.module(m.normalize(pixels[i:i + batch_size])).argmax(1) for i in range(0, len(pixels), batch_size)]
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=pixels.device)
 
 
@@ -328,7 +296,7 @@ class AdversarialExample:
         """The ``k`` most probable ``(class, probability)`` before or after the attack."""
         p = self.adversarial_probs if adversarial else self.clean_probs
         v, i = p.topk(min(k, len(p)))
-        return [(self.classes[int(j)], float(q)) for q, j in zip(v, i)]
+        return [(self.classes[int(j)], float(q)) for q, j in zip(v, i, strict=True)]
 
 
 def image_pixels(m: ModelHandle, img) -> torch.Tensor:
@@ -336,12 +304,12 @@ def image_pixels(m: ModelHandle, img) -> torch.Tensor:
     x = m.preprocess(img)
     if x.ndim != 4 or x.shape[0] != 1:
         raise AdversarialError(f"expected one image, got a batch of shape {tuple(x.shape)}; attack one image at a time")
-    return to_pixels(m, x.detach())
+    return m.to_pixels(x.detach())
 
 
 @torch.no_grad()
 def _probs(m: ModelHandle, pixels: torch.Tensor) -> torch.Tensor:
-    return F.softmax(m.module(to_model_input(m, pixels)).float(), dim=1)
+    return F.softmax(m.module(m.normalize(pixels)).float(), dim=1)
 
 
 def attack_image(m: ModelHandle, img, spec: AttackSpec) -> AdversarialExample:
@@ -426,7 +394,7 @@ def minimal_epsilon(m: ModelHandle, img, spec: AttackSpec, max_epsilon: float | 
         if not bool(hit.any()):
             break  # (a later round always re-tries its own top, which flipped before)
         i = int(hit.float().argmax())
-        hits = [float(e) for e, h in zip(eps[i:], hit[i:]) if h]
+        hits = [float(e) for e, h in zip(eps[i:], hit[i:], strict=True) if h]
         lo, hi = (float(eps[i - 1]) if i > 0 else lo), hits[0]
     one = torch.tensor([goal], device=clean.device)
     for found in hits:  # the single-image attack confirms it (a batch's rounding can differ at the boundary)
@@ -548,7 +516,7 @@ def _attack_batches(m: ModelHandle, batch: ImageBatch, spec: AttackSpec, epsilon
     out = []
     gen = torch.Generator().manual_seed(spec.seed)
     for i in range(0, len(batch), batch_size):
-        if _stopped(stop):
+        if stopped(stop):
             return None
         x, y = batch.pixels[i:i + batch_size], batch.labels[i:i + batch_size]
         if spec.targeted:
@@ -559,7 +527,7 @@ def _attack_batches(m: ModelHandle, batch: ImageBatch, spec: AttackSpec, epsilon
 
 
 def robustness_curve(m: ModelHandle, batch: ImageBatch, spec: AttackSpec, epsilons: Sequence[float],
-                     batch_size: int = 256, progress: Progress = None, stop: StopFlag = None) -> RobustnessCurve:
+                     batch_size: int = 256, progress: Progress | None = None, stop: StopFlag = None) -> RobustnessCurve:
     """Accuracy under the attack and under random noise of the same norm, at each epsilon, on one batch.
 
     The lesson: at the same size, the gradient's direction wrecks the model and a random one barely touches
@@ -588,9 +556,8 @@ def robustness_curve(m: ModelHandle, batch: ImageBatch, spec: AttackSpec, epsilo
         curve.epsilons.append(float(eps))
         curve.attack_accuracy.append(_accuracy(m, adv, batch.labels))
         curve.noise_accuracy.append(_accuracy(m, noisy, batch.labels))
-        if progress:
-            progress((k + 1) / len(epsilons), f"ε = {eps:g}: attack {curve.attack_accuracy[-1]:.0%}, "
-                                              f"noise {curve.noise_accuracy[-1]:.0%}")
+        report(progress, (k + 1) / len(epsilons),
+               f"ε = {eps:g}: attack {curve.attack_accuracy[-1]:.0%}, noise {curve.noise_accuracy[-1]:.0%}")
     curve.complete = True
     return curve
 
@@ -626,7 +593,7 @@ def check_same_task(a: ModelHandle, b: ModelHandle) -> None:
 
 
 def transfer(source: ModelHandle, others: Sequence[ModelHandle], batch: ImageBatch, spec: AttackSpec,
-             batch_size: int = 256, progress: Progress = None, stop: StopFlag = None) -> TransferResult | None:
+             batch_size: int = 256, progress: Progress | None = None, stop: StopFlag = None) -> TransferResult | None:
     """Attack ``source`` and test the adversarial images on ``others`` (same input and classes; they may
     normalise differently: the images are pixels). None when stopped.
 
@@ -649,8 +616,7 @@ def transfer(source: ModelHandle, others: Sequence[ModelHandle], batch: ImageBat
         res.clean.append(_accuracy(mm, batch.pixels.to(dev), batch.labels.to(dev)))
         res.adversarial.append(_accuracy(mm, adv.to(dev), batch.labels.to(dev)))
         res.noise.append(_accuracy(mm, noisy.to(dev), batch.labels.to(dev)))
-        if progress:
-            progress((k + 1) / len(models), f"tested {mm.name}")
+        report(progress, (k + 1) / len(models), f"tested {mm.name}")
     return res
 
 

@@ -20,29 +20,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import threading
-import weakref
-from collections import OrderedDict
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from cnnviz.core.capture import capture, split_key
 from cnnviz.core.model import ModelHandle
 from cnnviz.core.paths import SAMPLES_DIR, cache_dir
+from cnnviz.core.runtime import ResultCache, StopFlag, WeakMemo, stopped
 from cnnviz.errors import CnnvizError, ImageFolderError, LayerError
 
+log = logging.getLogger(__name__)
 CACHE_DIR = cache_dir("maximal")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_K = 16  # kept per channel and direction; pages show fewer
 INDEX_VERSION = 1
-
-ProgressFn = Callable[[int, int], None]
-StopFlag = Callable[[], bool] | threading.Event | None
 
 
 class MaximalError(CnnvizError):
@@ -138,7 +137,8 @@ class FolderImageSet(ImageSet):
         self.root, self.model = root, model
         self.files = files[:limit]
         self.name = f"folder {root.name}"
-        self.note = f"{len(self.files)} images from {root}" + (f" (first {limit} of {len(files)})" if len(files) > limit else "")
+        self.note = f"{len(self.files)} images from {root}" + (
+            f" (first {limit} of {len(files)})" if len(files) > limit else "")
         h = hashlib.sha1(str(root.resolve()).encode())
         for p in self.files:
             st = p.stat()
@@ -151,7 +151,8 @@ class FolderImageSet(ImageSet):
     def arrays(self, start: int, stop: int) -> np.ndarray:
         from cnnviz.core.images import load_image
 
-        return np.stack([np.asarray(self.model.prepare_image(load_image(p)), dtype=np.uint8) for p in self.files[start:stop]])
+        return np.stack([np.asarray(self.model.prepare_image(load_image(p)), dtype=np.uint8)
+                         for p in self.files[start:stop]])
 
     def caption(self, i: int) -> str:
         p = self.files[i]
@@ -226,9 +227,7 @@ def images_to_batch(model: ModelHandle, arr: np.ndarray) -> torch.Tensor:
     arr = np.ascontiguousarray(arr)
     t = torch.from_numpy(arr if arr.flags.writeable else arr.copy()).to(model.device)
     t = t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2)
-    mean = torch.tensor(model.mean, device=model.device).view(1, -1, 1, 1)
-    std = torch.tensor(model.std, device=model.device).view(1, -1, 1, 1)
-    return (t.float() / 255 - mean) / std
+    return model.normalize(t.float() / 255)
 
 
 IMAGE_SET_TITLES = {"mnist": "MNIST digits (2,000 bundled test images)",
@@ -331,7 +330,7 @@ class MaximalIndex:
         where = (self.top_where if largest else self.bottom_where)[layer][channel]
         n = min(k or self.k, self.k, self.n_images)
         out = []
-        for v, pos in zip(vals[:n].tolist(), where[:n].tolist()):
+        for v, pos in zip(vals[:n].tolist(), where[:n].tolist(), strict=True):
             if pos < 0:
                 continue
             img, rest = divmod(int(pos), h * w)
@@ -348,26 +347,21 @@ class MaximalIndex:
 def weights_digest(model: ModelHandle) -> str:
     """A digest of every parameter and buffer (shapes and a strided sample of values), memoised per module
     (weakly: the memo never keeps a model alive)."""
-    with _DIGESTS_LOCK:
-        cached = _DIGESTS.get(model.module)
-    if cached is not None:
-        return cached
+    return _DIGESTS.get_or_compute(model.module, "weights", lambda: _digest(model.module))
+
+
+def _digest(module: torch.nn.Module) -> str:
     h = hashlib.sha1()
-    for name, t in list(model.module.state_dict().items()):
+    for name, t in list(module.state_dict().items()):
         flat = t.detach().reshape(-1)
         step = max(1, flat.numel() // 4096)
         h.update(f"{name}{tuple(t.shape)}".encode())
         h.update(flat[::step].float().cpu().numpy().tobytes())
-    d = h.hexdigest()[:16]
-    with _DIGESTS_LOCK:
-        _DIGESTS[model.module] = d
-    return d
+    return h.hexdigest()[:16]
 
 
-_DIGESTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
-_DIGESTS_LOCK = threading.Lock()
-_MEMORY: OrderedDict[str, MaximalIndex] = OrderedDict()
-_MEMORY_MAX = 8
+_DIGESTS = WeakMemo(per_owner=1)  # module -> its weights' digest
+_MEMORY = ResultCache(8)  # cache key -> the last indexes built or read, so a rerun does not read the disk
 
 
 def is_cached(model: ModelHandle, images: ImageSet, layers: Sequence[str] | None = None, k: int = DEFAULT_K,
@@ -383,14 +377,6 @@ def cache_key(model: ModelHandle, images: ImageSet, layers: Sequence[str], k: in
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
-def _stopped(stop: StopFlag) -> bool:
-    if stop is None:
-        return False
-    if isinstance(stop, threading.Event):
-        return stop.is_set()
-    return bool(stop())
-
-
 def _check_layers(model: ModelHandle, layers: Sequence[str] | None) -> list[str]:
     names = list(layers) if layers is not None else model.conv_layer_names()
     if not names:
@@ -402,8 +388,93 @@ def _check_layers(model: ModelHandle, layers: Sequence[str] | None) -> list[str]
     return names
 
 
+class _RunningExtremes:
+    """The running top-``k`` and bottom-``k`` images per channel of each wanted layer, fed one batch of maps at a
+    time by the capture engine (:meth:`record`), on the maps' device.
+
+    For every layer: ``[top values, top where, bottom values, bottom where]``, each ``[C, <= k]``, where
+    ``where = image * H * W + y * W + x`` (see :class:`MaximalIndex`).
+    """
+
+    def __init__(self, names: Sequence[str], k: int):
+        self.names, self.wanted, self.k = list(names), set(names), k
+        self.best: dict[str, list[torch.Tensor]] = {}
+        self.shapes: dict[str, tuple[int, int, int]] = {}
+        self.offset = 0  # the index of the batch's first image in the data set
+
+    def record(self, name: str, out: torch.Tensor) -> None:
+        """Reduce one layer's maps ``[B, C, H, W]`` into the running extremes."""
+        if name not in self.wanted:  # a plain name means a module's first call; 'name#2' its second
+            return
+        if out.ndim != 4:
+            raise MaximalError(f"layer {name} gives outputs of shape {tuple(out.shape)}; only [N,C,H,W] maps can "
+                               "be indexed. Pick a convolutional layer")
+        b, c, h, w = out.shape
+        self.shapes[name] = (c, h, w)
+        flat = out.detach().float().reshape(b, c, h * w)
+        old = self.best.get(name)
+        merged: list[torch.Tensor] = []
+        # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
+        for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
+            old_v, old_w = (old[2 * j], old[2 * j + 1]) if old is not None else (None, None)
+            merged += self._merge(flat, vals, old_v, old_w, largest)
+        self.best[name] = merged
+
+    def _merge(self, flat: torch.Tensor, vals: torch.Tensor, old_v: torch.Tensor | None, old_w: torch.Tensor | None,
+               largest: bool) -> list[torch.Tensor]:
+        """The new (values, where) of one direction: the batch's per-image extremes ``vals`` [B, C] merged with
+        the running ones."""
+        b, hw = flat.shape[0], flat.shape[2]
+        k_old = 0 if old_v is None else old_v.shape[1]
+        cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
+        top_v, top_i = cand.topk(min(self.k, cand.shape[1]), dim=1, largest=largest, sorted=True)
+        bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
+        if old_w is None and 2 * bi.shape[1] >= b:  # first batch, most of it wins: one arg-reduction
+            arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
+            return [top_v, (bi + self.offset) * hw + arg.t().gather(1, bi)]
+        # positions only for the entries new to the top-k (few, once the pass is under way)
+        is_new = top_i >= k_old
+        where = torch.zeros_like(top_i) if old_w is None else old_w.gather(1, top_i.clamp(max=max(k_old - 1, 0)))
+        cs, js = is_new.nonzero(as_tuple=True)
+        if len(cs):
+            rows = flat[bi[cs, js], cs]  # [new entries, H*W]
+            pos = rows.argmax(dim=1) if largest else rows.argmin(dim=1)
+            where[cs, js] = (bi[cs, js] + self.offset) * hw + pos
+        return [top_v, where]
+
+    def to_index(self, model: ModelHandle, images: ImageSet, n_images: int, complete: bool,
+                 seconds: float) -> MaximalIndex:
+        """The extremes so far as a :class:`MaximalIndex` on the CPU (``complete=False``: a stopped pass)."""
+        missing = [nm for nm in self.names if nm not in self.best]
+        if missing and complete:
+            raise MaximalError(f"layer(s) {missing} were not called in the forward pass of {model.name}; pick layers "
+                               "on the main path")
+        cpu = {nm: [t.cpu() for t in v] for nm, v in self.best.items()}
+        parts = ({nm: v[i] for nm, v in cpu.items()} for i in range(4))
+        return MaximalIndex(model.key, images.key, [nm for nm in self.names if nm in cpu], self.shapes, self.k,
+                            n_images, *parts, complete=complete, seconds=seconds)
+
+
+def _index_pass(model: ModelHandle, images: ImageSet, extremes: _RunningExtremes, batch_size: int,
+                progress: Callable[[int, int], None] | None, stop: StopFlag) -> tuple[int, bool]:
+    """Run ``images`` through the model batch by batch into ``extremes``: (images done, whether all were)."""
+    n, done = len(images), 0
+    for start in range(0, n, batch_size):
+        if stopped(stop):
+            return done, False
+        end = min(n, start + batch_size)
+        extremes.offset = start
+        # each map is reduced as soon as it exists
+        capture(model.module, images_to_batch(model, images.arrays(start, end)), extremes.names,
+                on_output=extremes.record)
+        done = end
+        if progress:
+            progress(done, n)
+    return done, True
+
+
 def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | None = None, k: int = DEFAULT_K,
-                batch_size: int = 256, progress: ProgressFn | None = None, stop: StopFlag = None,
+                batch_size: int = 256, progress: Callable[[int, int], None] | None = None, stop: StopFlag = None,
                 cache: bool = True, cache_dir: Path | None = None) -> MaximalIndex:
     """One pass over ``images`` recording each channel's top-``k`` and bottom-``k`` images.
 
@@ -418,9 +489,10 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
         layers: layer names whose outputs are ``[N, C, H, W]``; default every Conv2d.
         k: examples kept per channel and direction.
         batch_size: images per forward pass.
-        progress: called as ``progress(done, total)`` after each batch.
-        stop: a ``threading.Event`` or a function returning True to interrupt; the partial index is
-            returned with ``complete=False`` and is not cached.
+        progress: called as ``progress(done, total)`` (images) after each batch.
+        stop: a ``threading.Event`` or a function returning True to interrupt
+            (:data:`cnnviz.core.runtime.StopFlag`); the partial index is returned with ``complete=False``
+            and is not cached.
         cache: read and write the disk cache (``.cache/maximal/``).
 
     Examples::
@@ -429,114 +501,42 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
         >>> idx.top_values["features.0"].shape
         torch.Size([6, 8])
     """
-    import time
-
     names = _check_layers(model, layers)
     if len(images) == 0:
         raise MaximalError(f"the image set {images.name!r} is empty; give a folder with images in it")
     key = cache_key(model, images, names, k)
     folder = cache_dir or CACHE_DIR
     if cache:
-        hit = _MEMORY.get(key) or _load_cached(folder, key)
+        hit = _MEMORY.get(key) or load_index(folder, key)
         if hit is not None:
-            from dataclasses import replace
-
-            hit = replace(hit, from_cache=True)
-            _remember(key, hit)
+            _MEMORY.get_or_compute(key, lambda: hit)
             if progress:
                 progress(len(images), len(images))
-            return hit
-
+            return replace(hit, from_cache=True)
     t0 = time.perf_counter()
-    n = len(images)
-    state: dict[str, list[torch.Tensor]] = {}  # layer -> [top_v, top_w, bot_v, bot_w]
-    shapes: dict[str, tuple[int, int, int]] = {}
-    seen: set[str] = set()
-    wanted = set(names)
-    offset = [0]
-
-    def record(name: str, out: torch.Tensor) -> None:
-        """Reduce one layer's maps to the running top-k and bottom-k (called by the capture engine)."""
-        if name not in wanted:  # a plain name means a module's first call; 'name#2' its second
-            return
-        seen.add(name)
-        if out.ndim != 4:
-            raise ValueError(f"layer {name} gives outputs of shape {tuple(out.shape)}; only [N,C,H,W] maps can "
-                             "be indexed. Pick a convolutional layer")
-        b, c, h, w = out.shape
-        shapes[name] = (c, h, w)
-        flat = out.detach().float().reshape(b, c, h * w)
-        merged: list[torch.Tensor] = []
-        # values by amax/amin (fast); positions only for the entries that make the top-k (argmax of k rows)
-        for j, (largest, vals) in enumerate(((True, flat.amax(dim=2)), (False, flat.amin(dim=2)))):
-            old_v, old_w = (state[name][2 * j], state[name][2 * j + 1]) if name in state else (None, None)
-            k_old = 0 if old_v is None else old_v.shape[1]
-            cand = vals.t() if old_v is None else torch.cat([old_v, vals.t()], dim=1)  # [C, k_old + B]
-            top_v, top_i = cand.topk(min(k, cand.shape[1]), dim=1, largest=largest, sorted=True)
-            bi = (top_i - k_old).clamp_min(0)  # batch index of entries that come from this batch
-            if old_w is None and 2 * bi.shape[1] >= b:  # first batch, most of it wins: one arg-reduction
-                arg = flat.argmax(dim=2) if largest else flat.argmin(dim=2)  # [B, C]
-                where = (bi + offset[0]) * (h * w) + arg.t().gather(1, bi)
-            else:  # positions only for the entries new to the top-k (few, once the pass is under way)
-                is_new = top_i >= k_old
-                where = torch.zeros_like(top_i) if old_w is None else old_w.gather(1, top_i.clamp(max=max(k_old - 1, 0)))
-                cs, js = is_new.nonzero(as_tuple=True)
-                if len(cs):
-                    rows = flat[bi[cs, js], cs]  # [new entries, H*W]
-                    pos = rows.argmax(dim=1) if largest else rows.argmin(dim=1)
-                    where[cs, js] = (bi[cs, js] + offset[0]) * (h * w) + pos
-            merged += [top_v, where]
-        state[name] = merged
-
-    complete, done = True, 0
-    for start in range(0, n, batch_size):
-        if _stopped(stop):
-            complete = False
-            break
-        stop_i = min(n, start + batch_size)
-        x = images_to_batch(model, images.arrays(start, stop_i))
-        offset[0] = start
-        seen.clear()
-        capture(model.module, x, names, on_output=record)  # each map reduced as soon as it exists
-        done = stop_i
-        if progress:
-            progress(done, n)
-    missing = [nm for nm in names if nm not in state]
-    if missing and complete:
-        raise ValueError(f"layer(s) {missing} were not called in the forward pass of {model.name}; pick layers on the main path")
-    cpu = {nm: [t.cpu() for t in v] for nm, v in state.items()}
-    idx = MaximalIndex(model.key, images.key, [nm for nm in names if nm in cpu], shapes, k,
-                       done,
-                       {nm: v[0] for nm, v in cpu.items()}, {nm: v[1] for nm, v in cpu.items()},
-                       {nm: v[2] for nm, v in cpu.items()}, {nm: v[3] for nm, v in cpu.items()},
-                       complete=complete, seconds=time.perf_counter() - t0)
+    extremes = _RunningExtremes(names, k)
+    done, complete = _index_pass(model, images, extremes, batch_size, progress, stop)
+    idx = extremes.to_index(model, images, done, complete, time.perf_counter() - t0)
     if complete and cache:
-        _save_cached(folder, key, idx)
-        _remember(key, idx)
+        save_index(folder, key, idx)
+        _MEMORY.get_or_compute(key, lambda: idx)
     return idx
 
 
-def _remember(key: str, idx: MaximalIndex) -> None:
-    _MEMORY[key] = idx
-    _MEMORY.move_to_end(key)
-    while len(_MEMORY) > _MEMORY_MAX:
-        _MEMORY.popitem(last=False)
-
-
-def _save_cached(folder: Path, key: str, idx: MaximalIndex) -> None:
+def save_index(folder: Path, key: str, idx: MaximalIndex) -> None:
+    """Write ``idx`` to ``folder/<key>.safetensors`` (a temporary file, then an atomic rename); a folder that
+    cannot be written is skipped silently (a read-only checkout works without the disk cache)."""
     from safetensors.torch import save_file
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {}
         for i, nm in enumerate(idx.layers):
-            for part in ("top_values", "top_where", "bottom_values", "bottom_where"):
+            for part in _PARTS:
                 tensors[f"{i}.{part}"] = getattr(idx, part)[nm].contiguous()
         meta = {"model_key": idx.model_key, "dataset_key": idx.dataset_key, "layers": idx.layers,
                 "shapes": {nm: list(s) for nm, s in idx.shapes.items()}, "k": idx.k, "n_images": idx.n_images,
                 "seconds": idx.seconds, "version": INDEX_VERSION}
-        import os
-
         tmp = folder / f"{key}.{os.getpid()}-{threading.get_ident()}.tmp"  # one per writer: sessions may race
         save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
         tmp.replace(folder / f"{key}.safetensors")  # atomic: a concurrent reader sees all or nothing
@@ -544,7 +544,8 @@ def _save_cached(folder: Path, key: str, idx: MaximalIndex) -> None:
         pass  # a read-only checkout still works, just without the disk cache
 
 
-def _load_cached(folder: Path, key: str) -> MaximalIndex | None:
+def load_index(folder: Path, key: str) -> MaximalIndex | None:
+    """The index :func:`save_index` wrote as ``folder/<key>.safetensors``, or None (no file, or an unreadable one)."""
     from safetensors import safe_open
 
     path = folder / f"{key}.safetensors"
@@ -553,16 +554,20 @@ def _load_cached(folder: Path, key: str) -> MaximalIndex | None:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["meta"])
-            parts: dict[str, dict[str, torch.Tensor]] = {p: {} for p in ("top_values", "top_where", "bottom_values", "bottom_where")}
+            parts: dict[str, dict[str, torch.Tensor]] = {p: {} for p in _PARTS}
             for i, nm in enumerate(meta["layers"]):
                 for p in parts:
                     parts[p][nm] = f.get_tensor(f"{i}.{p}")
-    except Exception:  # a truncated or foreign file: rebuild
+    except Exception as e:  # broad on purpose: any unreadable file (truncated, foreign, older) means rebuild; logged
+        log.warning("ignoring the unreadable index cache %s (%s: %s); it will be rebuilt", path, type(e).__name__, e)
         return None
     return MaximalIndex(meta["model_key"], meta["dataset_key"], meta["layers"],
                         {nm: tuple(s) for nm, s in meta["shapes"].items()}, meta["k"], meta["n_images"],
                         parts["top_values"], parts["top_where"], parts["bottom_values"], parts["bottom_where"],
                         complete=True, from_cache=True, seconds=meta.get("seconds", 0.0))
+
+
+_PARTS = ("top_values", "top_where", "bottom_values", "bottom_where")
 
 
 # --------------------------------------------------------------------------- patches
@@ -679,7 +684,7 @@ def channel_map(model: ModelHandle, image: np.ndarray, layer: str, channel: int)
 
 
 __all__ = ["ImageSet", "ArrayImageSet", "FolderImageSet", "bundled_images", "sample_photo_images", "images_to_batch",
-           "Hit", "MaximalIndex", "build_index", "cache_key", "weights_digest", "Patch", "crop_box", "unit_box",
-           "top_patches", "channel_grid_patches", "is_cached", "channel_map", "index_summary", "open_image_set",
-           "spatial_layers", "image_set_choices", "IMAGE_SET_TITLES", "index_macs", "needs_confirmation",
-           "MaximalError", "ChannelError", "CACHE_DIR", "DEFAULT_K"]
+           "Hit", "MaximalIndex", "build_index", "save_index", "load_index", "cache_key", "weights_digest",
+           "Patch", "crop_box", "unit_box", "top_patches", "channel_grid_patches", "is_cached", "channel_map",
+           "index_summary", "open_image_set", "spatial_layers", "image_set_choices", "IMAGE_SET_TITLES", "index_macs",
+           "needs_confirmation", "MaximalError", "ChannelError", "CACHE_DIR", "DEFAULT_K"]

@@ -26,8 +26,6 @@ Examples::
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,16 +36,27 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from cnnviz.core.graph import Tracer, head_until, shape_prop
-from cnnviz.errors import CnnvizError
+from cnnviz.core.model import ModelHandle
+from cnnviz.core.runtime import WeakMemo
+from cnnviz.errors import CnnvizError, LayerError
 
 __all__ = [
-    "ReceptiveField", "ReceptiveFieldError", "EffectiveReceptiveField", "receptive_fields",
-    "effective_receptive_field", "layer_output", "recurrence_steps", "spatial_layers", "field_table", "default_layer",
+    "ReceptiveField", "ReceptiveFieldError", "UnknownLayerError", "NotAModelError", "EffectiveReceptiveField",
+    "receptive_fields", "effective_receptive_field", "layer_output", "recurrence_steps", "spatial_layers",
+    "field_table", "default_layer",
 ]
 
 
 class ReceptiveFieldError(CnnvizError):
     """The receptive field cannot be computed for this model (untraceable, unknown operation)."""
+
+
+class UnknownLayerError(ReceptiveFieldError, LayerError):
+    """A layer name that is not in the receptive field table (also a ``KeyError``)."""
+
+
+class NotAModelError(ReceptiveFieldError, TypeError):
+    """Something other than a ModelHandle or ``nn.Module`` where a model is needed (also a ``TypeError``)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,8 @@ class ReceptiveField:
         non-zero. At the border the true support can be a little smaller: padding units of
         intermediate layers carry no input, and a strided layer may drop the last input rows.
         """
-        t, l, b, r = self.box(row, col)
-        return (max(t, 0.0), max(l, 0.0), min(b, float(height)), min(r, float(width)))
+        top, left, bottom, right = self.box(row, col)
+        return (max(top, 0.0), max(left, 0.0), min(bottom, float(height)), min(right, float(width)))
 
     def padding_share(self, row: int, col: int, height: int, width: int) -> float:
         """The fraction of unit ``(row, col)``'s field outside a ``height`` x ``width`` image (in the padding).
@@ -214,9 +223,7 @@ class _Traced:
     subgraphs: dict = field(default_factory=dict)  # layer -> GraphModule ending at that layer
 
 
-_CACHE_LOCK = threading.Lock()
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
+_TRACED = WeakMemo(per_owner=4)  # per model module (held weakly): (model key, input size) -> _Traced
 
 
 def _trace(module: nn.Module) -> tuple[fx.GraphModule, list]:
@@ -255,8 +262,11 @@ _UNSUPPORTED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.U
                 nn.UpsamplingBilinear2d, nn.PixelShuffle, nn.PixelUnshuffle, nn.Fold, nn.Unfold, nn.Conv1d, nn.Conv3d)
 _GLOBAL_STATS = (nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
 _POOL_FUNCS = {"max_pool2d", "_max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "lp_pool2d"}
-_SHAPE_ONLY_METHODS = {"size", "dim", "numel", "type", "to", "float", "half", "double", "contiguous", "clone", "detach"}
 _FLATTENING = {"flatten", "view", "reshape", "linear", "matmul", "mm"}
+_ADAPTIVE_FUNCS = {"adaptive_max_pool2d", "adaptive_avg_pool2d", "_adaptive_max_pool2d",
+                   "adaptive_max_pool2d_with_indices"}
+_REGRIDDING_FUNCS = {"interpolate", "upsample", "conv_transpose2d", "pixel_shuffle", "unfold", "fold"}
+_SKIPPED_METHODS = {"size", "dim", "numel", "type"}  # shape queries: they return no tensor, so no field
 
 
 def _pool_params(m: nn.Module) -> tuple:
@@ -264,6 +274,11 @@ def _pool_params(m: nn.Module) -> tuple:
     p = _pair(getattr(m, "padding", 0))
     d = _pair(getattr(m, "dilation", 1))
     return k, s, p, d
+
+
+def _shift(f: _Field, top: int, left: int) -> _Field:
+    """Padding ``top`` rows and ``left`` columns moves the field's start up and left by that many jumps."""
+    return replace(f, a=(f.a[0] - top * f.j[0], f.a[1] - left * f.j[1]))
 
 
 def _conv_padding(padding: Any, k: tuple, d: tuple) -> tuple:
@@ -300,12 +315,12 @@ def _node_field(node: fx.Node, mod: nn.Module | None, ins: list[_Field], in_vals
             if in_hw is None:
                 if _pair(mod.output_size) == (1, 1):
                     return _whole(hw, where, depth + 1, first.ctx)
-                raise ReceptiveFieldError(f"{where} ({type(mod).__name__}) needs the input size: pass input_size=(C, H, W).")
+                raise ReceptiveFieldError(
+                    f"{where} ({type(mod).__name__}) needs the input size: pass input_size=(C, H, W).")
             return _adaptive(first, in_hw, mod.output_size, where, hw)
         if isinstance(mod, _PAD):
             pad = tuple(mod.padding)  # (left, right, top, bottom)
-            left, top = pad[0], pad[2]
-            return first if first.whole else replace(first, a=(first.a[0] - top * first.j[0], first.a[1] - left * first.j[1]))
+            return first if first.whole else _shift(first, top=pad[2], left=pad[0])
         if isinstance(mod, (nn.Linear, nn.Flatten, nn.Bilinear)):
             return _whole(hw, where, depth, first.ctx) if not all(f.whole for f in ins) else first
         if isinstance(mod, _GLOBAL_STATS):
@@ -316,7 +331,8 @@ def _node_field(node: fx.Node, mod: nn.Module | None, ins: list[_Field], in_vals
         if t is F.conv2d or fname == "conv2d":
             w = _val(_arg(node, 1, "weight", None))
             if w is None:
-                raise ReceptiveFieldError(f"{where}: the kernel size of this functional conv2d is unknown; pass input_size=(C, H, W).")
+                raise ReceptiveFieldError(
+                    f"{where}: the kernel size of this functional conv2d is unknown; pass input_size=(C, H, W).")
             k, d = tuple(w.shape[-2:]), _pair(_arg(node, 6, "dilation", 1))
             p = _conv_padding(_arg(node, 4, "padding", 0), k, d)
             return first if first.whole else _window(first, k, _pair(_arg(node, 3, "stride", 1)), p, d)
@@ -329,20 +345,20 @@ def _node_field(node: fx.Node, mod: nn.Module | None, ins: list[_Field], in_vals
             p = (0, 0) if lp else _pair(_arg(node, 3, "padding", 0))
             d = _pair(_arg(node, 4, "dilation", 1)) if (t is F.max_pool2d or "max" in fname) else (1, 1)
             return first if first.whole else _window(first, k, s, p, d)
-        if t in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d) or fname in ("adaptive_max_pool2d", "adaptive_avg_pool2d",
-                                                                           "_adaptive_max_pool2d", "adaptive_max_pool2d_with_indices"):
+        if t in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d) or fname in _ADAPTIVE_FUNCS:
             size = _arg(node, 1, "output_size", None)
             if in_hw is None:
                 if _pair(size) == (1, 1):
                     return _whole(hw, where, depth + 1, first.ctx)
-                raise ReceptiveFieldError(f"{where} (adaptive pooling) needs the input size: pass input_size=(C, H, W).")
+                raise ReceptiveFieldError(
+                    f"{where} (adaptive pooling) needs the input size: pass input_size=(C, H, W).")
             return _adaptive(first, in_hw, size, where, hw)
         if t is F.pad or fname == "pad":
             pad = tuple(_arg(node, 1, "pad", ()))
             left = pad[0] if len(pad) > 0 else 0
             top = pad[2] if len(pad) > 2 else 0
-            return first if first.whole else replace(first, a=(first.a[0] - top * first.j[0], first.a[1] - left * first.j[1]))
-        if getattr(t, "__name__", None) in ("interpolate", "upsample", "conv_transpose2d", "pixel_shuffle", "unfold", "fold"):
+            return first if first.whole else _shift(first, top=top, left=left)
+        if getattr(t, "__name__", None) in _REGRIDDING_FUNCS:
             raise ReceptiveFieldError(f"{where} ({t.__name__}) changes the sampling grid: receptive fields are defined "
                                       "here for convolution, pooling and element-wise operations only.")
 
@@ -353,7 +369,7 @@ def _node_field(node: fx.Node, mod: nn.Module | None, ins: list[_Field], in_vals
         if out.ndim < 3:
             return _whole(hw, where, depth) if not all(f.whole for f in ins) else _merge(ins, hw, where)
         spatial = []
-        for f, v in zip(ins, in_vals):
+        for f, v in zip(ins, in_vals, strict=True):
             vhw = _hw(v)
             if f.whole or (vhw is not None and vhw != out_hw and vhw == (1, 1)):
                 spatial.append(replace(f, whole=True) if not f.whole else f)
@@ -381,7 +397,8 @@ def _op_name(node: fx.Node, mod: nn.Module | None) -> str:
     return getattr(node.target, "__name__", str(node.target))
 
 
-def _compute(module: nn.Module, input_size: Sequence[int] | None, example_device: torch.device | None = None) -> _Traced:
+def _compute(module: nn.Module, input_size: Sequence[int] | None,
+             example_device: torch.device | None = None) -> _Traced:
     gm, containers = _trace(module)
     hw = None
     if input_size is not None:
@@ -391,7 +408,7 @@ def _compute(module: nn.Module, input_size: Sequence[int] | None, example_device
         dev = example_device or next((p.device for p in module.parameters()), torch.device("cpu"))
         try:
             shape_prop(gm, torch.zeros(1, *input_size, device=dev))
-        except Exception as e:
+        except Exception as e:  # any failure of the model's own forward: tell the user which input_size failed
             raise ReceptiveFieldError(f"a {tuple(input_size)} input cannot pass through {type(module).__name__}: "
                                       f"{str(e).splitlines()[0]}. Check input_size (C, H, W).") from None
     mods = dict(module.named_modules())
@@ -409,7 +426,7 @@ def _compute(module: nn.Module, input_size: Sequence[int] | None, example_device
             continue
         if node.op in ("output", "get_attr"):
             continue
-        if node.op == "call_method" and node.target in _SHAPE_ONLY_METHODS - {"to", "float", "half", "double", "contiguous", "clone", "detach"}:
+        if node.op == "call_method" and node.target in _SKIPPED_METHODS:
             continue
         if node.op == "call_function" and node.target is getattr:
             continue
@@ -428,7 +445,8 @@ def _compute(module: nn.Module, input_size: Sequence[int] | None, example_device
         # the main tensor input first (for conv/pool the data, not the weight)
         first_arg = node.args[0] if node.args else None
         if isinstance(first_arg, (list, tuple)):  # cat([a, b], dim)
-            in_nodes = [a for a in first_arg if isinstance(a, fx.Node) and a in env] + [a for a in in_nodes if a not in first_arg]
+            listed = [a for a in first_arg if isinstance(a, fx.Node) and a in env]
+            in_nodes = listed + [a for a in in_nodes if a not in first_arg]
         elif isinstance(first_arg, fx.Node) and first_arg in env:
             in_nodes = [first_arg] + [a for a in in_nodes if a is not first_arg]
         ins = [env[a] for a in in_nodes]
@@ -456,24 +474,27 @@ def _compute(module: nn.Module, input_size: Sequence[int] | None, example_device
 
 
 def _traced(model: Any, input_size: Sequence[int] | None) -> _Traced:
-    from cnnviz.core.model import ModelHandle
-
     if isinstance(model, ModelHandle):
         size = tuple(input_size) if input_size is not None else tuple(model.input_size)
-        key = (model.key, id(model.module), size)
-        with _CACHE_LOCK:
-            if key in _CACHE:
-                _CACHE.move_to_end(key)
-                return _CACHE[key]
-        t = _compute(model.module, size, model.device)
-        with _CACHE_LOCK:
-            _CACHE[key] = t
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-        return t
+        return _TRACED.get_or_compute(model.module, (model.key, size),
+                                      lambda: _compute(model.module, size, model.device))
+    return _compute(_module(model), input_size)
+
+
+def _module(model: Any) -> nn.Module:
+    """The ``nn.Module`` of a ModelHandle or a plain module; anything else is a :class:`NotAModelError`."""
+    if isinstance(model, ModelHandle):
+        return model.module
     if not isinstance(model, nn.Module):
-        raise TypeError(f"receptive_fields needs a cnnviz ModelHandle or a torch nn.Module, got {type(model).__name__}")
-    return _compute(model, input_size)
+        raise NotAModelError(
+            f"receptive fields need a cnnviz ModelHandle or a torch nn.Module, got {type(model).__name__}. "
+            "Hint: cnnviz.load_model(name) returns a ModelHandle")
+    return model
+
+
+def _unknown_layer(layer: str) -> UnknownLayerError:
+    return UnknownLayerError(
+        f"layer {layer!r} is not in the receptive field table. Hint: receptive_fields(model) lists the names")
 
 
 def receptive_fields(model: Any, input_size: Sequence[int] | None = None) -> dict[str, ReceptiveField]:
@@ -574,7 +595,8 @@ class RecurrenceStep:
     r_before: int
 
 
-def recurrence_steps(model: Any, layer: str, axis: int = 0, input_size: Sequence[int] | None = None) -> list[RecurrenceStep]:
+def recurrence_steps(model: Any, layer: str, axis: int = 0,
+                     input_size: Sequence[int] | None = None) -> list[RecurrenceStep]:
     """The window layers on the longest-field path from the input to ``layer``, last first.
 
     Walks the Distill recurrence backwards: start with ``r_L = 1`` at the chosen layer, and for each
@@ -595,8 +617,8 @@ def recurrence_steps(model: Any, layer: str, axis: int = 0, input_size: Sequence
     """
     t = _traced(model, input_size)
     if layer not in t.nodes:
-        raise KeyError(f"layer {layer!r} is not in the receptive field table. Hint: receptive_fields(model) lists the names")
-    mods = dict((model.module if hasattr(model, "module") and not isinstance(model, nn.Module) else model).named_modules())
+        raise _unknown_layer(layer)
+    mods = dict(_module(model).named_modules())
     inv = {}
     for name, node in t.nodes.items():
         if not t.fields[name].container:
@@ -619,7 +641,8 @@ def recurrence_steps(model: Any, layer: str, axis: int = 0, input_size: Sequence
             if len(preds) > 1:  # follow the path with the largest field into the merge
                 prev = max((fields[inv[a]] for a in preds), key=lambda f: (f.whole_input is False, f.size[axis]))
                 preds = [t.nodes[prev.name]]
-            if prev is not None and not rf.whole_input and not prev.whole_input and (rf.size != prev.size or rf.jump != prev.jump or rf.start != prev.start):
+            changed = prev is not None and (rf.size, rf.jump, rf.start) != (prev.size, prev.jump, prev.start)
+            if changed and not rf.whole_input and not prev.whole_input:
                 s = rf.jump[axis] // max(1, prev.jump[axis])
                 k_eff = (rf.size[axis] - prev.size[axis]) // max(1, prev.jump[axis]) + 1
                 p = int(round((prev.start[axis] - rf.start[axis]) / max(1, prev.jump[axis])))
@@ -627,7 +650,8 @@ def recurrence_steps(model: Any, layer: str, axis: int = 0, input_size: Sequence
                 if k_eff == 1 and s == 1 and p == 0:  # changes the other axis only
                     node = preds[0]
                     continue
-                steps.append(RecurrenceStep(name, type(mod).__name__ if mod is not None else rf.op, k_eff, s, p, r, s * r + (k_eff - s)))
+                op = type(mod).__name__ if mod is not None else rf.op
+                steps.append(RecurrenceStep(name, op, k_eff, s, p, r, s * r + (k_eff - s)))
                 r = s * r + (k_eff - s)
             node = preds[0]
         elif preds:
@@ -640,7 +664,7 @@ def recurrence_steps(model: Any, layer: str, axis: int = 0, input_size: Sequence
 # ----------------------------------------------------------------------------- running a layer
 def _subgraph(t: _Traced, layer: str) -> fx.GraphModule:
     if layer not in t.nodes:
-        raise KeyError(f"layer {layer!r} is not in the receptive field table. Hint: receptive_fields(model) lists the names")
+        raise _unknown_layer(layer)
     if layer in t.subgraphs:
         return t.subgraphs[layer]
     sub = head_until(t.gm, t.nodes[layer])
@@ -662,10 +686,11 @@ def layer_output(model: Any, layer: str, x: torch.Tensor) -> torch.Tensor:
         >>> layer_output(m, "features.3", m.preprocess(img)).shape
         torch.Size([1, 16, 10, 10])
     """
-    t = _traced(model, None)
-    sub = _subgraph(t, layer)
+    sub = _subgraph(_traced(model, None), layer)
+    device = model.device if isinstance(model, ModelHandle) else next(
+        (p.device for p in model.parameters()), torch.device("cpu"))
     with torch.inference_mode():
-        return sub(x.to(model.device))
+        return sub(x.to(device))
 
 
 @dataclass
@@ -699,12 +724,13 @@ class EffectiveReceptiveField:
     def clipped_theoretical(self) -> tuple[int, int]:
         """Height and width of the theoretical box clipped to the image."""
         h, w = self.gradient.shape
-        t, l, b, r = self.theoretical.clipped_box(*self.unit, h, w)
-        return (int(b - t), int(r - l))
+        top, left, bottom, right = self.theoretical.clipped_box(*self.unit, h, w)
+        return (int(bottom - top), int(right - left))
 
 
-def effective_receptive_field(model: Any, layer: str, inputs: torch.Tensor | None = None, *, unit: tuple[int, int] | None = None,
-                              samples: int = 4, channel: int | None = None, seed: int = 0) -> EffectiveReceptiveField:
+def effective_receptive_field(model: Any, layer: str, inputs: torch.Tensor | None = None, *,
+                              unit: tuple[int, int] | None = None, samples: int = 4, channel: int | None = None,
+                              seed: int = 0) -> EffectiveReceptiveField:
     """The effective receptive field of the centre unit of ``layer``: its input gradient.
 
     Args:
@@ -722,18 +748,24 @@ def effective_receptive_field(model: Any, layer: str, inputs: torch.Tensor | Non
         >>> erf = effective_receptive_field(m, "features.3")
         >>> erf.size(1), erf.theoretical.size
     """
+    if not isinstance(model, ModelHandle):
+        raise NotAModelError(
+            f"effective_receptive_field needs a cnnviz ModelHandle (it knows the input size and device), got "
+            f"{type(model).__name__}. Hint: cnnviz.load_model(name) returns one")
     t = _traced(model, None)
     if layer not in t.fields:
-        raise KeyError(f"layer {layer!r} is not in the receptive field table. Hint: receptive_fields(model) lists the names")
+        raise _unknown_layer(layer)
     rf = t.fields[layer]
     if rf.whole_input or rf.output_shape is None or len(rf.output_shape) != 3:
-        raise ReceptiveFieldError(f"{layer} has no spatial map (its units see the whole input): pick a convolution or pooling layer.")
+        raise ReceptiveFieldError(
+            f"{layer} has no spatial map (its units see the whole input): pick a convolution or pooling layer.")
     c, h, w = rf.output_shape
     row, col = unit if unit is not None else (h // 2, w // 2)
     if not (0 <= row < h and 0 <= col < w):
-        raise ValueError(f"unit ({row}, {col}) is outside the {h}x{w} map of {layer}")
+        raise ReceptiveFieldError(
+            f"unit ({row}, {col}) is outside the {h}x{w} map of {layer}: pick row in 0..{h - 1}, col in 0..{w - 1}")
     if channel is not None and not 0 <= channel < c:
-        raise ValueError(f"channel {channel} is outside 0..{c - 1} of {layer}")
+        raise ReceptiveFieldError(f"channel {channel} is outside 0..{c - 1} of {layer}")
     if inputs is None:
         gen = torch.Generator().manual_seed(seed)
         inputs = torch.randn(samples, *model.input_size, generator=gen)
@@ -757,4 +789,5 @@ def effective_receptive_field(model: Any, layer: str, inputs: torch.Tensor | Non
         inside = float(grad[max(tb, 0):max(bb, 0), max(lb, 0):max(rb, 0)].sum() / total)
     else:  # every path dead (ReLU) for these inputs
         my, mx, sy, sx, inside = *rf.center(row, col), 0.0, 0.0, 0.0
-    return EffectiveReceptiveField(layer, (row, col), grad.cpu().numpy(), rf, (my, mx), (sy, sx), inside, int(x.shape[0]))
+    return EffectiveReceptiveField(layer, (row, col), grad.cpu().numpy(), rf, (my, mx), (sy, sx), inside,
+                                   int(x.shape[0]))

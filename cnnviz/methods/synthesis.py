@@ -26,7 +26,6 @@ Examples::
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from torch.nn import functional as F
 
 from cnnviz.core.capture import capture, split_key
 from cnnviz.core.model import ModelHandle
+from cnnviz.core.runtime import StopFlag, stopped
 from cnnviz.errors import CnnvizError, LayerError
 
 KINDS = ("neuron", "channel", "layer", "logit", "prob")
@@ -242,14 +242,8 @@ def random_transforms(x: torch.Tensor, generator: torch.Generator | None = None,
 
 
 # --------------------------------------------------------------------------- evaluating objectives
-def _normalise(model: ModelHandle, x01: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(model.mean, device=x01.device, dtype=x01.dtype).view(1, -1, 1, 1)
-    std = torch.tensor(model.std, device=x01.device, dtype=x01.dtype).view(1, -1, 1, 1)
-    return (x01 - mean) / std
-
-
 def _forward_capture(model: ModelHandle, x: torch.Tensor, layers: set[str], need_logits: bool):
-    """Run the model on ``x`` (which requires grad) through the capture engine; returns ({layer: output}, logits or None).
+    """Run the model on ``x`` (which requires grad) through the capture engine: ({layer: output}, logits or None).
 
     Layers after the last needed one are not run unless the logits are needed.
     """
@@ -280,8 +274,7 @@ def _plan(objectives: Sequence[Objective], device: torch.device) -> _Plan:
         idx = [objectives[i].index or 0 for i in slots]
         ys = [-1 if objectives[i].y is None else objectives[i].y for i in slots]
         xs = [-1 if objectives[i].x is None else objectives[i].x for i in slots]
-        t = lambda v: torch.tensor(v, device=device, dtype=torch.long)
-        groups.append((kind, layer, t(slots), t(idx), t(ys), t(xs)))
+        groups.append((kind, layer, *(torch.tensor(v, device=device, dtype=torch.long) for v in (slots, idx, ys, xs))))
     signs = torch.tensor([o.sign for o in objectives], device=device)
     layers = {o.layer for o in objectives if o.layer}
     need_logits = any(o.kind in ("logit", "prob") for o in objectives)
@@ -336,7 +329,8 @@ def evaluate(model: ModelHandle, objectives: Sequence[Objective], images01: torc
         raise SynthesisError(f"{len(objectives)} objectives for {len(images01)} images: give one objective per image")
     plan = _plan(objectives, model.device)
     with torch.no_grad():
-        acts, logits = _forward_capture(model, _normalise(model, images01.to(model.device).float()), plan.layers, plan.need_logits)
+        acts, logits = _forward_capture(model, model.normalize(images01.to(model.device).float()), plan.layers,
+                                        plan.need_logits)
         return (_values(plan, acts, logits, len(objectives)) * plan.signs).cpu()
 
 
@@ -415,19 +409,11 @@ class SynthesisResult:
                 + ("" if gain > 0 else " Try more steps."))
 
 
-def _stopped(stop) -> bool:
-    if stop is None:
-        return False
-    if isinstance(stop, threading.Event):
-        return stop.is_set()
-    return bool(stop())
-
-
 def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int = 256, lr: float = 0.05,
                naive: bool = False, diversity: float = 0.0, diversity_layer: str | None = None,
                size: tuple[int, int] | None = None, seed: int = 0,
                progress: Callable[[SynthesisProgress], None] | None = None, every: int = 16,
-               stop: Callable[[], bool] | threading.Event | None = None) -> SynthesisResult:
+               stop: StopFlag = None) -> SynthesisResult:
     """Optimise one image per objective, all in one batch, to maximise each objective.
 
     Args:
@@ -446,7 +432,8 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
         seed: seeds the start and the transforms.
         progress: called with the starting images (step 0), every ``every`` steps and at the end, with a
             :class:`SynthesisProgress`.
-        stop: a ``threading.Event`` or a function returning True to stop early.
+        stop: a ``threading.Event`` or a function returning True to stop early
+            (:data:`cnnviz.core.runtime.StopFlag`).
 
     Examples::
 
@@ -470,7 +457,8 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
     groups = None
     if diversity > 0 and len(objectives) > 1:
         keys = {}
-        groups = torch.tensor([keys.setdefault((o.kind, o.layer, o.index, o.y, o.x, o.sign), len(keys)) for o in objectives], device=dev)
+        groups = torch.tensor([keys.setdefault((o.kind, o.layer, o.index, o.y, o.x, o.sign), len(keys))
+                               for o in objectives], device=dev)
         div_layer = diversity_layer or default_diversity_layer(model, objectives[0])
     layers = plan.layers | ({div_layer} if div_layer else set())
     opt = torch.optim.Adam(param.params, lr=lr)
@@ -483,24 +471,24 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
         raise SynthesisError(f"{model.name} cannot run on {h}×{w} images ({e}); use its input size "
                              f"{model.input_size[1]}×{model.input_size[2]}") from e
     history: list[float] = []
-    done, stopped = 0, False
+    done, halted = 0, False
     if progress is not None:  # the starting noise at once: a page shows images from the first moment
         progress(SynthesisProgress(0, steps, start_images.cpu(), start_values.detach().cpu()))
     for step in range(1, steps + 1):
-        if _stopped(stop):
-            stopped = True
+        if stopped(stop):
+            halted = True
             break
         x01 = param()
         if not naive:
             x01 = random_transforms(x01, gen)
-        acts, logits = _forward_capture(model, _normalise(model, x01), layers, plan.need_logits)
+        acts, logits = _forward_capture(model, model.normalize(x01), layers, plan.need_logits)
         vals = _values(plan, acts, logits, len(objectives)) * plan.signs
         loss = -vals.sum()
         if div_layer is not None:
             scale = vals.detach().abs().mean().clamp_min(1e-3)
             loss = loss + diversity * scale * _diversity(acts[div_layer], groups).sum()
         grads = torch.autograd.grad(loss, param.params)
-        for p, g in zip(param.params, grads):
+        for p, g in zip(param.params, grads, strict=True):
             p.grad = g
         opt.step()
         done = step
@@ -511,7 +499,7 @@ def synthesize(model: ModelHandle, objectives: Sequence[Objective], steps: int =
     with torch.no_grad():
         final = param().detach()
     values = evaluate(model, objectives, final)
-    return SynthesisResult(final.cpu(), objectives, values, start_values, done, stopped,
+    return SynthesisResult(final.cpu(), objectives, values, start_values, done, halted,
                            time.perf_counter() - t0, naive, history)
 
 

@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from cnnviz.core.datasets import DATASETS, load_dataset
 from cnnviz.core.device import pick_device
 from cnnviz.core.model import ModelHandle, load_state_into, read_state_dict, weights_digest
 from cnnviz.core.networks import ARCHITECTURES
+from cnnviz.core.runtime import StopFlag, stopped
 from cnnviz.core.zoo import BUNDLED, MODELS_DIR
 from cnnviz.errors import CnnvizError
 
@@ -57,16 +57,6 @@ CARD_KEY = "cnnviz_training_card"  # safetensors metadata key that carries the J
 
 class TrainingError(CnnvizError):
     """A training setting that cannot work, or a weight file that is not a cnnviz training result."""
-
-
-StopFlag = threading.Event | Callable[[], bool] | None
-
-
-def should_stop(stop: StopFlag) -> bool:
-    """True when ``stop`` (an Event, a callable or None) asks to stop."""
-    if stop is None:
-        return False
-    return stop.is_set() if hasattr(stop, "is_set") else bool(stop())
 
 
 @dataclass(frozen=True)
@@ -268,7 +258,7 @@ class History:
 
     def grad_norms_at(self, index: int = -1) -> dict[str, float]:
         """The per-layer gradient norms of one report (default: the last)."""
-        return dict(zip(self.layers, self.points[index].grad_norms)) if self.points else {}
+        return dict(zip(self.layers, self.points[index].grad_norms, strict=True)) if self.points else {}
 
 
 def _to_pixels(images: np.ndarray) -> torch.Tensor:
@@ -458,7 +448,7 @@ class Trainer:
                 m.eval()
             t0 = time.perf_counter()
             while self._batch < self.batches_per_epoch:
-                if should_stop(stop):
+                if stopped(stop):
                     self.train_seconds += time.perf_counter() - t0
                     self._report(progress)
                     return self.history
@@ -610,8 +600,8 @@ def handle_from_state(state: dict[str, torch.Tensor], card: dict, device: str | 
     load_state_into(module, state, cfg.title)
     card = dict(card, weights_digest=weights_digest(state), data=cfg.dataset)
     mean, std = card.get("mean", NORMALIZATION[cfg.dataset][0]), card.get("std", NORMALIZATION[cfg.dataset][1])
-    return ModelHandle(card.get("name", cfg.architecture), prepare_for_serving(module).to(dev), dev, classes, (1, 28, 28),
-                       (mean,), (std,), cfg.architecture, None, True, source, cfg.dataset, card,
+    return ModelHandle(card.get("name", cfg.architecture), prepare_for_serving(module).to(dev), dev, classes,
+                       (1, 28, 28), (mean,), (std,), cfg.architecture, None, True, source, cfg.dataset, card,
                        invert_light_background=cfg.dataset == "mnist")
 
 

@@ -24,16 +24,15 @@ from torch import nn
 
 from cnnviz.core.model import load_model
 from cnnviz.core.paths import cache_dir
+from cnnviz.core.runtime import StopFlag, stopped
 from cnnviz.core.zoo import BUNDLED
 from cnnviz.methods.training import (
     NORMALIZATION,
     History,
     LogPoint,
-    StopFlag,
     TrainConfig,
     Trainer,
     build_module,
-    should_stop,
     weight_layers,
 )
 
@@ -136,7 +135,7 @@ def run_comparison(configs: dict[str, TrainConfig], progress: Callable[[str, obj
     """
     trainers = trainers if trainers is not None else {}
     for label, cfg in configs.items():
-        if should_stop(stop):
+        if stopped(stop):
             break
         if label not in trainers:
             trainers[label] = Trainer(cfg, device=device)
@@ -256,7 +255,7 @@ def transfer_curve(source: str = "lenet5-mnist", ns: tuple[int, ...] = (10, 50, 
         for method in TRANSFER_METHODS:
             if n in curve.accuracy.get(method, {}):
                 continue
-            if should_stop(stop):
+            if stopped(stop):
                 return curve
             accs = []
             for seed in seeds:

@@ -189,7 +189,7 @@ def unit_computation(m, x: torch.Tensor, layer: str, unit: tuple[int, ...]) -> U
     reads = [k for k, _, _ in chain if g.nodes[k].kind == "module"]
     rec = capture(m.module, x[:1], [layer, *reads], inputs=[layer])
     inp, out = rec.inputs[layer][0].double(), rec.outputs[layer][0]
-    if len(unit) != out.ndim or any(not 0 <= u < s for u, s in zip(unit, out.shape)):
+    if len(unit) != out.ndim or any(not 0 <= u < s for u, s in zip(unit, out.shape, strict=True)):
         raise UnitError(f"unit {tuple(unit)} is outside {layer}'s output {tuple(out.shape)}: give "
                         + ("(channel, row, column)" if out.ndim == 3 else "(feature,)") + " inside it")
     w = mod.weight.detach().double()

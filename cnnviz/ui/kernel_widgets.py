@@ -14,6 +14,7 @@ import torch
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import kernels as fk
 from cnnviz.methods import kernels as kn
+from cnnviz.text import kernels as tx
 from cnnviz.ui import state, widgets
 
 
@@ -29,10 +30,10 @@ def kernel_param_controls(name: str, container=st, stacked: bool = False) -> dic
 
         >>> params = kernel_param_controls("gaussian")   # {"size": 5, "sigma": 1.0} by default
     """
-    specs = kn.kernel_params(name)
+    specs = tx.kernel_params(name)
     params: dict = {}
     places = [container] * len(specs) if stacked else container.columns(max(1, len(specs))) if specs else []
-    for col, p in zip(places, specs):
+    for col, p in zip(places, specs, strict=True):
         if p.choices:
             labels = dict(p.choices)
             params[p.name] = state.select(p.label, p.key, list(labels), p.default, container=col, radio=True,
@@ -63,7 +64,7 @@ def kernel_editor(preset: np.ndarray, preset_id: tuple, container=st) -> tuple[n
             except CnnvizError as e:
                 state.notice(f"Ignored link parameter kn_k: {e}.")
         st.session_state.update(kn_sig=preset_id, kn_base=base, kn_ver=st.session_state.get("kn_ver", 0) + 1)
-    container.markdown("**Edit the kernel** (type a number in any cell; the response updates live)")
+    container.markdown(tx.EDITOR_TITLE)
     n_cols = st.session_state["kn_base"].shape[1]
     edited = container.data_editor(
         pd.DataFrame(st.session_state["kn_base"].astype(float), columns=[str(j) for j in range(n_cols)]),
@@ -81,7 +82,7 @@ def kernel_editor(preset: np.ndarray, preset_id: tuple, container=st) -> tuple[n
     changed = not np.allclose(kernel, preset)
     state.set_param("kn_k", kn.format_kernel(kernel) if changed else None)
     container.caption(f"{kernel.shape[0]}×{kernel.shape[1]} kernel{' (edited)' if changed else ''}; "
-                      f"{kn.kernel_sum_note(kernel)}.")
+                      f"{tx.kernel_sum_note(kernel)}.")
     return kernel, changed
 
 
@@ -96,7 +97,7 @@ def show_responses(columns, maps: list[tuple[torch.Tensor, str, str, bool]], per
         per_channel: the responses have 3 channels (shown as colour pictures).
         slide_height: the heat maps' height on a slide (default: the whole figure area).
     """
-    for col, (r, short, title, signed) in zip(columns, maps):
+    for col, (r, short, title, signed) in zip(columns, maps, strict=True):
         slug = "kn-" + short.lower().replace(" ", "-")
         if per_channel:
             caption = f"{short}, per channel ({'signed: mid-grey' if signed else 'black'} = 0)"

@@ -28,7 +28,8 @@ class PageSpec:
 PAGES = [
     PageSpec("home.py", "Home", "", ":material/home:", "What cnnviz is and the loaded model."),
     PageSpec("arithmetic.py", "Convolution arithmetic", "arithmetic", ":material/calculate:",
-             "Output size, padding, stride, dilation, groups, pooling, transposed conv; the sliding window, step by step.",
+             "Output size, padding, stride, dilation, groups, pooling, transposed conv; "
+             "the sliding window, step by step.",
              section="Convolution"),
     PageSpec("architecture.py", "Architecture", "architecture", ":material/account_tree:",
              "Every layer of the loaded model: shapes, parameters, MACs, receptive field; case studies.",

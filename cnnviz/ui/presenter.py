@@ -11,6 +11,7 @@ Hidden controls stay rendered (only CSS hides them), so their values and URL key
 """
 from __future__ import annotations
 
+import contextvars
 import re
 
 import streamlit as st
@@ -80,7 +81,7 @@ def begin(page_path: str) -> bool:
     st.session_state[_SCOPE] = ""
     if page_path == DECK_PATH and previous not in (None, DECK_PATH) and KEY not in st.query_params:
         st.session_state.pop(f"qp:{KEY}", None)  # coming to the player from another page: its default, on
-        st.session_state.get(state._MEMORY, {}).pop(KEY, None)
+        st.session_state.get(state.MEMORY, {}).pop(KEY, None)
     on = state.toggle("Presenter view", KEY, default=page_path == DECK_PATH, container=st.sidebar,
                       help="For a projector: no sidebar or toolbar, larger type, figures full width, short notes. "
                            "Also `?present=1` on any link; Esc or the button at the top right leaves it.")
@@ -91,6 +92,17 @@ def begin(page_path: str) -> bool:
             st.button("Exit", key="present_exit", shortcut="Esc", on_click=leave, help="Leave presenter view (Esc)",
                       icon=":material/close_fullscreen:")
     return on
+
+
+# The frame (cnnviz.ui.view.Frame) of the view being drawn, set while a view runs; None outside a view.
+# It lives here, below both view and widgets, so that widgets can ask "on a slide?" without importing view.
+FRAME: contextvars.ContextVar = contextvars.ContextVar("cnnviz_frame", default=None)
+
+
+def on_slide() -> bool:
+    """Whether the view being drawn is on a slide (the deck player, ``?present=1&view=...``)."""
+    f = FRAME.get()
+    return bool(f is not None and f.slide)
 
 
 def leave() -> None:

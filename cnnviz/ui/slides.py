@@ -61,17 +61,17 @@ def apply_view(slide_id: tuple, slide: Slide, keep: dict[str, str]) -> None:
     st.session_state[_SHOWN] = slide_id
     params = {k: v for k, v in slide.params.items() if k not in keep}
     current = {k: v for k, v in st.query_params.to_dict().items() if k not in keep}
-    if current == params and st.session_state.get(state._USED_RUN) == 1:
+    if current == params and st.session_state.get(state.USED_RUN) == 1:
         return  # the session's first run, opened on this very link: every control read it already
     for k in [k for k in st.session_state if isinstance(k, str) and k.startswith("qp:") and k[3:] not in keep]:
         del st.session_state[k]
-    memory = st.session_state.get(state._MEMORY, {})
-    st.session_state[state._MEMORY] = {k: v for k, v in memory.items() if k in keep}
+    memory = st.session_state.get(state.MEMORY, {})
+    st.session_state[state.MEMORY] = {k: v for k, v in memory.items() if k in keep}
     st.query_params.from_dict({**params, **keep})
     st.rerun()
 
 
 def unused_params(slide: Slide, keep: dict[str, str]) -> list[str]:
     """The slide's link parameters that no control of its view used in this run."""
-    used = st.session_state.get(state._USED, set()) | state.GLOBAL_KEYS
+    used = st.session_state.get(state.USED, set()) | state.GLOBAL_KEYS
     return [k for k in slide.params if k not in used and k not in keep]

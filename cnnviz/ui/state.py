@@ -20,10 +20,10 @@ from typing import Any
 
 import streamlit as st
 
-_USED = "_qp_used"
+USED = "_qp_used"
 _NOTICES = "_qp_notices"
-_USED_RUN = "_qp_run"
-_MEMORY = "_qp_memory"  # key -> last value of a bound control, kept across page switches
+USED_RUN = "_qp_run"
+MEMORY = "_qp_memory"  # key -> last value of a bound control, kept across page switches
 _KNOWN = "_qp_known"  # every key bound in this session
 # keys owned by the shell (sidebar) rather than by a page
 GLOBAL_KEYS = {"model", "img", "untrained", "src"}
@@ -44,8 +44,8 @@ def _on_change(key: str, kw: dict) -> dict:
 
 def begin_run() -> None:
     """Called once at the top of every app run: forget which keys this run used."""
-    st.session_state[_USED] = set()
-    st.session_state[_USED_RUN] = st.session_state.get(_USED_RUN, 0) + 1
+    st.session_state[USED] = set()
+    st.session_state[USED_RUN] = st.session_state.get(USED_RUN, 0) + 1
     st.session_state.setdefault(_NOTICES, [])
 
 
@@ -63,13 +63,13 @@ def pop_notices() -> list[str]:
 
 def unknown_keys() -> list[str]:
     """URL keys that no control in this session has ever used (typos, links from other apps)."""
-    known = st.session_state.get(_USED, set()) | st.session_state.get(_KNOWN, set()) | GLOBAL_KEYS
+    known = st.session_state.get(USED, set()) | st.session_state.get(_KNOWN, set()) | GLOBAL_KEYS
     return [k for k in st.query_params.keys() if k not in known]
 
 
 def stale_keys() -> list[str]:
     """URL keys of controls this session knows but that this run did not show."""
-    used = st.session_state.get(_USED, set()) | GLOBAL_KEYS
+    used = st.session_state.get(USED, set()) | GLOBAL_KEYS
     known = st.session_state.get(_KNOWN, set())
     return [k for k in st.query_params.keys() if k not in used and k in known]
 
@@ -87,7 +87,7 @@ def end_run() -> None:
 
 
 def _mark_used(key: str) -> None:
-    st.session_state[_USED] = st.session_state.get(_USED, set()) | {key}
+    st.session_state[USED] = st.session_state.get(USED, set()) | {key}
     st.session_state[_KNOWN] = st.session_state.get(_KNOWN, set()) | {key}
 
 
@@ -109,7 +109,7 @@ def _initial(key: str, default: Any, parse: Callable[[str], Any], valid: Callabl
 def _bind(key: str, default: Any, parse, valid, render: Callable[[str, Any], Any], to_str=str) -> Any:
     wkey = f"qp:{key}"
     _mark_used(key)
-    memory = st.session_state.setdefault(_MEMORY, {})
+    memory = st.session_state.setdefault(MEMORY, {})
     if wkey not in st.session_state:
         if key not in st.query_params and key in memory and _safe_valid(valid, memory[key]):
             st.session_state[wkey] = memory[key]  # back on this page after a page switch
@@ -136,12 +136,17 @@ def _safe_valid(valid: Callable[[Any], bool], v: Any) -> bool:
         return False
 
 
-def _parse_bool(s: str) -> bool:
+def parse_bool(s: str) -> bool:
+    """A URL flag: ``1/true/yes/on`` or ``0/false/no/off`` (any case); anything else is a ValueError."""
     if s.lower() in ("1", "true", "yes", "on"):
         return True
     if s.lower() in ("0", "false", "no", "off"):
         return False
     raise ValueError(s)
+
+
+_parse_bool = parse_bool  # the attribution view's old spelling (removed once it reads parse_bool)
+_USED_RUN = USED_RUN  # the sidebar's old spelling (removed once it reads USED_RUN)
 
 
 def _num(kind):
@@ -173,7 +178,8 @@ def number(label: str, key: str, min_value, max_value, value, step=None, contain
                  lambda k, _v: container.number_input(label, min_value, max_value, step=step, key=k, **kw))
 
 
-def select(label: str, key: str, options: Sequence, default=None, format_func=str, container=st, radio: bool = False, **kw):
+def select(label: str, key: str, options: Sequence, default=None, format_func=str, container=st,
+           radio: bool = False, **kw):
     """``st.selectbox`` (or ``st.radio``) over ``options`` mirrored in the URL by the option's ``str``."""
     kw = _on_change(key, kw)
     options = list(options)
@@ -211,7 +217,7 @@ def multiselect(label: str, key: str, options: Sequence, default: Sequence = (),
 
 def toggle(label: str, key: str, default: bool = False, container=st, **kw) -> bool:
     kw = _on_change(key, kw)
-    return _bind(key, default, _parse_bool, lambda v: isinstance(v, bool),
+    return _bind(key, default, parse_bool, lambda v: isinstance(v, bool),
                  lambda k, _v: container.toggle(label, key=k, **kw), to_str=lambda v: "1" if v else "0")
 
 
@@ -274,7 +280,7 @@ def peek(key: str, default: Any, parse: Callable[[str], Any] = str,
     """
     _mark_used(key)
     ok = (lambda v: True) if valid is None else valid
-    for source in (st.session_state.get(f"qp:{key}", _MISSING), st.session_state.get(_MEMORY, {}).get(key, _MISSING)):
+    for source in (st.session_state.get(f"qp:{key}", _MISSING), st.session_state.get(MEMORY, {}).get(key, _MISSING)):
         if source is not _MISSING and _safe_valid(ok, source):
             return source
     raw = st.query_params.get(key)

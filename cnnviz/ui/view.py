@@ -40,7 +40,7 @@ log = logging.getLogger("cnnviz.ui")
 SLIDE_W, SLIDE_H = 1280, 720
 SLIDE_FIGURE_PX = presenter.SLIDE_FIGURE_PX
 _CHANGED = state.CHANGED  # URL keys whose control changed since the last run (state.mark_changed)
-_PAGE_VIEWS = "_page_views"  # ids of the views the current page shows
+PAGE_VIEWS = "_page_views"  # ids of the views the current page shows
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ class Frame:
         widgets.what_to_notice(markdown)
 
 
-_FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("cnnviz_frame", default=None)
+_FRAME: contextvars.ContextVar[Frame | None] = presenter.FRAME
+on_slide = presenter.on_slide
 
 
 def current_frame() -> Frame | None:
@@ -177,22 +178,17 @@ def current_frame() -> Frame | None:
     return _FRAME.get()
 
 
-def on_slide() -> bool:
-    f = _FRAME.get()
-    return bool(f and f.slide)
-
-
 # ------------------------------------------------------------------------------------------- running
 def _shared_keys(view_id: str) -> set[str]:
     """Keys that another view on screen owns or reads: a change of one of them reruns the page."""
     views = all_views()
-    others = [views[v] for v in st.session_state.get(_PAGE_VIEWS, ()) if v in views and v != view_id]
+    others = [views[v] for v in st.session_state.get(PAGE_VIEWS, ()) if v in views and v != view_id]
     return {k for v in others for k in (*v.keys, *v.reads)}
 
 
 def begin_page(view_ids: Iterable[str]) -> None:
     """Called by a page (or a slide) in a full run, before its views: which views are on screen."""
-    st.session_state[_PAGE_VIEWS] = tuple(view_ids)
+    st.session_state[PAGE_VIEWS] = tuple(view_ids)
     st.session_state[_CHANGED] = set()
 
 

@@ -176,9 +176,7 @@ def show_error(e: CnnvizError, container=st) -> None:
 
 
 def _slide() -> bool:
-    from cnnviz.ui.view import on_slide
-
-    return on_slide()
+    return presenter.on_slide()
 
 
 def speaker_note(markdown: str, container=st) -> None:

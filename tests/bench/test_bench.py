@@ -8,7 +8,8 @@ from ..conftest import ROOT
 
 
 def test_bench_quick_json_has_every_entry():
-    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--json", "--device", os.environ.get("CNNVIZ_DEVICE", "cpu")],
+    device = os.environ.get("CNNVIZ_DEVICE", "cpu")
+    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--json", "--device", device],
                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
@@ -27,6 +28,7 @@ def test_bench_quick_json_has_every_entry():
 
 
 def test_bench_table_prints():
-    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--only", "core", "--device", os.environ.get("CNNVIZ_DEVICE", "cpu")],
+    device = os.environ.get("CNNVIZ_DEVICE", "cpu")
+    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--only", "core", "--device", device],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "forward lenet5-mnist batch 1" in out.stdout and "| ms" not in out.stdout

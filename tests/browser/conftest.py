@@ -111,7 +111,8 @@ def wait_idle(page, timeout: float = 120_000) -> None:
 
 def assert_no_exception(page) -> None:
     """No exception box, and no view that failed (a view's failure is a message, the page goes on)."""
-    assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").first.inner_text()
+    exceptions = page.locator("[data-testid='stException']")
+    assert exceptions.count() == 0, exceptions.first.inner_text()
     failed = page.get_by_text("This view failed (")
     assert failed.count() == 0, failed.first.inner_text()
 

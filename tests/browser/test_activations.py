@@ -13,7 +13,8 @@ GRID_IFRAME = "iframe[title='streamlit_image_coordinates.streamlit_image_coordin
 
 
 def _images_loaded(page, n: int) -> None:
-    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {n}", timeout=90_000)
+    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {n}",
+                           timeout=90_000)
 
 
 def test_activations_page_click_a_channel(server, page):

@@ -13,7 +13,8 @@ QUERIES = {"": "?model=lenet5-mnist", "arithmetic": "?ar_k=5&ar_s=2", "receptive
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", [p for p in available_pages() if p.url_path != "deck"], ids=lambda p: p.url_path or "home")
+@pytest.mark.parametrize("spec", [p for p in available_pages() if p.url_path != "deck"],
+                         ids=lambda p: p.url_path or "home")
 def test_fresh_server_opens_the_requested_page(browser, spec):
     proc, url = start_server(f"server-deeplink-{spec.url_path or 'home'}.log")
     try:

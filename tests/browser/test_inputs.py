@@ -205,7 +205,8 @@ def test_webcam_picture_becomes_the_input(server, browser):
         button.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)  # the video stream starts
         button.click()
-        page.locator(SIDEBAR).get_by_text(re.compile(r"What the model sees.*camera-input")).first.wait_for(timeout=60_000)
+        seen = page.locator(SIDEBAR).get_by_text(re.compile(r"What the model sees.*camera-input"))
+        seen.first.wait_for(timeout=60_000)
         wait_idle(page)
         assert_no_exception(page)
         assert page.locator(FIGURES).count() >= 1

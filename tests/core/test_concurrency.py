@@ -85,7 +85,7 @@ def test_concurrent_requests_match_single_thread(request, fixture, n, size, mode
     imgs = _images(n, size, mode, seed=n)
     expected = _run_all(model, imgs, layers, workers=1)
     got = _run_all(model, imgs, layers, workers=8)
-    for e, g in zip(expected, got):
+    for e, g in zip(expected, got, strict=True):
         _assert_same(e, g)
     # distinct inputs gave distinct outputs, so a mixed-up result would have been caught
     assert not torch.equal(expected[2], expected[6]) and not torch.equal(expected[3], expected[7])

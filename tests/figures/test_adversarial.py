@@ -42,9 +42,9 @@ def test_predictions_figure_shows_both_top_lists(example):
     adv, clean = fig.data
     names = set(c for c, _ in example.top(False, 3)) | set(c for c, _ in example.top(True, 3))
     assert set(adv.y) == set(clean.y) == names
-    for name, v in zip(clean.y, clean.x):
+    for name, v in zip(clean.y, clean.x, strict=True):
         assert v == pytest.approx(float(example.clean_probs[example.classes.index(name)]))
-    for name, v in zip(adv.y, adv.x):
+    for name, v in zip(adv.y, adv.x, strict=True):
         assert v == pytest.approx(float(example.adversarial_probs[example.classes.index(name)]))
 
 

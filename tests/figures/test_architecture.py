@@ -29,7 +29,9 @@ def test_depth_figure_of_lenet_receptive_fields(lenet):
     if fields is None:
         pytest.skip(why)
     steps = depth_steps(lenet, layer_table(lenet, fields), fields)
-    rf = dict(zip(fig_names := list(depth_figure(steps, 28).data[2].customdata), depth_figure(steps, 28).data[2].y))
+    bars = depth_figure(steps, 28).data[2]
+    fig_names = list(bars.customdata)
+    rf = dict(zip(fig_names, bars.y, strict=True))
     assert fig_names[0] == "input" and rf["input"] == 1
     # hand-worked in tests/methods/test_architecture.py: 5, 6, 14, 16 through conv, pool, conv, pool
     assert [rf[n] for n in ("features.0", "features.2", "features.3", "features.5")] == [5, 6, 14, 16]

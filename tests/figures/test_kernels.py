@@ -22,7 +22,6 @@ from cnnviz.figures.kernels import (
     rgb_response,
     signed_tile,
     weight_map,
-    weight_map_caption,
     weight_map_figure,
 )
 from cnnviz.figures.render import to_uint8
@@ -199,13 +198,6 @@ def test_weight_map_figure_hover_data_names_filter_channel_and_cluster():
     assert z[1, 1] == pytest.approx(float(w[4, 0, 0, 0]), abs=1e-6)
     per = weight_map_figure(w)
     assert per.data[0].zmax == pytest.approx(1.0) and per.data[0].colorbar.title.text == "weight / max|w|"
-
-
-def test_weight_map_caption_names_the_window():
-    win = map_window((512, 512, 3, 3))
-    cap = weight_map_caption((512, 512, 3, 3), win, filter_start=100, channel_start=64)
-    assert "filters 100…163" in cap and "input channels 64…127" in cap and "own largest |weight|" in cap
-    assert weight_map_caption((6, 1, 5, 5), map_window((6, 1, 5, 5)), shared=True).startswith("6 filters, row by row")
 
 
 def test_layer_picture_rgb_grid_or_grey_map():

@@ -43,7 +43,8 @@ def test_recurrence_and_jump_latex_carry_the_numbers():
     steps = recurrence_steps(NET, "2", input_size=(1, 16, 16))
     tex = recurrence_latex(steps, rf)
     # r_3 = 1; r_2 = 1 * 1 + (3 - 1) = 3; r_1 = 2 * 3 + (2 - 2) = 6; r_0 = 1 * 6 + (3 - 1) = 8
-    for line in (r"r_{3} &= 1", r"= 1 \cdot 1 + (3 - 1) = 3", r"= 2 \cdot 3 + (2 - 2) = 6", r"= 1 \cdot 6 + (3 - 1) = 8"):
+    for line in (r"r_{3} &= 1", r"= 1 \cdot 1 + (3 - 1) = 3", r"= 2 \cdot 3 + (2 - 2) = 6",
+                 r"= 1 \cdot 6 + (3 - 1) = 8"):
         assert line in tex, line
     assert tex.startswith(r"\begin{aligned}") and tex.endswith(r"\end{aligned}")
     assert jump_latex(steps, rf).startswith(r"j = \prod_l s_l = 1 \cdot 2 \cdot 1 = 2 ")

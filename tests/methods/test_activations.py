@@ -203,7 +203,7 @@ def test_threads_match_serial_activations(lenet):
 
     errors = run_in_threads(worker, 8)
     assert not errors
-    for a, b in zip(out, serial):
+    for a, b in zip(out, serial, strict=True):
         assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
 
 

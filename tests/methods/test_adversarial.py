@@ -32,7 +32,7 @@ def cnn_mnist():
 
 
 def _captum_model(m):
-    return lambda p: m.module(A.to_model_input(m, p))
+    return lambda p: m.module(m.normalize(p))
 
 
 def _per_sample_ce():
@@ -146,7 +146,7 @@ def test_new_cards_tell_the_truth(name):
 def test_minimal_epsilon_flips_and_nine_tenths_does_not(lenet, digits):
     spec = A.AttackSpec("fgsm")
     for i in range(20):
-        x = A.to_model_input(lenet, digits.pixels[i:i + 1])
+        x = lenet.normalize(digits.pixels[i:i + 1])
         fp = A.minimal_epsilon(lenet, x, spec)
         assert fp.epsilon is not None and fp.below < fp.epsilon <= fp.max_epsilon
         assert fp.epsilon - fp.below <= fp.max_epsilon / 16 ** 3 + 1e-7
@@ -164,7 +164,7 @@ def test_minimal_epsilon_with_pgd_is_below_fgsms(lenet):
 
 def test_targeted_attack_reaches_its_class(lenet, digits):
     for target in (0, 5, 8):
-        img = A.to_model_input(lenet, digits.pixels[1:2])
+        img = lenet.normalize(digits.pixels[1:2])
         ex = A.attack_image(lenet, img, A.AttackSpec("pgd", epsilon=0.3, steps=20, target=target))
         assert ex.adversarial_class == target and ex.success
         assert ex.top(True, 1)[0][0] == lenet.classes[target]

@@ -1,4 +1,7 @@
 """The layer table: hand-worked LeNet-5 figures, torchvision's own MAC counts, one forward pass."""
+import importlib
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -80,7 +83,8 @@ def test_googlenet_branches_concatenate():
 
 
 def test_layer_table_runs_one_forward_pass(monkeypatch):
-    import cnnviz.core.model as model_module
+    # the module that defines ModelHandle (cnnviz.core.handle) is where its methods look up capture
+    model_module = importlib.import_module(ModelHandle.__module__)
 
     h = _meta_handle("resnet50")  # a fresh handle: nothing cached yet
     calls = []
@@ -163,5 +167,5 @@ def test_outline_keeps_each_change_of_shape_then_the_classifier(lenet, resnet18_
     fields, _ = receptive_fields_or_none(resnet18_untrained)
     rows = layer_table(resnet18_untrained, fields)
     shapes = [s for _, s in outline(depth_steps(resnet18_untrained, rows, fields), rows)]
-    assert all(a != b for a, b in zip(shapes, shapes[1:]))  # a block that keeps the shape adds no box
+    assert all(a != b for a, b in pairwise(shapes))  # a block that keeps the shape adds no box
     assert shapes[-1] == (1000, 1, 1)

@@ -1,4 +1,5 @@
-"""Dataset examples index, receptive-field patches and synthesized images (cnnviz.methods.maximal, cnnviz.methods.synthesis)."""
+"""Dataset examples index, receptive-field patches and synthesized images (cnnviz.methods.maximal,
+cnnviz.methods.synthesis)."""
 import threading
 
 import numpy as np
@@ -120,6 +121,34 @@ def test_stop_flag_interrupts_and_does_not_cache(tmp_path):
     assert not list(tmp_path.glob("*.safetensors"))
 
 
+def test_an_unreadable_cache_file_is_rebuilt(tmp_path, caplog):
+    m = planted_model()
+    ds = ArrayImageSet("planted", planted_images())
+    key = maximal.cache_key(m, ds, ["0"], 2)
+    (tmp_path / f"{key}.safetensors").write_bytes(b"not a safetensors file")
+    maximal._MEMORY.clear()
+    assert maximal.load_index(tmp_path, key) is None and "unreadable index cache" in caplog.text
+    idx = build_index(m, ds, k=2, cache_dir=tmp_path)
+    assert idx.complete and not idx.from_cache
+    again = maximal.load_index(tmp_path, key)  # the rebuilt index replaced the broken file
+    assert again is not None and torch.equal(again.top_values["0"], idx.top_values["0"])
+
+
+def test_a_flat_layer_cannot_be_indexed():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()).eval()
+    m = ModelHandle("flat", net, torch.device("cpu"), ["x"], (1, 8, 8), (0.0,), (1.0,), "flat")
+    with pytest.raises(maximal.MaximalError, match=r"only \[N,C,H,W\] maps"):
+        build_index(m, ArrayImageSet("planted", planted_images()), layers=["1"], k=2, cache=False)
+
+
+def test_images_to_batch_normalises_by_hand():
+    net = nn.Sequential(nn.Conv2d(1, 1, 1))
+    m = ModelHandle("half", net, torch.device("cpu"), ["x"], (1, 1, 3), (0.5,), (0.25,), "half")
+    # (pixel / 255 - 0.5) / 0.25: 0 -> -2, 51 -> (0.2 - 0.5) / 0.25 = -1.2, 255 -> 2
+    x = maximal.images_to_batch(m, np.array([[[0, 51, 255]]], np.uint8))
+    assert x.shape == (1, 1, 1, 3) and torch.allclose(x[0, 0, 0], torch.tensor([-2.0, -1.2, 2.0]))
+
+
 def test_crop_box_pads_outside_the_image():
     img = np.arange(16, dtype=np.uint8).reshape(4, 4)
     out = crop_box(img, (-1, 2, 2, 5), fill=99)
@@ -135,10 +164,10 @@ def test_lenet_patches_have_the_receptive_field_size(lenet):
     idx = build_index(lenet, ds, layers=["features.3"], k=4)
     for p in top_patches(lenet, idx, ds, "features.3", 5, k=4):
         assert p.pixels.shape == (14, 14)
-        t, l, b, r = p.box
-        assert (b - t, r - l) == (14, 14) and (t, l) == (-2 + 2 * p.hit.y, -2 + 2 * p.hit.x)
-        inner = ds.image(p.hit.image)[max(t, 0):b, max(l, 0):r]
-        assert np.array_equal(p.pixels[max(t, 0) - t:, max(l, 0) - l:][:inner.shape[0], :inner.shape[1]], inner)
+        t, left, b, r = p.box
+        assert (b - t, r - left) == (14, 14) and (t, left) == (-2 + 2 * p.hit.y, -2 + 2 * p.hit.x)
+        inner = ds.image(p.hit.image)[max(t, 0):b, max(left, 0):r]
+        assert np.array_equal(p.pixels[max(t, 0) - t:, max(left, 0) - left:][:inner.shape[0], :inner.shape[1]], inner)
     # the recorded value is the channel's map at that position (PyTorch's own forward as second method)
     hit = idx.top("features.3", 5, 1)[0]
     acts = lenet.activations(torch.from_numpy(ds.image(hit.image).copy()).float()[None, None].div(255)
@@ -193,7 +222,10 @@ def test_naive_stop_and_diversity(lenet):
     assert res.stopped and res.steps_done == 5 and res.naive
     div = render_diverse(lenet, channel("features.3", 5), n=3, steps=40, diversity=3.0)
     same = render_diverse(lenet, channel("features.3", 5), n=3, steps=40, diversity=0.0)
-    spread = lambda r: torch.pdist(r.images.flatten(1)).mean().item()
+
+    def spread(r):
+        return torch.pdist(r.images.flatten(1)).mean().item()
+
     assert spread(div) > spread(same)
 
 
@@ -252,7 +284,8 @@ def test_lock_is_taken_per_batch_and_step_and_hooks_are_released(lenet):
                 progress=lambda d, t: free.append(_lock_free_from_other_thread(m)))
     assert free == [True, True, True]  # between batches another session can use the model
     free.clear()
-    synthesize(lenet, [channel("features.3", 0)], steps=4, every=2, progress=lambda p: free.append(_lock_free_from_other_thread(lenet)))
+    synthesize(lenet, [channel("features.3", 0)], steps=4, every=2,
+               progress=lambda p: free.append(_lock_free_from_other_thread(lenet)))
     assert free == [True, True, True]  # the start, step 2, step 4
     with pytest.raises(IndexError):
         synthesize(lenet, [channel("features.3", 99)], steps=1)
@@ -343,6 +376,8 @@ def test_the_weights_digest_memo_does_not_keep_models_alive():
     m = wrap(net, (1, 8, 8), 3)
     d = weights_digest(m)
     assert weights_digest(m) == d and len(d) == 16
+    other = wrap(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(72, 3)), (1, 8, 8), 3)
+    assert weights_digest(other) != d  # other weights, another digest
     alive = weakref.ref(m.module)
     del m
     gc.collect()

@@ -10,9 +10,12 @@ import torchvision
 from torch import nn
 
 import cnnviz
+from cnnviz.errors import CnnvizError
 from cnnviz.methods.receptive_field import (
+    NotAModelError,
     ReceptiveField,
     ReceptiveFieldError,
+    UnknownLayerError,
     effective_receptive_field,
     layer_output,
     receptive_fields,
@@ -121,8 +124,9 @@ def test_asymmetric_kernel_stride_padding():
     # rows: 1 + 4*1 = 5; cols: unchanged 7, jump 2
     assert (rf["1"].size, rf["1"].jump, rf["1"].start) == ((5, 7), (1, 2), (0.0, -3.0))
     assert rf["1"].box(2, 3) == (2.0, 3.0, 7.0, 10.0)
-    rows = [(st.name, st.k, st.s, st.r_before) for st in recurrence_steps(net, "1", axis=0, input_size=(1, 20, 20))]
-    cols = [(st.name, st.k, st.s, st.p, st.r_before) for st in recurrence_steps(net, "1", axis=1, input_size=(1, 20, 20))]
+    size = (1, 20, 20)
+    rows = [(st.name, st.k, st.s, st.r_before) for st in recurrence_steps(net, "1", axis=0, input_size=size)]
+    cols = [(st.name, st.k, st.s, st.p, st.r_before) for st in recurrence_steps(net, "1", axis=1, input_size=size)]
     assert rows == [("1", 5, 1, 5)]  # the 1x7 layer does nothing along rows
     assert cols == [("0", 7, 2, 3, 7)]
 
@@ -137,7 +141,8 @@ def test_same_padding_and_ceil_mode():
 
 
 def test_padding_module_and_adaptive_pool():
-    net = nn.Sequential(nn.ZeroPad2d((1, 0, 2, 0)), nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d(2), nn.AdaptiveAvgPool2d(1))
+    net = nn.Sequential(nn.ZeroPad2d((1, 0, 2, 0)), nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d(2),
+                        nn.AdaptiveAvgPool2d(1))
     rf = receptive_fields(net, (1, 8, 8))  # after pad 10x9, conv 8x7
     assert rf["1"].start == (-2.0, -1.0)
     # 8x7 -> 2x2: rows a fixed 4-window; cols windows [0,4) and [3,7): not one kernel
@@ -215,6 +220,40 @@ def test_clear_errors():
         receptive_fields(nn.Conv2d(1, 1, 3), (8, 8))
 
 
+def test_user_errors_are_cnnviz_errors(lenet):
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2))
+    # an unknown layer: a ReceptiveFieldError that is still a KeyError, as before
+    for call in (lambda: recurrence_steps(net, "nope", input_size=(1, 8, 8)),
+                 lambda: layer_output(lenet, "nope", torch.zeros(1, 1, 28, 28)),
+                 lambda: effective_receptive_field(lenet, "nope")):
+        with pytest.raises(UnknownLayerError, match="'nope' is not in the receptive field table") as e:
+            call()
+        assert isinstance(e.value, (CnnvizError, KeyError))
+    # not a model: a ReceptiveFieldError that is still a TypeError
+    with pytest.raises(NotAModelError, match="got str") as e:
+        receptive_fields("vgg16")
+    assert isinstance(e.value, TypeError) and isinstance(e.value, ReceptiveFieldError)
+    with pytest.raises(NotAModelError, match="ModelHandle"):
+        effective_receptive_field(net, "0")
+    # features.3 of LeNet-5 is a 16 x 10 x 10 map: rows 0..9 exist, row 10 does not
+    with pytest.raises(ReceptiveFieldError, match="outside the 10x10 map"):
+        effective_receptive_field(lenet, "features.3", unit=(10, 0))
+    with pytest.raises(ReceptiveFieldError, match="channel 99"):
+        effective_receptive_field(lenet, "features.3", channel=99)
+
+
+def test_layer_output_of_a_plain_module():
+    net = nn.Sequential(nn.Conv2d(1, 1, 2, bias=False), nn.MaxPool2d(2))
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    # 2x2 sums over rows [0 1 2 3 / 4 5 6 7 / ...]: top-left 0+1+4+5 = 10; a step right adds 4 (1 per pixel),
+    # a step down 16 (4 per pixel); the 2x2 max pool keeps the largest of the top-left 2x2 sums: 30
+    expected = torch.tensor([[10.0, 14.0, 18.0], [26.0, 30.0, 34.0], [42.0, 46.0, 50.0]])
+    torch.testing.assert_close(layer_output(net, "0", x)[0, 0], expected)
+    torch.testing.assert_close(layer_output(net, "1", x)[0, 0], torch.tensor([[30.0]]))
+
+
 def test_repeated_module_calls_are_numbered(resnet18_untrained):
     rf = receptive_fields(resnet18_untrained)
     assert "layer1.0.relu" in rf and "layer1.0.relu#2" in rf
@@ -269,11 +308,12 @@ def test_box_equals_gradient_support(seed):
         (g,) = torch.autograd.grad(net(x)[0, :, row, col].sum(), x)
         nz = (g[0, 0] != 0).nonzero()
         support = (nz[:, 0].min().item(), nz[:, 1].min().item(), nz[:, 0].max().item() + 1, nz[:, 1].max().item() + 1)
-        t, l, b, r = f.clipped_box(row, col, H, W)
+        top, left, bottom, right = f.clipped_box(row, col, H, W)
         if (row, col) in inside:
-            assert support == (t, l, b, r), (seed, row, col, f)
+            assert support == (top, left, bottom, right), (seed, row, col, f)
         else:
-            assert t <= support[0] and l <= support[1] and support[2] <= b and support[3] <= r, (seed, row, col, f)
+            assert top <= support[0] and left <= support[1], (seed, row, col, f)
+            assert support[2] <= bottom and support[3] <= right, (seed, row, col, f)
 
 
 def test_box_equals_gradient_support_residual():
@@ -293,10 +333,10 @@ def test_box_equals_gradient_support_residual():
 def test_effective_receptive_field_lenet(lenet):
     erf = effective_receptive_field(lenet, "features.3", samples=3)
     assert erf.unit == (5, 5) and erf.gradient.shape == (28, 28) and erf.samples == 3
-    t, l, b, r = (int(v) for v in erf.theoretical.clipped_box(5, 5, 28, 28))
-    assert (t, l, b, r) == (8, 8, 22, 22)  # -2 + 5*2 = 8, +14
+    top, left, bottom, right = (int(v) for v in erf.theoretical.clipped_box(5, 5, 28, 28))
+    assert (top, left, bottom, right) == (8, 8, 22, 22)  # -2 + 5*2 = 8, +14
     outside = erf.gradient.copy()
-    outside[t:b, l:r] = 0
+    outside[top:bottom, left:right] = 0
     assert outside.max() == 0 and erf.mass_in_box == pytest.approx(1.0, abs=1e-5)
     # a Gaussian-like bump: its 1-sd band is narrower than the 14-pixel square
     assert 0 < erf.size(1)[0] < 14 and erf.size(2)[0] == pytest.approx(2 * erf.size(1)[0])

@@ -24,17 +24,22 @@ def test_the_views_read_the_scatters_keys_and_own_theirs():
     for vid, own in (("embeddings.grid", {"em_grid"}), ("embeddings.own", {"em_k"}),
                      ("embeddings.compare", {"em_clayers", "em_cmethod"})):
         assert set(views[vid].keys) == own and set(views[vid].reads) == set(scatter.keys), vid
-    assert view.view_for_link("embeddings", "4-do-the-features-get-more-abstract-layers-compared") == "embeddings.compare"
+    anchor = "4-do-the-features-get-more-abstract-layers-compared"
+    assert view.view_for_link("embeddings", anchor) == "embeddings.compare"
 
 
 def test_a_full_run_computes_features_and_each_embedding_once():
     # a seed no other test uses: the server-wide caches start empty for these points
     at = _page({"model": "lenet5-mnist", "em_n": "200", "em_seed": "4321"})
-    with mock.patch.object(em, "extract_layers", wraps=em.extract_layers) as layers, \
+    # extract_layers where cached_features calls it; embed where the views call it
+    with mock.patch.object(em.features, "extract_layers", wraps=em.extract_layers) as layers, \
             mock.patch.object(em, "embed", wraps=em.embed) as embed:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        passes = lambda: sum(len(c.args[1]) > 1 for c in layers.call_args_list)  # noqa: E731 (not your image's)
+
+        def passes():  # the passes over several layers (not your image's)
+            return sum(len(c.args[1]) > 1 for c in layers.call_args_list)
+
         assert passes() == 1  # one forward pass for the scatter's layer and every compared layer
         # pixels, features.2, features.5, classifier.4: the scatter's PCA of classifier.4 is the comparison's too
         assert embed.call_count == 4

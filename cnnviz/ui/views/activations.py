@@ -43,7 +43,7 @@ def _selection(m) -> tuple[str, str, str, str]:
     """The layer and stage the channel grid shows, read by the views below it: (layer picked, stage picked,
     layer whose output is shown, the stage passed to ``layer_maps``)."""
     _, spatial, convs = _layers(m)
-    all_layers = state.peek("ac_all", False, state._parse_bool)
+    all_layers = state.peek("ac_all", False, state.parse_bool)
     layer = state.peek("ac_layer", convs[0], valid=lambda n: n in (spatial if all_layers else convs))
     stage = state.peek("ac_stage", "post", valid=lambda s: s in STAGES)
     return (layer, stage, *_shown(m, layer, stage))
@@ -83,9 +83,9 @@ def channels(f: Frame) -> None:
                          format_func=lambda n: f"{n}  ({shapes[n][0]} ch, {shapes[n][1]}×{shapes[n][2]})")
     stage = state.select("Stage", "ac_stage", list(STAGES), "post", container=c2, radio=True, horizontal=True,
                          format_func=STAGES.get,
-                         help="Before: the convolution's own output (negative values included). After: the output of "
-                              "the activation (ReLU) that follows it, which zeroes the negatives; in a ResNet block the "
-                              "second ReLU comes after the shortcut is added.")
+                         help="Before: the convolution's own output (negative values included). After: the output "
+                              "of the activation (ReLU) that follows it, which zeroes the negatives; in a ResNet block "
+                              "the second ReLU comes after the shortcut is added.")
     with widgets.secondary_controls(c3):
         sort = state.select("Sort channels by", "ac_sort", list(ac.SORT_ORDERS), "index",
                             format_func=lambda s: {"index": "channel index", "mean": "mean activation",
@@ -159,15 +159,16 @@ def channel(f: Frame) -> None:
     side = 360 if f.slide else 300
     widgets.show_image(fa.render_map(maps[ch], size=side), caption=f"{shown}, channel {ch}: {H}×{W} map",
                        container=e1, min_side=side, width="stretch", download="activations-map")
-    widgets.show_image(fa.overlay_map(seen, maps[ch], alpha=alpha), caption="Upsampled onto the input (jet: red = high)",
-                       container=e2, min_side=side, width="stretch", download="activations-overlay")
+    widgets.show_image(fa.overlay_map(seen, maps[ch], alpha=alpha),
+                       caption="Upsampled onto the input (jet: red = high)", container=e2, min_side=side,
+                       width="stretch", download="activations-overlay")
     kernel = ac.first_layer_kernel(m, layer, ch) if layer in _layers(m)[2] else None
     if kernel is not None:
         kh, kw = kernel.shape[1:]
         colours = "RGB, grey = 0" if kernel.shape[0] == 3 else "red +, blue −"
-        widgets.show_image(fa.first_layer_filter(kernel, size=side), caption=f"Its filter ({kh}×{kw} weights; {colours})",
-                           container=e3, min_side=side, width="stretch" if f.slide else 150,
-                           download="activations-filter")
+        widgets.show_image(fa.first_layer_filter(kernel, size=side),
+                           caption=f"Its filter ({kh}×{kw} weights; {colours})", container=e3, min_side=side,
+                           width="stretch" if f.slide else 150, download="activations-filter")
         e3.caption("The map is this filter slid over the image: bright where the image looks like the filter.")
     else:
         e3.caption("Filters of deeper layers mix many input maps, so they have no picture in pixel space: "
@@ -216,7 +217,10 @@ def compare(f: Frame) -> None:
     other = state.select("Compare with", "ac_cmp", list(ac.TRANSFORMS) + [f"sample:{n}" for n in others], "hflip",
                          container=t1,
                          format_func=lambda o: TRANSFORM_LABELS.get(o, o.replace("sample:", "sample ")))
-    img_b = ac.transformed(ctx.image, other) if other in ac.TRANSFORMS else load_image(sample_path(other.split(":", 1)[1]))
+    if other in ac.TRANSFORMS:
+        img_b = ac.transformed(ctx.image, other)
+    else:
+        img_b = load_image(sample_path(other.split(":", 1)[1]))
     t2.caption(f"Layer **{shown}** for both, one colour range and one channel order (image A's strongest first), "
                "so tile *i* is the same channel in both grids.")
     cmp = ac.compare_maps(m, ctx.image, img_b, layer, map_stage, order="mean")
@@ -229,7 +233,8 @@ def compare(f: Frame) -> None:
         left, right = col.columns([1, 4]) if f.slide else (col, col)
         widgets.show_image(m.deprocess(m.preprocess(img)), caption=cap, container=left, min_side=thumb, width=thumb,
                            download=f"activations-compare-input-{name}")
-        widgets.show_image(grid.image, container=right, min_side=0, width="stretch", download=f"activations-compare-{name}")
+        widgets.show_image(grid.image, container=right, min_side=0, width="stretch",
+                           download=f"activations-compare-{name}")
     top = cmp.diff.argsort(descending=True)[:5].tolist()
     st.markdown("Channels that change most (mean |A − B|): "
                 + ", ".join(f"**{c}** ({float(cmp.diff[c]):.3g})" for c in top))

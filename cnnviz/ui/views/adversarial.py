@@ -174,7 +174,8 @@ def attack(f: Frame) -> None:
     ex = _cached("attack_image", m, (ctx.image_key, spec), ctx.image, spec)
     clean_name, adv_name = ex.classes[ex.clean_class], ex.classes[ex.adversarial_class]
     captions = (f"clean: {clean_name} ({ex.clean_probs.max():.0%})",
-                f"perturbation ×{fa.amplification(ex):.0f} (red brighter, blue darker): L∞ {ex.linf:.3f}, L2 {ex.l2:.2f}",
+                f"perturbation ×{fa.amplification(ex):.0f} (red brighter, blue darker): "
+                f"L∞ {ex.linf:.3f}, L2 {ex.l2:.2f}",
                 f"adversarial: {adv_name} ({ex.adversarial_probs.max():.0%})")
     images = (fa.pixels_image(ex.clean), fa.perturbation_image(ex), fa.pixels_image(ex.adversarial))
     names = ("adversarial-clean", "adversarial-perturbation", "adversarial-image")
@@ -184,7 +185,7 @@ def attack(f: Frame) -> None:
     if f.slide:  # the three images as large as the width allows, the predictions in a band under them
         captions = (captions[0], f"perturbation ×{fa.amplification(ex):.0f}: L∞ {ex.linf:.3f}", captions[2])
         cols = st.columns(3)
-        for col, img, cap, name in zip(cols, images, captions, names):
+        for col, img, cap, name in zip(cols, images, captions, names, strict=True):
             widgets.show_image(img, caption=cap, container=col, width=230, download=name)
         fig = fa.predictions_figure(ex, k=2)
         fig.update_layout(title=None, margin=dict(l=10, r=10, t=4, b=4),
@@ -192,7 +193,7 @@ def attack(f: Frame) -> None:
         widgets.show_figure(fig, "adversarial-predictions", slide_height=175)
     else:
         cols = st.columns([1, 1, 1, 1.4])
-        for col, img, cap, name in zip(cols, images, captions, names):
+        for col, img, cap, name in zip(cols[:3], images, captions, names, strict=True):  # cols[3]: the figure
             widgets.show_image(img, caption=cap, container=col, width="stretch", download=name)
         widgets.show_figure(fa.predictions_figure(ex, k=3), "adversarial-predictions", container=cols[3])
         st.markdown(line)
@@ -226,9 +227,11 @@ def attention(f: Frame) -> None:
                        format_func=MAPS.get)
     ex = _cached("attack_image", m, (ctx.image_key, spec), ctx.image, spec)
     explain = at.grad_cam if how == "gradcam" else at.saliency
-    maps = [explain(m, A.to_model_input(m, p[None])) for p in (ex.clean, ex.adversarial)]
+    maps = [explain(m, m.normalize(p[None])) for p in (ex.clean, ex.adversarial)]
     cols = st.columns(2) if f.slide else st.columns([1, 1, 1, 1.4])
-    for col, p, a, name, tag in zip(cols, (ex.clean, ex.adversarial), maps, ("clean", "adversarial"), ("c", "a")):
+    # off a slide the two maps take the first two of four columns (the same grid as the attack view's)
+    for col, p, a, name, tag in zip(cols[:2], (ex.clean, ex.adversarial), maps, ("clean", "adversarial"), ("c", "a"),
+                                    strict=True):
         widgets.show_image(fa.attribution_overlay(p, a.heat()), caption=f"{name}: evidence for {m.classes[a.target]}",
                            container=col, width="stretch", download=f"adversarial-map-{tag}")
     if not f.slide:
@@ -298,7 +301,9 @@ def transfer(f: Frame) -> None:
     batch = _batch(m, _batch_settings(m)[0])
     key = ("transfer", m.key, batch.source, spec, tuple(chosen))
     models = [shared_model(k) for k in chosen]  # loaded here, in the script thread, once per server
-    work = lambda progress, stop: A.transfer(m, models, batch, spec, progress=progress, stop=stop)  # noqa: E731
+
+    def work(progress, stop):
+        return A.transfer(m, models, batch, spec, progress=progress, stop=stop)
 
     def draw(results) -> None:
         if results[0] is not None:
@@ -338,7 +343,7 @@ def robust(f: Frame) -> None:
     def draw(curves) -> None:
         fig = fa.curve_figure(curves, [PLAIN, ROBUST], noise=False)
         fig.add_vline(x=spec.epsilon, line=dict(color="#888", dash="dash", width=1))
-        for c, name in zip(curves, (PLAIN, ROBUST)):
+        for c in curves:
             if c.epsilons:
                 a, _ = c.at(spec.epsilon)
                 fig.add_annotation(x=spec.epsilon, y=a, text=f"{a:.0%}", showarrow=True, ax=28, ay=-18)

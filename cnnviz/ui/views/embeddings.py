@@ -18,6 +18,7 @@ from cnnviz.core.runtime import ResultCache
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import embeddings as fe
 from cnnviz.methods import embeddings as em
+from cnnviz.text import embeddings as te
 from cnnviz.ui import state, widgets
 from cnnviz.ui.view import Frame, register
 
@@ -81,38 +82,38 @@ def _default_n(m, source: str) -> int:
     return min(cap, 1000 if _small_input(m) else 300)
 
 
+def _layer_titles(m) -> dict[str, str]:
+    """A menu label per feature layer: its name and output shape."""
+    return {name: te.layer_title(name, shape, pixels=name == em.PIXELS) for name, shape in em.layer_shapes(m).items()}
+
+
 def _controls(f: Frame) -> Settings:
     """Draw the data, layer and method controls (in ``embeddings.scatter``)."""
     m = f.model
     sources = em.source_choices(m)
     c1, c2, c3 = f.controls([3, 3, 2])
     source = state.select("Data set", "em_data", sources, sources[0], container=c1,
-                          format_func=lambda s: em.source_title(s, bool(m.dataset)),
-                          help="The bundled splits: MNIST 8000 train + 2000 test, Fashion-MNIST 15000 + 3000. "
-                               "Use train+test for more points.")
+                          format_func=lambda s: te.source_title(s, bool(m.dataset)), help=te.SOURCE_HELP)
     folder = ""
     if source == em.FOLDER:
         folder = state.text("Folder (ImageFolder layout: one sub-folder per class)", "em_folder", "", container=c1,
                             placeholder="/data/imagenette/val")
-        c1.caption("Images are read on the server. Folder names that match the model's class names enable "
-                   "'misclassified' marks.")
+        c1.caption(te.FOLDER_CAPTION)
     elif not m.dataset and not f.slide:
-        c1.warning(f"{m.name} expects {m.input_size[2]}×{m.input_size[1]} RGB photos; the bundled data are 28×28 "
-                   "grayscale digits/clothes, upscaled here. Their features show how an ImageNet model sees them, "
-                   "not a trained classifier's classes. Give an image folder for natural images.",
-                   icon=":material/info:")
+        c1.warning(te.not_own_data(m.name, m.input_size[2], m.input_size[1]), icon=":material/info:")
     cap = _cap(m, source)
     n_points = state.slider("Number of points", "em_n", min(100, cap), cap, _default_n(m, source),
                             step=100 if cap >= 1000 else 10, container=c1,
                             help="t-SNE of many thousands of points takes a while on a CPU (about 15-30 s for "
                                  "10,000); results are cached.")
-    layers, titles = em.feature_layers(m), em.layer_titles(m)
+    titles = _layer_titles(m)
+    layers = list(titles)
     layer = state.select("Layer", "em_layer", layers, em.penultimate_layer(m), format_func=titles.get, container=c2,
                          help="Default: the layer the classifier reads (the 'CNN code').")
     pooling = state.select("Spatial maps become vectors by", "em_pool", list(em.POOLINGS), "auto", container=c2,
-                           format_func=em.POOLING_TITLES.get, help="Only for layers with spatial maps [C×H×W]. "
+                           format_func=te.POOLING_TITLES.get, help="Only for layers with spatial maps [C×H×W]. "
                            "Flatten keeps where things are; average pooling keeps only what is present.")
-    method = state.select("Method", "em_method", list(em.METHODS), "pca", format_func=em.METHOD_TITLES.get,
+    method = state.select("Method", "em_method", list(em.METHODS), "pca", format_func=te.METHOD_TITLES.get,
                           container=c3, radio=True, horizontal=True)
     dim = state.select("Dimensions", "em_dim", [2, 3], 2, format_func=lambda d: f"{d}D", container=c3, radio=True,
                        horizontal=True)
@@ -128,9 +129,7 @@ def _controls(f: Frame) -> Settings:
     seed = state.number("Random seed", "em_seed", 0, 9999, 0, container=a3,
                         help="The same seed gives the same points and the same picture.")
     if not f.slide:
-        box.caption("t-SNE and UMAP first reduce the features to 100 principal components (standard practice, with "
-                    "50 more common: faster neighbour search, less noise). t-SNE: openTSNE (Barnes-Hut, FFT from "
-                    "10,000 points); UMAP: umap-learn.")
+        box.caption(te.METHOD_PARAMETERS)
     return Settings(source, folder, n_points, layer, pooling, method, dim, color_by, perplexity, n_neighbors, seed)
 
 
@@ -204,7 +203,7 @@ def _embedding(m, s: Settings, pts_key: tuple, pts: em.PointSet, name: str, meth
     params = {"pca": {}, "tsne": {"perplexity": s.perplexity}, "umap": {"n_neighbors": s.n_neighbors}}[method]
     key = (m.key, pts_key, name, s.pooling, method, dim, tuple(params.items()))
     feats = _features(m, s, pts_key, pts, name, batch)
-    return cached(key, f"{em.METHOD_TITLES[method]} of {name}", lambda p: em.embed(
+    return cached(key, f"{te.METHOD_TITLES[method]} of {name}", lambda p: em.embed(
         feats.values, method, dim, seed=s.seed, progress=p, **params))
 
 
@@ -213,8 +212,7 @@ def _run(f: Frame, s: Settings | None = None) -> Run:
     m, ctx = f.model, f.ctx
     s = s or _peek(m)
     if s.source == em.FOLDER and not s.folder.strip():
-        raise NoFolder("Type the path of an image folder on the server (one sub-folder per class, e.g. an ImageNet "
-                       "or Imagenette validation folder), or pick a bundled data set (28×28 grayscale, upscaled).")
+        raise NoFolder(te.NO_FOLDER)
     pts_key = ("points", s.source, s.folder.strip(), s.n_points, s.seed)
     pts = cached(pts_key, "Loading images", lambda p: em.load_source(s.source, s.n_points, s.seed, s.folder))
     batch = 128 if _small_input(m) else 32
@@ -251,12 +249,12 @@ def scatter(f: Frame) -> None:
     if r.own_problem:
         st.warning(f"Your image could not be placed in the embedding: {r.own_problem}")
     if not f.slide:
-        st.caption(f"{len(r.pts)} images ({r.pts.source}) · layer **{s.layer}** → {r.feats.dims} values per image "
-                   f"({r.feats.pooling}) · {r.emb.note} · {r.emb.seconds:.1f} s when computed")
+        st.caption(te.scatter_caption(len(r.pts), r.pts.source, s.layer, r.feats.dims, r.feats.pooling, r.emb.note,
+                                      r.emb.seconds))
     pts, preds, wrong, P = r.pts, r.preds, r.wrong, r.emb.points
     groups, names = (pts.labels, pts.classes) if s.color_by == "label" else (em.colour_groups(preds), m.classes)
-    fig = fe.scatter(P, groups, names, em.hover_texts(pts, preds, m.classes, wrong), wrong, own=r.own_pos,
-                     title=f"{em.METHOD_TITLES[s.method]} of {s.layer}", own_label=ctx.image_label,
+    fig = fe.scatter(P, groups, names, te.hover_texts(pts, preds, m.classes, wrong), wrong, own=r.own_pos,
+                     title=f"{te.METHOD_TITLES[s.method]} of {s.layer}", own_label=ctx.image_label,
                      ticks=s.method == "pca", other="other" if s.color_by == "prediction" else "unlabelled")
     left, right = st.columns([4, 1] if f.slide else [3, 1])
     select = dict(on_select="rerun", selection_mode=("points", "box", "lasso")) if s.dim == 2 else {}  # 2D only
@@ -271,7 +269,7 @@ def scatter(f: Frame) -> None:
                         + ("  \n:red[**misclassified**]" if wrong[i] else ""))
             idx, dist = em.nearest_neighbours(r.feats.values, r.feats.values[i], k=6)
             st.caption("Its nearest neighbours in feature space (distance):")
-            near = [f"#{a}\n{d:.2f}" for a, d in zip(idx[1:], dist[1:])]
+            near = [f"#{a}\n{d:.2f}" for a, d in zip(idx[1:], dist[1:], strict=True)]
             strip = fe.neighbour_strip(pts.images[idx[1:]], near, cols=3, side=72)
             widgets.show_image(strip, min_side=1, download="embeddings-point-neighbours")
         elif picked:
@@ -288,13 +286,7 @@ def scatter(f: Frame) -> None:
             st.metric("Misclassified by the model", f"{int(wrong.sum())} of {int(r.known.sum())}")
         if f.slide:
             st.caption(f"{len(pts)} images · {r.feats.dims} values each · click a point for its image")
-    f.note("- **A deep layer separates the classes**: compact clusters and a high kNN accuracy; pick *pixels* as the "
-           "layer to see them overlap.\n"
-           "- **Misclassified points (×)** usually sit inside the cluster of the class the model predicted, or on a "
-           "border.\n"
-           "- **t-SNE distances between clusters mean little**: only neighbourhoods are kept, and cluster sizes are "
-           "equalised. UMAP keeps a little more global structure; PCA keeps all of it but only linearly.\n"
-           "- **Perplexity** changes the picture: small values shatter clusters into islands, large ones merge them.")
+    f.note(te.SCATTER_NOTE)
 
 
 def _need_data(f: Frame) -> Run | None:
@@ -302,8 +294,7 @@ def _need_data(f: Frame) -> Run | None:
     try:
         return _run(f)
     except NoFolder:
-        st.info("Give an image folder in *The embedding: data, layer and method* first.",
-                icon=":material/folder_open:")
+        st.info(te.FOLDER_FIRST, icon=":material/folder_open:")
         return None
 
 
@@ -316,13 +307,12 @@ def grid(f: Frame) -> None:
     side_max = max(4, min(32, math.isqrt(len(pts)) + 1))  # the assignment is O(cells³): 32×32 takes about a second
     g1, g2 = f.controls([1, 2])
     side = state.slider("Grid side (cells per row)", "em_grid", 4, side_max, min(side_max, 24), container=g1,
-                        help="The embedding is snapped to a side × side grid by a linear assignment (each cell gets "
-                             "one image, the total move is as small as possible).")
+                        help=te.GRID_HELP)
     pick, rows = em.grid_subset(len(pts), side, s.seed)
     cells = cached((*r.emb_key, "grid", side), "Snapping to the grid",
                    lambda p: em.snap_to_grid(P[pick, :2], rows, side))
     image = fe.image_grid(pts.images[pick], cells, rows, side, pad=1)
-    what = f"{em.METHOD_TITLES[s.method]} of {s.layer}"
+    what = f"{te.METHOD_TITLES[s.method]} of {s.layer}"
     if f.slide:  # the grid beside the scatter it comes from, both as high as the screen allows
         left, right = st.columns([1, 1])
         widgets.show_image(image, min_side=2 * min(image.shape[:2]), width="stretch", container=left,
@@ -330,15 +320,10 @@ def grid(f: Frame) -> None:
         fig = fe.scatter(P[:, :2], pts.labels, pts.classes, None, r.wrong, ticks=s.method == "pca", title=what)
         widgets.show_figure(fig, "embeddings-grid-scatter", container=right)
     else:
-        g2.markdown(f"Each image moved to the grid cell nearest its place in the {em.METHOD_TITLES[s.method]} picture "
-                    f"above (scipy's `linear_sum_assignment`: every cell one image, least total movement). "
-                    f"{len(pick)} of {len(pts)} images in {rows}×{side} cells"
-                    + (" (a seeded random subset)" if len(pick) < len(pts) else "")
-                    + (". From the first two of the three dimensions." if s.dim == 3 else "."))
+        g2.markdown(te.grid_caption(s.method, len(pick), len(pts), rows, side, s.dim))
         widgets.show_image(image, min_side=2 * min(image.shape[:2]), width="stretch", download="embeddings-grid",
                            caption=f"{what}, snapped to a grid")
-    f.note("- Karpathy's *t-SNE of CNN codes*: neighbouring cells hold images the layer finds alike. Pick t-SNE as "
-           "the method for the clearest regions; at the pixel layer, images group by brightness and shape only.")
+    f.note(te.GRID_NOTE)
 
 
 @register("embeddings.own", "Your image among them", keys=("em_k",), reads=DATA_KEYS,
@@ -356,12 +341,11 @@ def own(f: Frame) -> None:
                        width="stretch" if f.slide else 160, download="embeddings-own-input")
     y1.markdown(f"**predicted:** {(pred_own := m.classes[int(r.own.predictions[0])])}")
     if r.own_pos is not None and not f.slide:
-        y1.caption("The black star in the scatter above. " + em.PLACEMENT_NOTES[s.method])
+        y1.caption("The black star in the scatter above. " + te.PLACEMENT_NOTES[s.method])
     idx, dist = em.nearest_neighbours(r.feats.values, r.own.values[0], k=k_nn)
     same = sum(1 for a in idx if pts.label_name(a) == pred_own)
-    y2.markdown(f"Its **{k_nn} nearest neighbours in feature space** ({s.layer}, Euclidean distance): {same} of "
-                f"{k_nn} have the class the model predicts for your image.")
-    near = [f"{pts.label_name(a)}\nd={d:.2f}" for a, d in zip(idx, dist)]
+    y2.markdown(te.neighbours_caption(k_nn, s.layer, same))
+    near = [f"{pts.label_name(a)}\nd={d:.2f}" for a, d in zip(idx, dist, strict=True)]
     if f.slide:  # rows of tiles as large as the screen allows
         rows = 1 if k_nn <= 4 else 2 if k_nn <= 12 else 3
         cols = math.ceil(k_nn / rows)
@@ -371,8 +355,7 @@ def own(f: Frame) -> None:
     else:
         widgets.show_image(fe.neighbour_strip(pts.images[idx], near), min_side=1, container=y2,
                            download="embeddings-own")
-    f.note("- At a deep layer the nearest neighbours share the predicted class; at *pixels* they only share "
-           "brightness and stroke.")
+    f.note(te.OWN_NOTE)
 
 
 @register("embeddings.compare", "Do the features get more abstract? Layers compared", keys=("em_clayers", "em_cmethod"),
@@ -382,24 +365,22 @@ def compare(f: Frame) -> None:
     if r is None:
         return
     m, s = f.model, r.s
-    layers, titles = em.feature_layers(m), em.layer_titles(m)
+    titles = _layer_titles(m)
+    layers = list(titles)
     h1, h2 = f.controls([3, 1])
     chosen = state.multiselect("Layers", "em_clayers", layers, em.comparison_layers(m), container=h1,
                                format_func=titles.get)
     cmp_method = state.select("Method", "em_cmethod", list(em.METHODS), "pca", container=h2,
-                              format_func=em.METHOD_TITLES.get,
-                              help="PCA by default: fast. t-SNE shows the clusters better and takes longer per layer.")
+                              format_func=te.METHOD_TITLES.get,
+                              help=te.COMPARE_METHOD_HELP)
     if not chosen:
         st.info("Pick at least one layer to compare.")
         return
     if not f.slide:
-        st.caption("Colours: true labels (legend of the scatter above when it is coloured by label). kNN accuracy: "
-                   "leave-one-out 10-nearest-neighbour vote, in the 2D picture and in the full feature space; "
-                   "trustworthiness: are the picture's neighbours true neighbours?"
-                   + (" The first 6 layers are shown." if len(chosen) > 6 else ""))
+        st.caption(te.COMPARE_CAPTION + (" The first 6 layers are shown." if len(chosen) > 6 else ""))
     labels = r.pts.labels
     try:
-        for col, name in zip(st.columns(len(chosen[:6])), chosen[:6]):
+        for col, name in zip(st.columns(len(chosen[:6])), chosen[:6], strict=True):
             feats = r.features_for(name)
             e2 = r.embedding_for(name, cmp_method, 2)  # the scatter's own embedding when it is the same
             v = cached((m.key, r.pts_key, name, s.pooling, cmp_method, s.perplexity, s.n_neighbors, "scores"),
@@ -413,13 +394,7 @@ def compare(f: Frame) -> None:
                 continue
             col.metric("kNN accuracy, embedding", fe.percent(v.knn_accuracy_embedding))
             col.metric("kNN accuracy, features", fe.percent(v.knn_accuracy_features))
-            col.metric("Trustworthiness", f"{v.trustworthiness:.3f}", help="1.0: every neighbour in the picture is a "
-                       "true neighbour in feature space (scikit-learn's trustworthiness, k=10, on up to 2000 points).")
+            col.metric("Trustworthiness", f"{v.trustworthiness:.3f}", help=te.TRUSTWORTHINESS_HELP)
     except (RuntimeError, MemoryError) as e:  # from the feature pass
         raise em.EmbeddingError(f"Cannot compare layers: {e}") from e
-    f.note(
-        "- **Pixels vs. deep layers.** In pixel space, digits that are drawn alike (4/9, 3/5/8) or clothes of the same "
-        "shape (shirt, pullover, coat) overlap. At the last layers the clusters are compact and the kNN accuracy "
-        "rises: the network has learned features in which the classes are (nearly) linearly separable.\n"
-        "- **Untrained network.** Switch on *Untrained* in the sidebar: random features keep much of the pixel "
-        "structure but do not separate the classes much better, so the separation above is learned.")
+    f.note(te.COMPARE_NOTE)

@@ -10,13 +10,12 @@ from cnnviz.errors import CnnvizError
 from cnnviz.figures import kernels as fk
 from cnnviz.figures.render import to_uint8
 from cnnviz.methods import kernels as kn
+from cnnviz.text import kernels as tx
 from cnnviz.ui import state, widgets
 from cnnviz.ui.kernel_widgets import bridge_dataframe, kernel_editor, kernel_param_controls, show_responses
 from cnnviz.ui.resources import shared_untrained_twin
 from cnnviz.ui.view import Frame, register
 
-# every URL key a classic kernel's parameter sliders may own (one slider per parameter of the kernel shown)
-PARAM_KEYS = tuple(dict.fromkeys(p.key for name in kn.KERNELS for p in kn.kernel_params(name)))
 SLIDE_RESPONSE_PX = 470  # a response heat map on a slide: about as high as its column is wide
 
 
@@ -38,7 +37,7 @@ def _layer(m) -> str:
 
 
 def _shared_scale() -> bool:
-    return state.peek("kn_shared", False, state._parse_bool)
+    return state.peek("kn_shared", False, state.parse_bool)
 
 
 @st.cache_data(max_entries=32, show_spinner="Ordering filters…")
@@ -63,7 +62,7 @@ def _first_layer(m) -> tuple[str, torch.Tensor]:
 
 # ====================================================================== 1. classic kernels
 @register("kernels.classic", "Classic kernels on your image",
-          keys=("kn_kernel", "kn_mode", "kn_pad", "kn_img", "kn_flip", "kn_k", *PARAM_KEYS),
+          keys=("kn_kernel", "kn_mode", "kn_pad", "kn_img", "kn_flip", "kn_k", *tx.PARAM_KEYS),
           anchors=("1-classic-kernels-on-your-image",))
 def classic(f: Frame) -> None:
     ctx, m = f.ctx, f.model
@@ -76,39 +75,22 @@ def classic(f: Frame) -> None:
     name = state.select("Kernel", "kn_kernel", list(kn.KERNELS), "sobel_x", format_func=lambda k: kn.KERNELS[k].title,
                         container=c1)
     mode = state.select("Colour", "kn_mode", ["grayscale", "per_channel"], "grayscale", container=c2, radio=True,
-                        format_func=lambda s: {"grayscale": "Grayscale", "per_channel": "Per channel (R, G, B)"}[s])
-    padding = state.select("Border", "kn_pad", list(kn.PADDINGS), "reflect", container=c3,
-                           help="What the kernel sees beyond the image border: a mirror of the image, zeros, the edge "
-                                "pixel repeated, or nothing ('valid': the output shrinks by kernel size − 1).")
+                        format_func=tx.COLOUR_MODES.get)
+    padding = state.select("Border", "kn_pad", list(kn.PADDINGS), "reflect", container=c3, help=tx.BORDER_HELP)
     with widgets.secondary_controls(c4):
         img_size = state.slider("Image size (longer side, px)", "kn_img", 32, 256, 192, step=16,
-                                help="The image is resized for this demo; the network sees the sidebar's small picture.")
-    flip = state.toggle("True convolution (flip the kernel)", "kn_flip", False, container=c1,
-                        help="PyTorch's conv2d (used here and in every CNN) computes a cross-correlation: the kernel is "
-                             "NOT flipped. Switch this on to flip it in both axes first, which gives the convolution of "
-                             "signal processing. Symmetric kernels do not change; Sobel and Prewitt change sign.")
+                                help=tx.IMAGE_SIZE_HELP)
+    flip = state.toggle("True convolution (flip the kernel)", "kn_flip", False, container=c1, help=tx.FLIP_HELP)
     # on a page the parameter sliders get a row of their own under the controls
     params = kernel_param_controls(name, container=side, stacked=f.slide)
     if not f.slide:
-        st.caption(kn.KERNELS[name].description)
+        st.caption(tx.KERNEL_DESCRIPTIONS[name])
     image = kn.image_tensor(ctx.image, size=img_size, grayscale=(mode == "grayscale"), device=m.device)
     per_channel = mode != "grayscale"
     slide_h = SLIDE_RESPONSE_PX if f.slide else None
 
     if name == "sobel_magnitude":
-        gx, gy, mag = kn.gradient_magnitude(image, mode, padding=padding, device=m.device)
-        if not f.slide:
-            cols = st.columns(3)
-            for col, k in zip(cols, ("sobel_x", "sobel_y")):
-                widgets.show_figure(fk.kernel_figure(kn.classic_kernel(k).numpy(), f"G{k[-1]} kernel (Sobel {k[-1]})"),
-                                    f"kn-kernel-{k}", container=col)
-            widgets.show_image(to_uint8(image), "Input", min_side=200, container=cols[2], download="kn-input",
-                               width="stretch")
-            st.info("The magnitude combines two kernels non-linearly, so there is no single grid to edit: choose Sobel "
-                    "x or Sobel y to edit one of them.", icon=":material/info:")
-        show_responses(st.columns(3), [(gx, "Gx", "Gx (signed)", True), (gy, "Gy", "Gy (signed)", True),
-                                       (mag, "Magnitude", "√(Gx² + Gy²)", False)], per_channel=per_channel,
-                       slide_height=slide_h)
+        _sobel_magnitude(f, image, mode, padding)
     else:
         preset = kn.classic_kernel(name, **params).numpy()
         if f.slide:  # the editor folds into the popover; kernel and input stacked left, the two responses right
@@ -121,7 +103,8 @@ def classic(f: Frame) -> None:
         kfig = fk.kernel_figure(shown_k, "The kernel, flipped (true convolution)" if flip else "The kernel")
         if f.slide:
             widgets.show_figure(kfig, "kn-kernel", container=left, slide_height=240)
-            widgets.show_image(to_uint8(image), None, min_side=200, container=left, download="kn-input", width="stretch")
+            widgets.show_image(to_uint8(image), None, min_side=200, container=left, download="kn-input",
+                               width="stretch")
         else:
             widgets.show_figure(kfig, "kn-kernel", container=right_k)
             cols = st.columns(3)
@@ -137,19 +120,25 @@ def classic(f: Frame) -> None:
             show_responses(resp_cols, [(resp, "Response", "Response (signed: red +, blue −)", True),
                                        (resp.clamp_min(0), "After ReLU", "After ReLU: max(0, response)", False)],
                            per_channel=per_channel, slide_height=slide_h)
-            st.caption(f"Response range {float(resp.min()):.3g} … {float(resp.max()):.3g}" + (
-                "." if f.slide else f"; computed with `torch.nn.functional.conv2d` on {m.device_description} as a "
-                + ("true convolution (kernel flipped)." if flip
-                   else "cross-correlation (kernel not flipped), as in every CNN layer.")))
-    f.note(
-        "- **Edge kernels sum to 0**: on a flat area the positive and negative weights cancel, so only changes respond. "
-        "Their response is *signed*: Sobel x is positive where the image gets brighter to the right and negative where "
-        "it gets darker.\n"
-        "- **ReLU keeps one sign only**: after max(0, ·) a Sobel x kernel reports dark-to-bright edges and forgets "
-        "bright-to-dark ones. That is why a network needs both a kernel and its negative to see both kinds of edge.\n"
-        "- **Correlation vs. convolution**: flip the kernel with the toggle: the Gaussian does not change, Sobel changes "
-        "sign. A CNN does not care, since it learns the kernel either way.\n"
-        "- **Gabor**: turn θ and watch stripes of that orientation light up; λ selects how fine the stripes must be.")
+            st.caption(tx.response_caption(float(resp.min()), float(resp.max()),
+                                           None if f.slide else m.device_description, flip))
+    f.note(tx.CLASSIC_NOTE)
+
+
+def _sobel_magnitude(f: Frame, image: torch.Tensor, mode: str, padding: str) -> None:
+    """The classic view for the gradient magnitude: two kernels (not editable), the input, Gx, Gy and the magnitude."""
+    gx, gy, mag = kn.gradient_magnitude(image, mode, padding=padding, device=f.model.device)
+    if not f.slide:
+        cols = st.columns(3)
+        for col, k in zip(cols[:2], ("sobel_x", "sobel_y"), strict=True):
+            widgets.show_figure(fk.kernel_figure(kn.classic_kernel(k).numpy(), f"G{k[-1]} kernel (Sobel {k[-1]})"),
+                                f"kn-kernel-{k}", container=col)
+        widgets.show_image(to_uint8(image), "Input", min_side=200, container=cols[2], download="kn-input",
+                           width="stretch")
+        st.info(tx.MAGNITUDE_INFO, icon=":material/info:")
+    show_responses(st.columns(3), [(gx, "Gx", "Gx (signed)", True), (gy, "Gy", "Gy (signed)", True),
+                                   (mag, "Magnitude", "√(Gx² + Gy²)", False)], per_channel=mode != "grayscale",
+                   slide_height=SLIDE_RESPONSE_PX if f.slide else None)
 
 
 # ====================================================================== 2. learned filters
@@ -167,11 +156,10 @@ def learned(f: Frame) -> None:
     w = kn.learned_filters(m, layer)
     n_f, n_c, kh, kw = w.shape
     with widgets.secondary_controls(lc2):
-        order_by = state.select("Order", "kn_order", list(kn.ORDERS), "index", format_func=kn.ORDERS.get)
+        order_by = state.select("Order", "kn_order", list(kn.ORDERS), "index", format_func=tx.ORDER_TITLES.get)
         n_clusters = state.slider("Clusters", "kn_nclu", 2, 16, 6) if order_by == "cluster" else 1
     shared_scale = state.toggle("One scale for all filters", "kn_shared", False, container=lc3,
-                                help="Off: each filter stretched to its own range (shows shapes). On: one range for the "
-                                     "whole layer (shows which filters are strong and which are nearly zero).")
+                                help=tx.SHARED_SCALE_HELP)
     win = fk.map_window(w.shape)
     f0 = state.slider(f"First filter shown ({win.filters} at a time)", "kn_f0", 0, n_f - win.filters, 0,
                       container=lc4) if n_f > win.filters else 0
@@ -179,7 +167,7 @@ def learned(f: Frame) -> None:
                       container=lc5) if n_c > win.channels else 0
     order, labels = _order(w, m.key, layer, order_by, n_clusters)
     if not f.slide:
-        st.caption(kn.describe_layer(layer, w, dict(m.module.named_modules())[layer].groups, labels))
+        st.caption(tx.describe_layer(layer, w, kn.conv_groups(m, layer), labels))
 
     if n_c == 3:
         if not f.slide:
@@ -198,16 +186,11 @@ def learned(f: Frame) -> None:
             gc1, gc2 = st.columns([3, 2])
             with gc1:
                 widgets.clickable_grid(grid.image, "kn_gridclick", grid.tile_at, _pick, width="stretch")
-                st.caption(f"{n_f} filters of {kh}×{kw}×3, read row by row in the order chosen above; each weight's R, "
-                           "G, B values are shown as a colour (grey = 0 when one scale is used). **Click a filter** to "
-                           "see its channels below.")
-            gc2.markdown(
-                "This is the picture of Krizhevsky et al. (AlexNet, 2012, fig. 3) and Zeiler & Fergus (2014): the first "
-                "layer of a trained network holds oriented edges, stripes of several frequencies and colour blobs. An "
-                "untrained one holds coloured noise. Each tile is what the filter responds to most: the image patch "
-                "that *looks like* it.")
+                st.caption(tx.rgb_grid_caption(n_f, kh, kw))
+            gc2.markdown(tx.ALEXNET_NOTE)
             if order_by != "index":
-                gc2.caption("Tile order (filter index): " + ", ".join(map(str, order[:64])) + (" …" if n_f > 64 else ""))
+                gc2.caption("Tile order (filter index): " + ", ".join(map(str, order[:64]))
+                            + (" …" if n_f > 64 else ""))
 
     if not (f.slide and n_c == 3):
         if not f.slide:
@@ -215,18 +198,12 @@ def learned(f: Frame) -> None:
         shown = fk.fit_window(win, w.shape) if f.slide else win  # a slide is wide: several filters a row
         widgets.show_figure(fk.weight_map_figure(w, order, labels, shared_scale, f0, c0, shown), "kn_map")
         if not f.slide:
-            st.caption(fk.weight_map_caption(w.shape, win, f0, c0, shared_scale))
+            st.caption(tx.weight_map_caption(w.shape, win, f0, c0, shared_scale))
     if win.full_fits and not f.slide:
         with st.expander(f"The whole layer at once ({n_f} × {n_c} tiles, a static picture)"):
             widgets.show_image(_whole_layer(w, m.key, layer, tuple(order), shared_scale), download="kn-whole-layer",
                                width="stretch")
-    f.note(
-        "- A trained first layer of an ImageNet model shows **oriented edges, stripes and colour blobs**; an untrained "
-        "one shows noise.\n"
-        "- **Sort by norm**: a few filters carry most of the weight; with one shared scale the weak ones fade to grey.\n"
-        "- **Cluster**: filters that differ only in strength, or are near copies, end up next to each other.\n"
-        "- Deeper layers mix channels: their kernels are small (often 3×3) and look like noise one by one; their "
-        "meaning is in the combination, which the Activation and Maximal-input pages show better.")
+    f.note(tx.LEARNED_NOTE)
 
 
 @register("kernels.filter", "One filter, channel by channel", keys=("kn_f",), reads=("kn_layer",),
@@ -241,12 +218,8 @@ def one_filter(f: Frame) -> None:
     fig = fk.filter_channels_figure(w[fsel], rgb=n_c == 3 and layer == first and not m.grayscale)
     narrow = min(n_c, 16) <= 2 and not f.slide
     widgets.show_figure(fig, "kn-filter", container=st.columns([1, 1])[0] if narrow else st)
-    st.caption(f"Filter {fsel}: norm {float(w[fsel].norm()):.3f}; red = positive, blue = negative weights, one scale "
-               f"for its {n_c} channel{'s' if n_c > 1 else ''}"
-               + (f" (first 16 of {n_c} shown; the map above shows all)." if n_c > 16 else "."))
-    f.note(f"- One filter of `{layer}` has one small kernel per input channel; the filter's output is the sum of all "
-           "of them, each slid over its own input map.\n"
-           "- On the first layer of a colour model the three kernels are the filter's R, G and B parts.")
+    st.caption(tx.filter_caption(fsel, float(w[fsel].norm()), n_c))
+    f.note(tx.filter_note(layer))
 
 
 # ====================================================================== 3. bridge
@@ -259,8 +232,7 @@ def _bridge(m):
     first, w1 = _first_layer(m)
     k1h, k1w = w1.shape[2:]
     if min(k1h, k1w) < 3:
-        raise KernelsTooSmall(f"The first layer's kernels are {k1h}×{k1w}: too small to compare with 3×3 classic "
-                              "kernels.")
+        raise KernelsTooSmall(tx.kernels_too_small(k1h, k1w))
     return first, w1, _matches(w1, m.key, first), kn.classic_bank((k1h, k1w))
 
 
@@ -271,23 +243,15 @@ def bridge(f: Frame) -> None:
     first, w1, matches, bank = _bridge(m)
     k1h, k1w = w1.shape[2:]
     if not f.slide:
-        st.markdown(
-            f"For each filter of the first layer `{first}` ({len(w1)} filters of {k1h}×{k1w}), the **cosine "
-            f"similarity** to a bank of classic kernels resized to {k1h}×{k1w} (Sobel, Prewitt, Laplacian, blurs, "
-            "Gabors at 12 orientations, 2 wavelengths, 2 phases). Cosine 1 means the same pattern up to a scale; −1 the "
-            "negated pattern (the same detector for the opposite contrast); 0 nothing in common. A grey kernel is "
-            "compared with the same pattern on every input channel, so a pure colour filter (red minus green) scores "
-            "near 0: its **colour share** tells you so.")
+        st.markdown(tx.bridge_intro(first, len(w1), k1h, k1w))
     table = fk.bridge_table(w1, matches, bank)
     tc1, tc2 = st.columns([3, 2])
     bridge_dataframe(table, container=tc1, height=f.figure_height)
     widgets.show_figure(fk.family_bar(matches), "kn-families", container=tc2)
     gab = [mt.theta for mt in matches if mt.theta is not None]
     if gab and not f.slide:
-        tc2.caption("Gabor orientations found: " + ", ".join(f"{int(t)}°×{gab.count(t)}" for t in sorted(set(gab))))
-    f.note("- The bridge table turns *\"the network learned edge detectors\"* into a number per filter you can check.\n"
-           "- A negative cosine is the same detector for the opposite contrast (dark-to-bright instead of "
-           "bright-to-dark).")
+        tc2.caption(tx.gabor_orientations(gab))
+    f.note(tx.BRIDGE_NOTE)
 
 
 @register("kernels.apply", "Apply a learned filter like a classic kernel", keys=("kn_bf",),
@@ -298,7 +262,7 @@ def apply(f: Frame) -> None:
     best = int(fk.bridge_table(w1, matches, bank).iloc[0]["filter"])
     bf = state.number("Learned filter to apply", "kn_bf", 0, len(w1) - 1, best, step=1,
                       container=f.controls()[0] if f.slide else st.columns([1, 3])[0],
-                      help="Default: the filter closest to a classic kernel.")
+                      help=tx.APPLY_FILTER_HELP)
     mt, seen = matches[bf], m.prepare_image(ctx.image)
     a1, a2, a3 = st.columns([0.6, 1.5, 1.5] if f.slide else 3)
     widgets.show_image(np.asarray(seen), f"What {m.name} sees ({seen.width}×{seen.height})", min_side=200,
@@ -317,12 +281,8 @@ def apply(f: Frame) -> None:
                                                f"{mt.name} (cos {mt.cosine:.2f})"), "kn-classic", container=a3,
                             slide_height=h)
     if not f.slide:
-        st.caption("Both slid with stride 1 over the normalised image exactly as the first layer sees it (the learned "
-                   "one with its bias; the classic one on every input channel alike, the same template the cosine was "
-                   "measured against). Similar patterns of red and blue mean the learned filter does the classic "
-                   "kernel's job.")
-    f.note("- Similar patterns of red and blue mean the learned filter does the classic kernel's job.\n"
-           "- Try a filter with a low |cosine| in the table above: its response matches no classic kernel.")
+        st.caption(tx.APPLY_CAPTION)
+    f.note(tx.APPLY_NOTE)
 
 
 # ====================================================================== 4. trained vs untrained
@@ -331,15 +291,13 @@ def apply(f: Frame) -> None:
 def training(f: Frame) -> None:
     m = f.model
     if not m.trained:
-        st.info(f"{m.title} has random weights only (no trained weights on this machine), so there is nothing to "
-                "compare with. Choose LeNet-5 or the small VGG in the sidebar to see trained next to random filters.",
-                icon=":material/info:")
+        st.info(tx.untrained_only(m.title), icon=":material/info:")
         return
     first, layer, shared_scale = _convs(m)[0], _layer(m), _shared_scale()
     twin = shared_untrained_twin(m)
     w = kn.learned_filters(m, layer)
     for col, ww, title in zip(st.columns(2), (w, kn.learned_filters(twin, layer)),
-                              ("Trained", "Untrained (same architecture, random weights)")):
+                              ("Trained", "Untrained (same architecture, random weights)"), strict=True):
         col.markdown(f"**{title}**: `{layer}`")
         pic = fk.layer_picture(ww, shared_scale)
         if f.slide:  # both pictures as high as the screen allows under their labels and the numbers below
@@ -360,9 +318,5 @@ def training(f: Frame) -> None:
             mc1.metric(f"Mean best |cosine| to a classic kernel, trained ({first})", f"{mean_t:.2f}",
                        f"{mean_t - mean_u:+.2f} vs untrained")
             mc2.metric("… untrained", f"{mean_u:.2f}")
-            st.caption(f"With {len(kn.classic_bank(tuple(w1.shape[2:])))} kernels in the bank even random filters find "
-                       "a partner by chance; the difference between the two numbers is what training added.")
-    f.note("- Training turns noise into structure: smooth blobs and oriented edges on the left, salt and pepper on "
-           "the right.\n"
-           "- Even random filters find a classic partner by chance; the gap between the two mean cosines is what "
-           "training added.")
+            st.caption(tx.chance_partners(len(kn.classic_bank(tuple(w1.shape[2:])))))
+    f.note(tx.TRAINING_NOTE)

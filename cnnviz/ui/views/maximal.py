@@ -121,7 +121,7 @@ def _layer_options(m) -> tuple[list[str], dict[str, tuple[int, ...]]]:
 
 def _on_screen() -> list[str]:
     """This page's views on screen in this run (all of them on the page, one on a slide)."""
-    return [v for v in st.session_state.get(view._PAGE_VIEWS, ()) if v in VIEWS]
+    return [v for v in st.session_state.get(view.PAGE_VIEWS, ()) if v in VIEWS]
 
 
 def _draws_picker(f: Frame) -> bool:

@@ -51,7 +51,7 @@ def _drawing(g: nw.NetworkGraph) -> tuple[str, bool, list[str]]:
     """(detail, fold, opened blocks) the graph view set (or the link says; else the graph's default)."""
     detail0, fold0, open0 = nw.default_view(g)
     detail = state.peek("nw_detail", detail0, valid=lambda d: d in nw.DETAILS)
-    fold = state.peek("nw_fold", fold0, state._parse_bool, valid=lambda v: isinstance(v, bool))
+    fold = state.peek("nw_fold", fold0, state.parse_bool, valid=lambda v: isinstance(v, bool))
     groups = list(g.stages) + list(g.blocks) if detail != "layers" else []
     opened = state.peek("nw_open", list(open0) if detail == detail0 else [],
                         lambda s: [p for p in s.split(",") if p],
@@ -80,13 +80,15 @@ def _unit_of(value) -> tuple[int, ...]:
     """The unit the node view picked: (channel, row, column) of a map, or (feature,) of a vector."""
     if value.ndim == 3:
         C, H, W = value.shape
-        ch = state.peek("nw_ch", nw.strongest_channels(value, 1)[0], int, valid=lambda c: isinstance(c, int) and 0 <= c < C)
+        ch = state.peek("nw_ch", nw.strongest_channels(value, 1)[0], int,
+                        valid=lambda c: isinstance(c, int) and 0 <= c < C)
         dy, dx = divmod(int(value[ch].argmax()), W)
         y = state.peek("nw_y", dy, int, valid=lambda v: isinstance(v, int) and 0 <= v < H)
         x = state.peek("nw_x", dx, int, valid=lambda v: isinstance(v, int) and 0 <= v < W)
         return ch, y, x
     feats = value.reshape(-1)
-    return (state.peek("nw_ch", int(feats.argmax()), int, valid=lambda c: isinstance(c, int) and 0 <= c < feats.numel()),)
+    n = feats.numel()
+    return (state.peek("nw_ch", int(feats.argmax()), int, valid=lambda c: isinstance(c, int) and 0 <= c < n),)
 
 
 # ------------------------------------------------------------------------------------- the overview
@@ -126,8 +128,9 @@ def graph(f: Frame) -> None:
                         on_select=_on_graph_click, selection_mode="points")
     if not f.slide:
         st.caption("Colours: blue convolution, purple linear, green activation, orange pooling, red addition or "
-                   "concatenation, teal a collapsed block. Thumbnails: the node's strongest channels (largest mean) for "
-                   f"{ctx.image_label}, each on its own range (viridis). Drag to pan, scroll to zoom, click a square.")
+                   "concatenation, teal a collapsed block. Thumbnails: the node's strongest channels (largest mean) "
+                   f"for {ctx.image_label}, each on its own range (viridis). Drag to pan, scroll to zoom, "
+                   "click a square.")
     f.note("- Every layer your image went through, left to right, with the maps it produced: skip connections "
            "arc over the layers they skip; Inception branches run in parallel rows.\n"
            "- **Click a node** to open its maps below.")
@@ -248,7 +251,7 @@ def unit(f: Frame) -> None:
         widgets.show_figure(fn.patch_figure(u, term), "network-unit-patch")
         widgets.show_figure(fn.contributions_figure(u, sort, term), "network-unit-sum")
         cols = st.columns(len(steps) + 1)
-        for col, (label, v) in zip(cols, steps):
+        for col, (label, v) in zip(cols[:-1], steps, strict=True):  # the last column: what the network produced
             col.metric(label, f"{v:.6g}")
         cols[-1].metric("the network produced", f"{u.produced:.6g}",
                         help=f"{layer}{unit_text} as recorded in the forward pass")

@@ -43,7 +43,7 @@ def _default(m, fields, spatial) -> str:
 
 def _selection(m) -> tuple[dict[str, rfm.ReceptiveField], str]:
     """(every field, the layer the first view picked): what the views below it read."""
-    show_blocks = state.peek("rf_blocks", True, state._parse_bool)
+    show_blocks = state.peek("rf_blocks", True, state.parse_bool)
     fields, _, spatial = _rows(m, show_blocks)
     return fields, state.peek("rf_layer", _default(m, fields, spatial), valid=lambda n: n in spatial)
 
@@ -70,7 +70,8 @@ def depth(f: Frame) -> None:
     fields, rows, spatial = _rows(m, show_blocks)
     layer = state.select("Layer", "rf_layer", spatial, _default(m, fields, spatial), container=c1,
                          help="The layer every view of this page looks at.",
-                         format_func=lambda n: f"{n} ({fields[n].op}) — field {fields[n].size[0]}×{fields[n].size[1]} px")
+                         format_func=lambda n: f"{n} ({fields[n].op}) — "
+                                               f"field {fields[n].size[0]}×{fields[n].size[1]} px")
     left, right = st.columns([1, 1])
     widgets.show_figure(fr.depth_chart([r for r in rows if not r.whole_input], layer, (H, W)), "rf-depth",
                         container=left)
@@ -78,9 +79,9 @@ def depth(f: Frame) -> None:
                     width="stretch")
     if not f.slide:
         st.caption("*start*: input pixel (row, col) where the field of unit (0, 0) begins; negative means it reaches "
-                   "into the zero padding. *global context*: a squeeze-and-excitation gate (or a normalisation over the "
-                   "whole map) lets every unit depend, weakly, on the whole image. Merging paths (add, cat) keep the "
-                   "largest field.")
+                   "into the zero padding. *global context*: a squeeze-and-excitation gate (or a normalisation over "
+                   "the whole map) lets every unit depend, weakly, on the whole image. Merging paths (add, cat) keep "
+                   "the largest field.")
     f.note("- On the chart the field grows by a constant step within a stage and the step doubles after every stride "
            "2: strides, not depth, make fields large.\n"
            "- In ResNets the field of the last stage (427 px for ResNet-50) is larger than the 224 px input; the "
@@ -202,7 +203,7 @@ def erf(f: Frame) -> None:
         st.info("The loaded model is untrained, so there is no trained twin to compare with: load trained weights to "
                 "see how training changes the effective field.")
     with st.spinner("Back-propagating from the centre unit…"):
-        for (label, model), column in zip(models, st.columns(len(models))):
+        for (label, model), column in zip(models, st.columns(len(models)), strict=True):
             try:
                 field = _erf(model.key, layer, source, samples, ctx.image_key if source == "image" else "", model, x)
             except CnnvizError as e:

@@ -1,0 +1,1 @@
+"""Tests of cnnviz.methods.embeddings, one file per module of the package."""
