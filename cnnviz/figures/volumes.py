@@ -8,12 +8,16 @@ Pure Plotly (no Streamlit)::
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.figures.arithmetic import FONT, PAD_COLOR, WINDOW_COLOR
+from cnnviz.figures.arithmetic import PAD_COLOR, WINDOW_COLOR
+from cnnviz.figures.common import FONT
 from cnnviz.methods import arithmetic as ar
+from cnnviz.text.arithmetic_cases import grouped_label, grouped_name
 
 # an oblique projection: width and height in input pixels (one scale for the whole figure, so a shrinking map
 # looks smaller), channels along the receding axis on a log scale (3 and 2048 channels both fit).
@@ -114,6 +118,177 @@ def size_formula_text(spec: ar.LayerSpec) -> str:
             f" − 1) / {s.stride}{hi} + 1 = {out}")
 
 
+@dataclass(frozen=True)
+class _Volumes:
+    """Where the layer drawing puts things: the input's front face, the scale, the depths, the output's shape."""
+
+    spec: ar.LayerSpec
+    c_out: int
+    oh: int
+    ow: int
+    pb: int  # padding before (0 for a transposed convolution, whose padding crops the output)
+    pa: int
+    scale: float  # the largest side drawn: sets the depths and margins
+    d_in: float  # drawn depth of the input and output volumes
+    d_out: float
+    x0: float  # left edge of the input's front face (the padding ring lies left of it)
+    y_top: float  # top edge of the input's front face
+
+    @property
+    def gap(self) -> float:
+        return 0.3 * self.scale
+
+    @property
+    def transposed(self) -> bool:
+        return self.spec.mode == "transposed"
+
+    def window(self, i: int, j: int) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of the window of output cell (i, j) on the padded input."""
+        s = self.spec
+        left, top = self.x0 - self.pb + j * s.stride, self.y_top + self.pb - i * s.stride
+        return left, top - s.effective_kernel, left + s.effective_kernel, top
+
+
+def _volumes(spec: ar.LayerSpec) -> _Volumes:
+    c_out, oh, ow = spec.output_shape()
+    pb, pa = (0, 0) if spec.mode == "transposed" else spec.pad
+    m = float(max(spec.height + pb + pa, spec.width + pb + pa, oh, ow, 4))
+    return _Volumes(spec, c_out, oh, ow, pb, pa, m, channel_depth(spec.in_channels, m), channel_depth(c_out, m),
+                    float(pb), spec.height / 2)
+
+
+def _draw_input(fig: go.Figure, v: _Volumes) -> tuple[list[int], list[int]]:
+    """The input volume, its padding ring and grid, and the rows and columns no window reads (returned)."""
+    s, x0, y_top, pb, pa = v.spec, v.x0, v.y_top, v.pb, v.pa
+    H, W = s.height, s.width
+    if pb or pa:
+        _rect(fig, x0 - pb, -H / 2 - pa, x0 + W + pa, y_top + pb, fill=PAD_COLOR, line="#b8995a", width=1,
+              layer="below")
+    _box(fig, x0, -H / 2, W, H, v.d_in, INPUT_COLOR)
+    if max(H + pb + pa, W + pb + pa) <= MAX_CELL_LINES:
+        _lines(fig, *_grid_lines(x0 - pb, y_top + pb, W + pb + pa, H + pb + pa), "rgba(0,0,0,0.22)", 0.8)
+    rows_unseen, cols_unseen = s.uncovered()
+    for r in rows_unseen:
+        _rect(fig, x0, y_top - r - 1, x0 + W, y_top - r, fill=UNSEEN_COLOR)
+    for c in cols_unseen:
+        _rect(fig, x0 + c, -H / 2, x0 + c + 1, y_top, fill=UNSEEN_COLOR)
+    return rows_unseen, cols_unseen
+
+
+def _draw_window(fig: go.Figure, v: _Volumes) -> tuple[float, float, float, float]:
+    """The first window (its taps when dilated, and the second, dashed, for the stride) or, transposed, the input
+    cell; returns its (left, bottom, right, top)."""
+    s, x0, y_top = v.spec, v.x0, v.y_top
+    if v.transposed:
+        win = (x0, y_top - 1, x0 + 1, y_top)
+        _rect(fig, *win, fill=WINDOW_COLOR, line=WINDOW_COLOR)
+        if s.width > 1:
+            _rect(fig, x0 + 1, y_top - 1, x0 + 2, y_top, line=WINDOW_COLOR, dash="dash")
+        return win
+    win, keff = v.window(0, 0), s.effective_kernel
+    k_depth = v.d_in / max(s.groups, 1) if s.mode == "conv" else max(v.d_in / s.in_channels, 0.015 * v.scale)
+    _box(fig, win[0], win[1], keff, keff, k_depth, WINDOW_COLOR, line=WINDOW_COLOR, width=2.5, opacity=0.45,
+         layer="above")
+    _rect(fig, *win, line=WINDOW_COLOR, width=3)
+    if s.dilation > 1:
+        for a in range(s.kernel):
+            for b in range(s.kernel):
+                tx, ty = win[0] + b * s.dilation, win[3] - a * s.dilation
+                _rect(fig, tx + 0.12, ty - 0.88, tx + 0.88, ty - 0.12, fill=WINDOW_COLOR)
+    if v.ow > 1:
+        w2 = v.window(0, 1)
+        _rect(fig, *w2, line=WINDOW_COLOR, width=2.5, dash="dash")
+        fig.add_annotation(x=w2[0], y=w2[3], ax=win[0], ay=win[3], xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2, arrowcolor=WINDOW_COLOR,
+                           standoff=0, startstandoff=0, text="")
+        _label(fig, (win[0] + w2[0]) / 2, win[3], f"<b>S = {s.stride}</b>", 16, WINDOW_COLOR, yanchor="bottom",
+               yshift=4)
+    return win
+
+
+def _draw_filters(fig: go.Figure, v: _Volumes) -> tuple[float, float, float]:
+    """The filters (or the pooling rule) between input and output, with their caption; returns the right edge, the
+    bottom and the top of what was drawn."""
+    s, K = v.spec, v.spec.kernel
+    xf = v.x0 + s.width + v.pa + v.d_in * DEPTH_DX + v.gap
+    kf = min(0.3, 0.08 + 0.03 * s.effective_kernel) * v.scale
+    per_group = s.in_channels // max(s.groups, 1)
+    if s.is_pool:
+        _box(fig, xf, -kf / 2, kf, kf, max(v.d_in / s.in_channels, 0.015 * v.scale), FILTER_COLOR)
+        if K <= 15:
+            _lines(fig, *_grid_lines(xf, kf / 2, K, K, kf / K), "rgba(0,0,0,0.45)", 1)
+        rule = "maximum" if s.mode == "maxpool" else "mean"
+        text = (f"<b>{rule} of each {K}×{K} window</b><br>one channel at a time<br>"
+                f"{'ceil_mode: last partial window<br>' if s.ceil_mode else ''}no parameters")
+        _label(fig, xf + kf / 2, -kf / 2, text, 15, "#333333", yanchor="top", yshift=-6)
+        return xf + kf, -kf / 2, kf / 2
+    df = channel_depth(v.c_out // max(s.groups, 1) if v.transposed else per_group, v.scale)
+    n = min(s.in_channels if v.transposed else v.c_out, 3)
+    step = kf * 1.3 + df * DEPTH_DY
+    top0 = (n * kf + (n - 1) * (step - kf)) / 2
+    for i in range(n):
+        yb = top0 - i * step - kf
+        _box(fig, xf, yb, kf, kf, df, FILTER_COLOR)
+        if K <= 15:
+            _lines(fig, *_grid_lines(xf, yb + kf, K, K, kf / K), "rgba(0,0,0,0.45)", 1)
+    bottom = top0 - (n - 1) * step - kf
+    if v.transposed:
+        text = (f"<b>{s.in_channels} × {v.c_out // s.groups} kernels {K}×{K}</b><br>each input value spreads<br>"
+                f"a {K}×{K} patch, {s.stride} apart")
+    else:
+        many = v.c_out > n
+        text = (f"<b>{v.c_out} filter{'s' if v.c_out > 1 else ''}</b>{'  ⋮' if many else ''}<br>"
+                f"each {K}×{K}×{per_group}" + (f"<br>(sees {per_group} of {s.in_channels} channels)"
+                                               if s.groups > 1 else "") + "<br>+ 1 bias each")
+    _label(fig, xf + kf / 2, bottom, text, 15, "#333333", yanchor="top", yshift=-6)
+    return xf + kf + df * DEPTH_DX, bottom, top0
+
+
+def _draw_output(fig: go.Figure, v: _Volumes, xo: float, win: tuple[float, float, float, float]) -> None:
+    """The output volume with the cell (transposed: the patch) the first window computes, joined to the window."""
+    s, oh, ow = v.spec, v.oh, v.ow
+    yo_top = oh / 2
+    _box(fig, xo, -oh / 2, ow, oh, v.d_out, OUTPUT_COLOR)
+    if max(oh, ow) <= MAX_CELL_LINES:
+        _lines(fig, *_grid_lines(xo, yo_top, ow, oh), "rgba(0,0,0,0.22)", 0.8)
+    if v.transposed:
+        r0 = c0 = -int(s.padding)
+        r1 = c1 = r0 + s.effective_kernel
+        cell = (xo + max(c0, 0), yo_top - min(r1, oh), xo + min(c1, ow), yo_top - max(r0, 0))
+        _rect(fig, *cell, fill="rgba(228,87,46,0.35)", line=WINDOW_COLOR, width=3)
+    else:
+        cell = (xo, yo_top - 1, xo + 1, yo_top)
+        _rect(fig, *cell, fill=WINDOW_COLOR, line=WINDOW_COLOR)
+        if ow > 1:
+            _rect(fig, xo + 1, yo_top - 1, xo + 2, yo_top, line=WINDOW_COLOR, width=2, dash="dash")
+    # dotted lines from the window's right corners to the cell's left corners
+    _lines(fig, [win[2], cell[0], None, win[2], cell[0], None], [win[3], cell[3], None, win[1], cell[1], None],
+           WINDOW_COLOR, 1.5, "dot")
+
+
+def _draw_labels(fig: go.Figure, v: _Volumes, xo: float, unseen: bool) -> None:
+    """Names and sizes of the input and output volumes."""
+    s, x0, y_top, d_in, d_out = v.spec, v.x0, v.y_top, v.d_in, v.d_out
+    H, W, oh, ow = s.height, s.width, v.oh, v.ow
+    yo_top = oh / 2
+    pad_note = f"<br><span style='color:#9a7a35'>padding P = {s.padding}</span>" if (v.pb or v.pa) else ""
+    _label(fig, x0 + W / 2 + d_in * DEPTH_DX / 2, y_top + v.pb + d_in * DEPTH_DY,
+           f"<b>Input {_fmt_shape(s.in_channels, H, W)}</b>", 17, yanchor="bottom", yshift=8)
+    _label(fig, x0 + W / 2, -H / 2 - v.pa, f"W = {W}{pad_note}", 15, yanchor="top", yshift=-4)
+    _label(fig, x0 - v.pb, 0, f"H = {H}", 15, xanchor="right", angle=-90, xshift=-4)
+    _label(fig, x0 + W + d_in * DEPTH_DX, y_top + d_in * DEPTH_DY, f"C = {s.in_channels}", 15, xanchor="left",
+           yanchor="top", xshift=4)
+    _label(fig, xo + ow / 2 + d_out * DEPTH_DX / 2, yo_top + d_out * DEPTH_DY,
+           f"<b>Output {_fmt_shape(v.c_out, oh, ow)}</b>", 17, yanchor="bottom", yshift=8)
+    _label(fig, xo + ow / 2, -oh / 2, f"{ow}", 15, yanchor="top", yshift=-4)
+    _label(fig, xo, 0, f"{oh}", 15, xanchor="right", xshift=-4)
+    _label(fig, xo + ow + d_out * DEPTH_DX, yo_top + d_out * DEPTH_DY, f"{v.c_out}", 15, xanchor="left",
+           yanchor="top", xshift=4)
+    if unseen:
+        _label(fig, x0 + W, -H / 2 - v.pa, "<span style='color:#444'>▇ never read</span>", 14, xanchor="right",
+               yanchor="top", yshift=-4)
+
+
 def layer_shape_figure(spec: ar.LayerSpec, height: int = 460) -> go.Figure:
     """The layer as volumes: the (padded) input, its filters, the output, to one scale, with the first kernel
     window on the input and the output cell it computes.
@@ -133,155 +308,30 @@ def layer_shape_figure(spec: ar.LayerSpec, height: int = 460) -> go.Figure:
         >>> fig.layout.meta["output"], fig.layout.meta["window"]
         ([20, 28, 28], [0.0, 11.0, 5.0, 16.0])
     """
-    s = spec
-    c_out, oh, ow = s.output_shape()
-    H, W, K, S = s.height, s.width, s.kernel, s.stride
-    keff = s.effective_kernel
-    transposed = s.mode == "transposed"
-    pb, pa = (0, 0) if transposed else s.pad
-    M = float(max(H + pb + pa, W + pb + pa, oh, ow, 4))
-    d_in, d_out = channel_depth(s.in_channels, M), channel_depth(c_out, M)
-    gap = 0.3 * M
+    s, v = spec, _volumes(spec)
     fig = go.Figure()
-
-    # ---- the input, its padding ring and grid
-    x0, y_top = float(pb), H / 2
-    if pb or pa:
-        _rect(fig, x0 - pb, -H / 2 - pa, x0 + W + pa, y_top + pb, fill=PAD_COLOR, line="#b8995a", width=1,
-              layer="below")
-    _box(fig, x0, -H / 2, W, H, d_in, INPUT_COLOR)
-    if max(H + pb + pa, W + pb + pa) <= MAX_CELL_LINES:
-        _lines(fig, *_grid_lines(x0 - pb, y_top + pb, W + pb + pa, H + pb + pa), "rgba(0,0,0,0.22)", 0.8)
-    rows_unseen, cols_unseen = s.uncovered()
-    for r in rows_unseen:
-        _rect(fig, x0, y_top - r - 1, x0 + W, y_top - r, fill=UNSEEN_COLOR)
-    for c in cols_unseen:
-        _rect(fig, x0 + c, -H / 2, x0 + c + 1, y_top, fill=UNSEEN_COLOR)
-
-    def window(i: int, j: int) -> tuple[float, float, float, float]:
-        """(left, bottom, right, top) of the window of output cell (i, j) on the padded input."""
-        left, top = x0 - pb + j * S, y_top + pb - i * S
-        return left, top - keff, left + keff, top
-
-    # ---- the first window (and the second, dashed, for the stride) or, transposed, the input cell
-    if transposed:
-        win = (x0, y_top - 1, x0 + 1, y_top)
-        _rect(fig, *win, fill=WINDOW_COLOR, line=WINDOW_COLOR)
-        if W > 1:
-            _rect(fig, x0 + 1, y_top - 1, x0 + 2, y_top, line=WINDOW_COLOR, dash="dash")
-    else:
-        win = window(0, 0)
-        k_depth = d_in / max(s.groups, 1) if s.mode == "conv" else max(d_in / s.in_channels, 0.015 * M)
-        _box(fig, win[0], win[1], keff, keff, k_depth, WINDOW_COLOR, line=WINDOW_COLOR, width=2.5, opacity=0.45,
-             layer="above")
-        _rect(fig, *win, line=WINDOW_COLOR, width=3)
-        if s.dilation > 1:
-            for a in range(K):
-                for b in range(K):
-                    tx, ty = win[0] + b * s.dilation, win[3] - a * s.dilation
-                    _rect(fig, tx + 0.12, ty - 0.88, tx + 0.88, ty - 0.12, fill=WINDOW_COLOR)
-        if ow > 1:
-            w2 = window(0, 1)
-            _rect(fig, *w2, line=WINDOW_COLOR, width=2.5, dash="dash")
-            fig.add_annotation(x=w2[0], y=w2[3], ax=win[0], ay=win[3], xref="x", yref="y", axref="x", ayref="y",
-                               showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2, arrowcolor=WINDOW_COLOR,
-                               standoff=0, startstandoff=0, text="")
-            _label(fig, (win[0] + w2[0]) / 2, win[3], f"<b>S = {S}</b>", 16, WINDOW_COLOR, yanchor="bottom",
-                   yshift=4)
-
-    # ---- the filters (or the pooling rule) between input and output
-    xf = x0 + W + pa + d_in * DEPTH_DX + gap
-    kf = min(0.3, 0.08 + 0.03 * keff) * M
-    per_group = s.in_channels // max(s.groups, 1)
-    if s.is_pool:
-        _box(fig, xf, -kf / 2, kf, kf, max(d_in / s.in_channels, 0.015 * M), FILTER_COLOR)
-        if K <= 15:
-            _lines(fig, *_grid_lines(xf, kf / 2, K, K, kf / K), "rgba(0,0,0,0.45)", 1)
-        rule = "maximum" if s.mode == "maxpool" else "mean"
-        text = (f"<b>{rule} of each {K}×{K} window</b><br>one channel at a time<br>"
-                f"{'ceil_mode: last partial window<br>' if s.ceil_mode else ''}no parameters")
-        k_right, k_bottom = xf + kf, -kf / 2
-    else:
-        df = channel_depth(per_group if not transposed else c_out // max(s.groups, 1), M)
-        n = min(c_out if not transposed else s.in_channels, 3)
-        step = kf * 1.3 + df * DEPTH_DY
-        top0 = (n * kf + (n - 1) * (step - kf)) / 2
-        for i in range(n):
-            yb = top0 - i * step - kf
-            _box(fig, xf, yb, kf, kf, df, FILTER_COLOR)
-            if K <= 15:
-                _lines(fig, *_grid_lines(xf, yb + kf, K, K, kf / K), "rgba(0,0,0,0.45)", 1)
-        k_right, k_bottom = xf + kf, top0 - (n - 1) * step - kf
-        if transposed:
-            text = (f"<b>{s.in_channels} × {c_out // s.groups} kernels {K}×{K}</b><br>each input value spreads<br>"
-                    f"a {K}×{K} patch, {S} apart")
-        else:
-            many = c_out > n
-            text = (f"<b>{c_out} filter{'s' if c_out > 1 else ''}</b>{'  ⋮' if many else ''}<br>"
-                    f"each {K}×{K}×{per_group}" + (f"<br>(sees {per_group} of {s.in_channels} channels)"
-                                                   if s.groups > 1 else "") + "<br>+ 1 bias each")
-        df_x = df * DEPTH_DX
-        k_right += df_x
-    _label(fig, xf + kf / 2, k_bottom, text, 15, "#333333", yanchor="top", yshift=-6)
-
-    # ---- the output, with the cell the first window computes
-    xo = k_right + gap
-    yo_top = oh / 2
-    _box(fig, xo, -oh / 2, ow, oh, d_out, OUTPUT_COLOR)
-    if max(oh, ow) <= MAX_CELL_LINES:
-        _lines(fig, *_grid_lines(xo, yo_top, ow, oh), "rgba(0,0,0,0.22)", 0.8)
-    if transposed:
-        r0 = c0 = -int(s.padding)
-        r1 = c1 = r0 + keff
-        cell = (xo + max(c0, 0), yo_top - min(r1, oh), xo + min(c1, ow), yo_top - max(r0, 0))
-        _rect(fig, *cell, fill="rgba(228,87,46,0.35)", line=WINDOW_COLOR, width=3)
-    else:
-        cell = (xo, yo_top - 1, xo + 1, yo_top)
-        _rect(fig, *cell, fill=WINDOW_COLOR, line=WINDOW_COLOR)
-        if ow > 1:
-            _rect(fig, xo + 1, yo_top - 1, xo + 2, yo_top, line=WINDOW_COLOR, width=2, dash="dash")
-    xs, ys = [], []
-    for (ax_, ay_), (bx, by) in zip([(win[2], win[3]), (win[2], win[1])], [(cell[0], cell[3]), (cell[0], cell[1])]):
-        xs += [ax_, bx, None]
-        ys += [ay_, by, None]
-    _lines(fig, xs, ys, WINDOW_COLOR, 1.5, "dot")
-
-    # ---- labels: names and sizes
-    pad_note = f"<br><span style='color:#9a7a35'>padding P = {s.padding}</span>" if (pb or pa) else ""
-    _label(fig, x0 + W / 2 + d_in * DEPTH_DX / 2, y_top + pb + d_in * DEPTH_DY,
-           f"<b>Input {_fmt_shape(s.in_channels, H, W)}</b>", 17, yanchor="bottom", yshift=8)
-    _label(fig, x0 + W / 2, -H / 2 - pa, f"W = {W}{pad_note}", 15, yanchor="top", yshift=-4)
-    _label(fig, x0 - pb, 0, f"H = {H}", 15, xanchor="right", angle=-90, xshift=-4)
-    _label(fig, x0 + W + d_in * DEPTH_DX, y_top + d_in * DEPTH_DY, f"C = {s.in_channels}", 15, xanchor="left",
-           yanchor="top", xshift=4)
-    _label(fig, xo + ow / 2 + d_out * DEPTH_DX / 2, yo_top + d_out * DEPTH_DY,
-           f"<b>Output {_fmt_shape(c_out, oh, ow)}</b>", 17, yanchor="bottom", yshift=8)
-    _label(fig, xo + ow / 2, -oh / 2, f"{ow}", 15, yanchor="top", yshift=-4)
-    _label(fig, xo, 0, f"{oh}", 15, xanchor="right", xshift=-4)
-    _label(fig, xo + ow + d_out * DEPTH_DX, yo_top + d_out * DEPTH_DY, f"{c_out}", 15, xanchor="left",
-           yanchor="top", xshift=4)
-    if rows_unseen or cols_unseen:
-        _label(fig, x0 + W, -H / 2 - pa, "<span style='color:#444'>▇ never read</span>", 14, xanchor="right",
-               yanchor="top", yshift=-4)
-
-    # ---- the numbers under the drawing
-    p = s.params().total
+    rows_unseen, cols_unseen = _draw_input(fig, v)
+    win = _draw_window(fig, v)
+    k_right, k_bottom, k_top = _draw_filters(fig, v)
+    xo = k_right + v.gap
+    _draw_output(fig, v, xo, win)
+    _draw_labels(fig, v, xo, bool(rows_unseen or cols_unseen))
     work = (f"{ar.human(s.pool_ops())} {'comparisons' if s.mode == 'maxpool' else 'additions'}" if s.is_pool
             else f"{ar.human(s.macs())} MACs")
     fig.add_annotation(x=0.5, y=0, xref="paper", yref="paper", xanchor="center", yanchor="top", yshift=-8,
                        showarrow=False, align="center", font=dict(size=17, color="#222222"),
-                       text=f"{size_formula_text(s)}<br><b>{p:,} parameters</b> · {work} per image")
-    x_right = xo + ow + d_out * DEPTH_DX + 0.08 * M
-    y_hi = max(y_top + pb + d_in * DEPTH_DY, yo_top + d_out * DEPTH_DY, top0 if not s.is_pool else kf / 2) + 0.1 * M
-    y_lo = min(-H / 2 - pa, -oh / 2, k_bottom) - 0.2 * M
-    fig.update_xaxes(visible=False, range=[x0 - pb - 0.12 * M, x_right])
+                       text=f"{size_formula_text(s)}<br><b>{s.params().total:,} parameters</b> · {work} per image")
+    m = v.scale
+    x_right = xo + v.ow + v.d_out * DEPTH_DX + 0.08 * m
+    y_hi = max(v.y_top + v.pb + v.d_in * DEPTH_DY, v.oh / 2 + v.d_out * DEPTH_DY, k_top) + 0.1 * m
+    y_lo = min(-s.height / 2 - v.pa, -v.oh / 2, k_bottom) - 0.2 * m
+    fig.update_xaxes(visible=False, range=[v.x0 - v.pb - 0.12 * m, x_right])
     fig.update_yaxes(visible=False, range=[y_lo, y_hi], scaleanchor="x", scaleratio=1)
     fig.update_layout(height=height, showlegend=False, plot_bgcolor="white", font=FONT,
                       margin=dict(l=10, r=10, t=10, b=70), dragmode=False)
-    fig.layout.meta = {"output": [c_out, oh, ow], "window": [round(v, 4) for v in win],
+    fig.layout.meta = {"output": [v.c_out, v.oh, v.ow], "window": [round(x, 4) for x in win],
                        "unseen": [len(rows_unseen), len(cols_unseen)]}
     return fig
-
 
 
 def _layer_words(layer: ar.StackLayer) -> str:
@@ -316,7 +366,7 @@ def stack_figure(input_shape: tuple[int, int, int], rows: list[ar.StackRow], rev
     """
     shapes: list[tuple[int, int, int] | None] = [tuple(input_shape)] + [r.output_shape for r in rows]
     kinds, shown, drawn = ["input"], [_fmt_compact(input_shape)], [tuple(input_shape)]
-    for shape, seen in zip(shapes[1:], revealed):
+    for shape, seen in zip(shapes[1:], revealed, strict=True):
         kinds.append("open" if not seen else "bad" if shape is None else "output")
         shown.append({"open": "?", "bad": "does not fit"}.get(kinds[-1]) or _fmt_compact(shape))
         # an answer still hidden is drawn at the size of the volume before it, so the drawing gives nothing away
@@ -370,7 +420,7 @@ def volume_row_figure(volumes: list[tuple[int, int, int]], heads: list[str], ans
     head_size, answer_size = (16, 22) if n <= 8 else (13, 16) if n <= 12 else (11, 13)
     fig = go.Figure()
     tops, bottoms = [], []
-    for i, ((c, h, w), kind) in enumerate(zip(volumes, kinds)):
+    for i, ((c, h, w), kind) in enumerate(zip(volumes, kinds, strict=True)):
         cx = i * slot
         fill, line, dash, mark, _ = VOLUME_STYLE[kind]
         d = channel_depth(c, M) * k
@@ -386,7 +436,7 @@ def volume_row_figure(volumes: list[tuple[int, int, int]], heads: list[str], ans
                                xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.3,
                                arrowwidth=2.5 if n <= 12 else 1.5, arrowcolor="#555555", text="")
     y_lo, y_hi = min(bottoms), max(tops)
-    for i, (head, answer, kind) in enumerate(zip(heads, answers, kinds)):
+    for i, (head, answer, kind) in enumerate(zip(heads, answers, kinds, strict=True)):
         if head:
             _label(fig, i * slot, y_lo, head, head_size, "#333333", yanchor="top", yshift=-10)
         _label(fig, i * slot, y_lo, f"<b>{answer}</b>", answer_size, VOLUME_STYLE[kind][4], yanchor="top",
@@ -413,8 +463,8 @@ def dilation_figure(kernel: int = 3, dilations: tuple[int, ...] = (1, 2, 3, 4), 
     """
     spans = [d * (kernel - 1) + 1 for d in dilations]
     fig = make_subplots(rows=1, cols=len(dilations), column_widths=spans, horizontal_spacing=0.04,
-                        subplot_titles=[f"D = {d}: span {s}×{s}" for d, s in zip(dilations, spans)])
-    for i, (d, span) in enumerate(zip(dilations, spans), 1):
+                        subplot_titles=[f"D = {d}: span {s}×{s}" for d, s in zip(dilations, spans, strict=True)])
+    for i, (d, span) in enumerate(zip(dilations, spans, strict=True), 1):
         z = np.zeros((span, span))
         z[::d, ::d] = 1
         fig.add_trace(go.Heatmap(z=z, colorscale=[[0, "#f2f2f2"], [1, WINDOW_COLOR]], zmin=0, zmax=1, showscale=False,
@@ -434,15 +484,14 @@ def grouped_figure(costs: list[ar.GroupedCost], height: int = 360) -> go.Figure:
         >>> list(fig.data[0].x)[:2], fig.data[0].y[0]
         ([9216, 4608], 'groups = 1')
     """
-    names = [c.short or c.name for c in costs]
-    ch = int(round((costs[0].weights / 9) ** 0.5))  # the standard layer has 3·3·C·C weights
-    fig = go.Figure(go.Bar(x=[c.weights for c in costs], y=names, orientation="h", marker_color=[
-        "#4C78A8" if "separable" not in c.name else "#54A24B" for c in costs],
+    fig = go.Figure(go.Bar(
+        x=[c.weights for c in costs], y=[grouped_label(c) for c in costs], orientation="h",
+        marker_color=["#54A24B" if c.separable else "#4C78A8" for c in costs],
         text=[f"{c.weights:,}" for c in costs], textposition="outside", cliponaxis=False,
-        customdata=[[c.name, ar.human(c.macs)] for c in costs],
+        customdata=[[grouped_name(c), ar.human(c.macs)] for c in costs],
         hovertemplate="%{customdata[0]}: %{x:,} weights, %{customdata[1]} MACs<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title="weights", range=[0, max(c.weights for c in costs) * 1.45], automargin=True)
     fig.update_layout(height=height, font=FONT, margin=dict(l=10, r=20, t=50, b=10), plot_bgcolor="white",
-                      title=f"Weights of a 3×3 layer, {ch} → {ch} channels")
+                      title=f"Weights of a 3×3 layer, {costs[0].channels} → {costs[0].channels} channels")
     return fig

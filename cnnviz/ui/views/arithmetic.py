@@ -13,6 +13,8 @@ from cnnviz.errors import CnnvizError
 from cnnviz.figures import arithmetic as fa
 from cnnviz.figures import volumes as fv
 from cnnviz.methods import arithmetic as ar
+from cnnviz.text import arithmetic as txt
+from cnnviz.text.arithmetic_cases import special_cases
 from cnnviz.ui import state, widgets
 from cnnviz.ui.nav import available_pages
 from cnnviz.ui.view import Frame, register
@@ -54,7 +56,7 @@ def layer() -> ar.LayerSpec:
     mode = state.peek("ar_mode", "conv", valid=lambda m: m in ar.MODES)
     n = {k: _peek_number(k) for k in NUMBERS}
     padding = state.peek("ar_p", 0, _parse_padding, valid=lambda p: p in PADDINGS)
-    ceil_mode = state.peek("ar_ceil", False, state._parse_bool, valid=lambda v: isinstance(v, bool))
+    ceil_mode = state.peek("ar_ceil", False, state.parse_bool, valid=lambda v: isinstance(v, bool))
     return ar.layer_from_controls(mode, n["ar_h"], n["ar_w"], n["ar_cin"], n["ar_cout"], n["ar_k"], n["ar_s"], padding,
                                   n["ar_d"], n["ar_g"], n["ar_op"], ceil_mode)
 
@@ -80,7 +82,8 @@ def _demo_settings(spec: ar.LayerSpec) -> tuple[str, int, str, float, str, str]:
     kernel_kind = state.peek("ar_kern", "edge", valid=lambda v: v in ar.KERNEL_KINDS)
     bias = state.peek("ar_b", 1.0, float, valid=lambda v: isinstance(v, (int, float)) and -100 <= v <= 100)
     text_x = state.peek("ar_x", DEFAULT_X, valid=lambda v: isinstance(v, str) and len(v) <= 500)
-    text_w = state.peek("ar_wk", ar.identity_kernel_text(spec.kernel), valid=lambda v: isinstance(v, str) and len(v) <= 500)
+    text_w = state.peek("ar_wk", ar.identity_kernel_text(spec.kernel),
+                        valid=lambda v: isinstance(v, str) and len(v) <= 500)
     return source, digit, kernel_kind, float(bias), text_x, text_w
 
 
@@ -104,7 +107,7 @@ def _layer_controls(box, slide: bool) -> ar.LayerSpec:
         with st.container(border=not slide):
             st.caption("Start from an example:")
             cols = st.columns(4)
-            for i, (label, values) in enumerate(ar.PRESETS.items()):
+            for i, (label, values) in enumerate(txt.PRESETS.items()):
                 cols[i % 4].button(label, on_click=_apply_preset, args=(values,), width="stretch", key=f"ar_preset_{i}")
         mode = state.select("Operation", "ar_mode", list(ar.MODES), "conv", format_func=ar.MODE_TITLES.get, radio=True,
                             horizontal=True)
@@ -143,19 +146,19 @@ def numbers(f: Frame) -> None:
                 "layer is valid.")
         return
     widgets.show_figure(fv.layer_shape_figure(spec), "arithmetic-layer-shape")
-    coverage = ar.coverage_note(spec)
+    coverage = txt.coverage_note(spec)
     if not f.slide:
         left, right = st.columns([3, 2])
-        formulas = ar.size_formulas(spec)
-        for col, formula in zip(left.columns(len(formulas)), formulas):
+        formulas = txt.size_formulas(spec)
+        for col, formula in zip(left.columns(len(formulas)), formulas, strict=True):
             col.latex(formula)
-        for note in ar.size_notes(spec):
+        for note in txt.size_notes(spec):
             left.caption(note)
-        for formula in ar.cost_latex(spec):
+        for formula in txt.cost_latex(spec):
             left.latex(formula)
-        (label, value, tip), *counts = ar.headline(spec)
+        (label, value, tip), *counts = txt.headline(spec)
         right.metric(label, value, help=tip)  # the output shape on its own row, then two columns of counts
-        for col, (label, value, tip) in zip(right.columns(2) * 2, counts):
+        for col, (label, value, tip) in zip(right.columns(2) * 2, counts, strict=True):
             col.metric(label, value, help=tip)
         if coverage:
             st.info(coverage, icon=":material/visibility_off:")
@@ -165,15 +168,7 @@ def numbers(f: Frame) -> None:
         if network is not None:
             st.page_link(str(network.path), icon=":material/hub:",
                          label="The same operation in the loaded model: one unit computed with its real weights")
-    f.note("- The output size depends on H, K, S, P and D only; the **depth** of the output is the number of filters, "
-           "whatever the input depth.\n"
-           "- Each filter spans the **whole input depth**: twenty 5×5 filters on a 3-channel image are 5×5×3 each, so "
-           "75 weights + 1 bias each, 1,520 in all.\n"
-           "- Padding (K−1)/2 with stride 1 keeps the size ('same'); stride 2 roughly halves it"
-           + (" (the dark rows and columns are never read)." if coverage else ".") + "\n"
-           "- Pooling and stride both shrink the map; pooling has no parameters, a strided convolution learns how to "
-           "downsample.\n"
-           "- Transposed convolutions run the arithmetic backwards: they are how decoders and GANs upsample.")
+    f.note(txt.numbers_note(bool(coverage)))
 
 
 # ---------------------------------------------------------------------------------------------- the sliding window
@@ -188,10 +183,10 @@ def window(f: Frame) -> None:
     box = s4 if f.slide else s4.expander("Animation input and kernel", expanded=False)
     a1, a2 = box.columns(2)
     source = state.select("Input values", "ar_src", list(ar.INPUT_SOURCES), "digit", container=a1,
-                          format_func=ar.INPUT_SOURCES.get)
+                          format_func=txt.INPUT_SOURCE_LABELS.get)
     digit = state.select("Digit", "ar_digit", list(range(10)), 3, container=a1, disabled=source != "digit")
     kernel_kind = state.select("Kernel", "ar_kern", list(ar.KERNEL_KINDS), "edge", container=a2,
-                               format_func=ar.KERNEL_KINDS.get, disabled=is_pool)
+                               format_func=txt.KERNEL_KIND_LABELS.get, disabled=is_pool)
     bias = state.number("Bias b", "ar_b", -100.0, 100.0, 1.0, step=1.0, container=a2, disabled=is_pool)
     with widgets.secondary_controls(a2):
         speed = state.slider("Speed (steps per second)", "ar_speed", 1, 20, 3)
@@ -205,8 +200,9 @@ def window(f: Frame) -> None:
     demo = ar.demo_layer(spec, source, digit, custom_x, kernel_kind, custom_w)
     for e in demo.errors:
         widgets.show_error(e)
-    if demo.note and not f.slide:
-        st.caption(demo.note)
+    note = txt.demo_note(demo)
+    if note and not f.slide:
+        st.caption(note)
     x2d, weight, anim_spec, anim_ok = demo.x, demo.weight, demo.spec, demo.ok
     if anim_ok and (too_large := fa.animation_too_large(x2d, anim_spec)):
         st.info(too_large, icon=":material/zoom_out:")
@@ -229,10 +225,9 @@ def window(f: Frame) -> None:
     if not f.slide:
         step = ar.sliding_windows(x2d, weight, bias, anim_spec)[pos]
         st.markdown(f"**Output cell ({step.out_row}, {step.out_col})** (the scrubbed position) = "
-                    f"`{ar.format_dot_product(step, bias, mode, max_terms=30)}`")
-        st.caption(ar.animation_notes(spec, spec.in_channels, spec.out_channels, spec.groups))
-    f.note("- Each output cell is one dot product of the kernel with the patch under it, plus the bias.\n"
-           "- The sand-coloured border is padding; the window jumps S cells at a time.")
+                    f"`{txt.format_dot_product(step, bias, mode, max_terms=30)}`")
+        st.caption(txt.animation_notes(spec, spec.in_channels, spec.out_channels, spec.groups))
+    f.note(txt.WINDOW_NOTE)
 
 
 # ---------------------------------------------------------------------------------------------- self-check
@@ -243,35 +238,23 @@ def check(f: Frame) -> None:
         return
     result = _check(spec)
     cc1, cc2 = st.columns([3, 2])
-    cc1.code(ar.check_code(spec, result), language="python")
+    cc1.code(txt.check_code(spec, result), language="python")
     if result.agrees:
-        cc2.success(result.summary(), icon=":material/check_circle:")
+        cc2.success(txt.shape_check_summary(result), icon=":material/check_circle:")
     else:
-        cc2.error(result.summary())
-    cc2.caption("The unit tests check the formula against PyTorch for thousands of random combinations of sizes, "
-                "kernels, strides, paddings, dilations and groups, for all four operations.")
-    f.note("- The formula and PyTorch agree for every valid combination; PyTorch refuses the invalid ones.")
+        cc2.error(txt.shape_check_summary(result))
+    cc2.caption(txt.CHECK_CAPTION)
+    f.note(txt.CHECK_NOTE)
 
 
 # ---------------------------------------------------------------------------------------------- special cases
-def _one_by_one_spec(spec: ar.LayerSpec) -> ar.LayerSpec:
-    return ar.LayerSpec("conv", spec.height, spec.width, spec.in_channels, spec.out_channels, kernel=1)
-
-
-def _grouped_spec(spec: ar.LayerSpec) -> ar.LayerSpec:
-    if spec.mode == "conv" and spec.groups > 1:
-        return spec
-    c = ar.grouped_channels(spec.in_channels)
-    return ar.LayerSpec("conv", spec.height, spec.width, c, c, kernel=3, padding=1, groups=c)
-
-
 @register("arithmetic.special", "Special cases", keys=("ar_case",), reads=(*LAYER_KEYS, *DEMO_KEYS),
           anchors=("special-cases",))
 def special(f: Frame) -> None:
     spec = valid_layer(f)
     if spec is None:
         return
-    cases = {c.key: c for c in ar.special_cases(spec)}
+    cases = {c.key: c for c in special_cases(spec)}
     (c1,) = f.controls()
     key = state.select("Case", "ar_case", list(cases), ar.default_case(spec), container=c1, radio=True,
                        horizontal=True, format_func=lambda k: cases[k].title,
@@ -281,10 +264,10 @@ def special(f: Frame) -> None:
     if not f.slide:
         st.markdown(case.text)
     if key == "1x1":
-        widgets.show_figure(fv.layer_shape_figure(_one_by_one_spec(spec)), "arithmetic-1x1")
+        widgets.show_figure(fv.layer_shape_figure(ar.one_by_one_layer(spec)), "arithmetic-1x1")
     elif key == "grouped":
         left, right = st.columns([1, 1] if f.slide else [3, 2])
-        widgets.show_figure(fv.layer_shape_figure(_grouped_spec(spec), height=h or 400), "arithmetic-grouped-layer",
+        widgets.show_figure(fv.layer_shape_figure(ar.grouped_layer(spec), height=h or 400), "arithmetic-grouped-layer",
                             container=left)
         widgets.show_figure(fv.grouped_figure(ar.grouped_costs(spec.height, spec.width, spec.in_channels),
                                               height=h or 400), "arithmetic-grouped-costs", container=right)
@@ -301,10 +284,7 @@ def special(f: Frame) -> None:
         st.dataframe(pd.DataFrame(case.table), hide_index=True)
     if case.caption and not f.slide:
         st.caption(case.caption)
-    f.note("- A **1×1** convolution mixes channels at each pixel and never changes the size.\n"
-           "- **Dilation** widens the span without adding weights; **groups** divide weights and work by the number "
-           "of groups.\n"
-           "- **Pooling** has no parameters; **im2col** turns the whole convolution into one matrix product.")
+    f.note(txt.SPECIAL_NOTE)
 
 
 def _im2col(f: Frame, spec: ar.LayerSpec) -> None:
@@ -320,12 +300,12 @@ def _im2col(f: Frame, spec: ar.LayerSpec) -> None:
                 "matrices of your example.")
         return
     ex = ar.im2col_example(demo.x, demo.weight, bias, demo.spec)
-    st.latex(ex.latex())
+    st.latex(txt.im2col_latex(ex))
     fig_w, fig_x = fa.im2col_figures(ex)
     widgets.show_figure(fig_w, "arithmetic-im2col-weights", slide_height=150)
     widgets.show_figure(fig_x, "arithmetic-im2col-columns", slide_height=330)
     if not f.slide:
-        st.success(ex.summary(spec), icon=":material/check_circle:")
+        st.success(txt.im2col_summary(ex, spec), icon=":material/check_circle:")
 
 
 # ---------------------------------------------------------------------------------------------- the quiz
@@ -335,11 +315,10 @@ def _im2col(f: Frame, spec: ar.LayerSpec) -> None:
 def quiz(f: Frame) -> None:
     qa, qb, qc = f.controls([1, 3, 1])
     in_text = state.text("Input C×H×W (e.g. 3x32x32)", "ar_qin", "3x32x32", container=qa)
-    stack_text = state.text("Layers", "ar_stack", DEFAULT_STACK, container=qb, help=ar.QUIZ_SYNTAX)
+    stack_text = state.text("Layers", "ar_stack", DEFAULT_STACK, container=qb, help=txt.QUIZ_SYNTAX)
     reveal_all = state.toggle("Reveal all answers", "ar_qall", False, container=qc)
     if not f.slide:
-        st.markdown("Stack layers and ask, layer by layer, for the output size; reveal each answer when the room has "
-                    "guessed. " + ar.QUIZ_SYNTAX)
+        st.markdown(txt.QUIZ_INTRO)
     try:
         in_shape, layers = ar.parse_shape(in_text), ar.parse_stack(stack_text)
     except CnnvizError as e:
@@ -356,17 +335,15 @@ def quiz(f: Frame) -> None:
             revealed.append(reveal_all or state.toggle(f"Reveal {i + 1}", f"ar_q{i}", False, container=qc))
             continue
         l1, l2, l3 = st.container(border=True).columns([3, 1, 3])
-        l1.markdown(f"**{i + 1}.** " + ar.quiz_question(r))
+        l1.markdown(f"**{i + 1}.** " + txt.quiz_question(r))
         revealed.append(reveal_all or state.toggle("Reveal", f"ar_q{i}", False, container=l2))
         if not revealed[-1]:
             l3.markdown("### What is the size?")
         elif r.output_shape is None:
-            l3.warning(ar.quiz_answer(r))
+            l3.warning(txt.quiz_answer(r))
         else:
-            l3.markdown(ar.quiz_answer(r))
+            l3.markdown(txt.quiz_answer(r))
     widgets.show_figure(fv.stack_figure(in_shape, rows, revealed), "arithmetic-quiz-stack", container=figure)
     if len(rows) < len(layers) and not f.slide:
         st.caption("The stack stops at the first layer that does not fit.")
-    f.note("- Work each shape from the one before: the output size formula, the depth = the number of filters; "
-           "pooling keeps the depth.\n"
-           "- Reveal one answer at a time (the slide's Controls) once the room has guessed.")
+    f.note(txt.QUIZ_NOTE)
