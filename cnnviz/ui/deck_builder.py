@@ -8,8 +8,7 @@ import streamlit as st
 from cnnviz.core.paths import PAGES_DIR
 from cnnviz.methods.decks import Deck, DeckError, Slide, make_link, parse_deck
 from cnnviz.ui import presenter, view
-from cnnviz.ui.nav import PAGES
-from cnnviz.ui.page import page_views
+from cnnviz.ui.nav import PAGES, page_views
 
 SESSION = "session"  # the player's name for this deck
 PLAYER_KEYS = ("deck", "slide", "present")  # URL keys of the player and the shell, not of a view

@@ -1,8 +1,11 @@
 """The table of pages: one row per page, used by app.py, the Home page and the tests."""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cnnviz.core.paths import PAGES_DIR
 
@@ -81,3 +84,23 @@ def sections() -> dict[str, list[PageSpec]]:
     for p in available_pages():
         out.setdefault(p.section, []).append(p)
     return out
+
+
+@cache
+def declared(path: str) -> Any | None:
+    """The ``cnnviz.ui.page.Page`` a page file declares (``PAGE = Page(...)``), read by importing the file
+    (nothing is drawn); None for no such page, or a page that is not a list of views (the player)."""
+    spec = next((p for p in PAGES if p.url_path == path), None)
+    if spec is None or not spec.exists or "PAGE = Page(" not in spec.path.read_text(encoding="utf-8"):
+        return None
+    mod_spec = importlib.util.spec_from_file_location(f"cnnviz_pages.{spec.file[:-3].replace('-', '_')}", spec.path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    page = getattr(module, "PAGE", None)
+    return page if isinstance(getattr(page, "views", None), tuple) else None
+
+
+def page_views(path: str) -> tuple[str, ...]:
+    """The view ids of the page at ``path`` (empty for a page without views, e.g. the player)."""
+    page = declared(path)
+    return page.views if page else ()

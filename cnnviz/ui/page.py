@@ -14,10 +14,8 @@ Importing the file (the deck player, the tests) gives the declaration without dr
 """
 from __future__ import annotations
 
-import importlib.util
 import types
 from dataclasses import dataclass, field
-from functools import cache
 
 import streamlit as st
 
@@ -88,22 +86,3 @@ def legacy_lookup() -> bool:
     module.__dict__["__file__"] = str(APP_SCRIPT)
     exec(code, module.__dict__)  # noqa: S102 - the app's own entry, as Streamlit runs it
     return True
-
-
-@cache
-def declared(path: str) -> Page | None:
-    """The ``Page`` a page file declares, read by importing the file (nothing is drawn)."""
-    spec = next((p for p in PAGES if p.url_path == path), None)
-    if spec is None or not spec.exists or "PAGE = Page(" not in spec.path.read_text(encoding="utf-8"):
-        return None  # no such page, or a page file that is not a list of views (the player)
-    mod_spec = importlib.util.spec_from_file_location(f"cnnviz_pages.{spec.file[:-3].replace('-', '_')}", spec.path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    page = getattr(module, "PAGE", None)
-    return page if isinstance(page, Page) else None
-
-
-def page_views(path: str) -> tuple[str, ...]:
-    """The view ids of the page at ``path`` (empty for a page without views, e.g. the player)."""
-    page = declared(path)
-    return page.views if page else ()

@@ -292,7 +292,7 @@ def _html(text: str) -> str:
 def view_for_link(path: str, anchor: str = "", params: dict | None = None) -> str | None:
     """The view an old link-only slide meant: the one whose heading (old or new) its ``#anchor`` names,
     else the first view of the page that owns one of the link's keys, else the page's first view."""
-    from cnnviz.ui.page import page_views
+    from cnnviz.ui.nav import page_views
 
     ids = page_views(path)
     views = all_views()

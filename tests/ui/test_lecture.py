@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.methods import decks
 from cnnviz.ui import deck_builder, view
-from cnnviz.ui.page import page_views
+from cnnviz.ui.nav import page_views
 
 from .apptest import texts
 

@@ -10,8 +10,7 @@ from streamlit.testing.v1 import AppTest, local_script_runner
 
 from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.ui import view
-from cnnviz.ui.nav import available_pages
-from cnnviz.ui.page import declared
+from cnnviz.ui.nav import available_pages, declared
 
 
 def test_every_page_of_views_lists_registered_views_of_its_own():

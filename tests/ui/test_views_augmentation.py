@@ -4,7 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.core.paths import APP_SCRIPT
 from cnnviz.ui import view
-from cnnviz.ui.page import declared
+from cnnviz.ui.nav import declared
 
 SLIDES = {  # the bundled deck's settings for each view
     "augmentation.samples": {"model": "small-vgg-fashion", "img": "fashion-ankle-boot", "au_t": "cutmix,noise"},

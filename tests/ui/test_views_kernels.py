@@ -4,7 +4,7 @@ import html
 import pytest
 
 from cnnviz.ui import view
-from cnnviz.ui.page import page_views
+from cnnviz.ui.nav import page_views
 
 from .apptest import open_page, texts
 

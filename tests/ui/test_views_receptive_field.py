@@ -8,7 +8,7 @@ import pytest
 import cnnviz
 from cnnviz.methods.receptive_field import receptive_fields
 from cnnviz.ui import view
-from cnnviz.ui.page import page_views
+from cnnviz.ui.nav import page_views
 from cnnviz.ui.views.receptive_field import _ladder
 
 from .apptest import open_page, texts
