@@ -8,9 +8,9 @@ from cnnviz.bench import Options, Result, entry, paired_medians
 from cnnviz.core.images import load_image
 from cnnviz.core.model import load_model
 from cnnviz.core.paths import SAMPLES_DIR
-from cnnviz.methods import cams as C
 from cnnviz.methods import faithfulness as fa
 from cnnviz.methods.attribution import attribute, default_params
+from cnnviz.methods.attribution import cams as C
 
 TEN = ["saliency", "smoothgrad", "ig", "gradcam", "guided_gradcam", "occlusion", "deconvnet", "deeplift",
        "gradientshap", "gradcampp"]

@@ -12,6 +12,10 @@
 * :func:`dataset_leaderboard` -- the same, averaged over N bundled test images, with a progress callback,
   a stop flag and a cache.
 
+A module beside the :mod:`cnnviz.methods.attribution` package, not in it: it scores any map (a hand-made one
+as well as a method's), and its leaderboards run the package's registry, so it depends on the package and
+the package never on it.
+
 Examples::
 
     >>> import cnnviz
@@ -23,20 +27,30 @@ Examples::
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 from torch.nn import functional as F
 
-from cnnviz.methods.attribution import METHODS, AttributionError, _batch, attribute, default_params, resolve_target
+from cnnviz.core.runtime import Progress, ResultCache, StopFlag, report, stopped
+from cnnviz.methods.adversarial import dataset_for, test_batch
+from cnnviz.methods.attribution import (
+    METHODS,
+    AttributionError,
+    attribute,
+    batched_logits,
+    default_params,
+    model_input,
+    resolve_target,
+)
 
 if TYPE_CHECKING:
     from cnnviz.core.model import ModelHandle
 
 BASELINES = ("blur", "mean")
+SCORES = ("prob", "logit")
 RANDOM = "random"
 
 
@@ -107,13 +121,14 @@ def baseline_image(x: torch.Tensor, kind: str = "blur") -> torch.Tensor:
     raise AttributionError(f"baseline {kind!r}: expected one of {list(BASELINES)}")
 
 
-def _scores(m: ModelHandle, xs: torch.Tensor, target: int, score: str, batch_size: int = 64) -> torch.Tensor:
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(xs), batch_size):
-            z = m.logits(xs[i:i + batch_size])
-            out.append(z.softmax(1)[:, target] if score == "prob" else z[:, target])
-    return torch.cat(out)
+def _check_score(score: str) -> None:
+    if score not in SCORES:
+        raise AttributionError(f"score {score!r}: expected one of {list(SCORES)}")
+
+
+def _scores(m: ModelHandle, xs: torch.Tensor, target: int, score: str) -> torch.Tensor:
+    z = batched_logits(m, xs, 64)
+    return z.softmax(1)[:, target] if score == "prob" else z[:, target]
 
 
 def _order(attr: torch.Tensor, size: Sequence[int], seed: int = 0) -> torch.Tensor:
@@ -182,6 +197,7 @@ def perturbation_curve(m: ModelHandle, x: torch.Tensor, attr: torch.Tensor, targ
         >>> perturbation_curve(m, x, a.map, a.target, "deletion", steps=4).fractions
         [0.0, 0.25, 0.5, 0.75, 1.0]
     """
+    _check_score(score)
     xs, fr = _curve_inputs(x, attr, mode, _base(x, baseline), steps)
     return _curve(mode, fr, _scores(m, xs, target, score).float().cpu())
 
@@ -217,7 +233,7 @@ def _measure(m: ModelHandle, jobs: list[tuple[torch.Tensor, list[torch.Tensor], 
     """Deletion, insertion and confidence change of several maps of several images ``(x, maps, target,
     baseline)``; every perturbed copy of every job goes through the model in batches of 256."""
     parts, rows, fr = [], [], []
-    for jx, (x, attrs, t, base) in enumerate(jobs):
+    for x, attrs, t, base in jobs:
         parts.append(x)
         rows.append(t)
         for attr in attrs:
@@ -225,9 +241,7 @@ def _measure(m: ModelHandle, jobs: list[tuple[torch.Tensor, list[torch.Tensor], 
             i, _ = _curve_inputs(x, attr, "insertion", base, steps)
             parts += [d, i, _kept_input(x, attr, base)]
             rows += [t] * (len(d) + len(i) + 1)
-    with torch.inference_mode():
-        xs = torch.cat(parts)
-        z = torch.cat([m.logits(xs[i:i + 256]) for i in range(0, len(xs), 256)]).float()
+    z = batched_logits(m, torch.cat(parts), 256).float()
     pick = torch.tensor(rows, device=z.device)[:, None]
     prob = z.softmax(1).gather(1, pick)[:, 0].cpu()
     val = prob if score == "prob" else z.gather(1, pick)[:, 0].cpu()
@@ -257,8 +271,7 @@ def _label(key: str) -> str:
 # ============================================================== one image
 def leaderboard(m: ModelHandle, img, methods: Sequence[str] | None = None, target: int | str | None = None,
                 baseline: str = "blur", steps: int = 16, score: str = "prob", draws: int = 3, seed: int = 0,
-                maps: dict[str, torch.Tensor] | None = None,
-                progress: Callable[[float], None] | None = None) -> Leaderboard:
+                maps: dict[str, torch.Tensor] | None = None, progress: Progress | None = None) -> Leaderboard:
     """Every method's deletion/insertion AUC, Average Drop and Increase in Confidence on one image, ranked.
 
     Args:
@@ -268,7 +281,7 @@ def leaderboard(m: ModelHandle, img, methods: Sequence[str] | None = None, targe
         steps: points per curve after the first (each a forward pass, batched).
         draws: random maps averaged into the random row.
         maps: precomputed maps ``{method: [H, W]}`` (the page passes the ones it has drawn) instead of running them.
-        progress: called with the fraction of methods done.
+        progress: ``progress(fraction, text)`` after each method's map (:func:`cnnviz.core.runtime.report`).
 
     Examples::
 
@@ -276,45 +289,36 @@ def leaderboard(m: ModelHandle, img, methods: Sequence[str] | None = None, targe
         >>> lb.rows[0].method, lb.rows[0].beats_random
         ('gradcam', True)
     """
-    x = _batch(m, img)
+    _check_score(score)
+    x = model_input(m, img)
     t = resolve_target(m, x, target)
     keys = list(maps) if maps is not None else list(methods or METHODS)
     base = baseline_image(x, baseline)
     attrs = []
     for i, key in enumerate(keys):
         attrs.append(maps[key] if maps is not None else attribute(m, x, key, t, **default_params(m, key)).map)
-        if progress is not None:
-            progress((i + 1) / (len(keys) + 1))
+        report(progress, (i + 1) / (len(keys) + 1), f"{_label(key)}: map ready")
     res = _measure(m, [(x, [*attrs, *random_maps(x.shape[-2:], draws, seed, x.device)], t, base)], steps,
                    score)[0]
     rows, curves = [], {}
-    for key, (dele, ins, drop, up) in zip(keys, res):
+    for key, (dele, ins, drop, up) in zip(keys, res[:len(keys)], strict=True):
         rows.append(Row(key, _label(key), dele.auc, ins.auc, drop, 100.0 * up))
         curves[key] = (dele, ins)
     rnd = res[len(keys):]
     rand = Row(RANDOM, "Random map", sum(r[0].auc for r in rnd) / draws, sum(r[1].auc for r in rnd) / draws,
                sum(r[2] for r in rnd) / draws, 100.0 * sum(r[3] for r in rnd) / draws)
     curves[RANDOM] = rnd[0][:2]
-    if progress is not None:
-        progress(1.0)
+    report(progress, 1.0, "scored")
     return Leaderboard(_rank(rows, rand), t, baseline, curves)
 
 
 # ============================================================== a data set
-_cache: dict[tuple, Leaderboard] = {}
-_cache_lock = threading.Lock()
-
-
-def _stopped(stop) -> bool:
-    if stop is None:
-        return False
-    return stop.is_set() if hasattr(stop, "is_set") else bool(stop())
+_DATASET_TABLES = ResultCache(maxsize=32)  # finished tables per (model, settings); a stopped run is not kept
 
 
 def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | None = None, baseline: str = "blur",
                         steps: int = 16, score: str = "prob", draws: int = 1, images: torch.Tensor | None = None,
-                        progress: Callable[[float], None] | None = None,
-                        stop: threading.Event | Callable[[], bool] | None = None, group: int = 8) -> Leaderboard:
+                        progress: Progress | None = None, stop: StopFlag = None, group: int = 8) -> Leaderboard:
     """:func:`leaderboard` over ``n`` images (the first ``n`` bundled test images, or ``images``), averaged.
 
     Each image explains its predicted class. Finished tables are cached per (model, settings); a stopped
@@ -322,8 +326,9 @@ def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | N
 
     Args:
         images: model inputs ``[N, C, H, W]`` (normalised) instead of the bundled test set.
-        progress: called with the fraction of images done.
-        stop: a ``threading.Event`` or a callable; checked before each group of images.
+        progress: ``progress(fraction, text)`` after each group of images (:func:`cnnviz.core.runtime.report`).
+        stop: a ``threading.Event`` or a callable (:data:`cnnviz.core.runtime.StopFlag`); checked before each
+            group of images.
         group: images whose perturbed copies share the model's batches.
 
     Examples::
@@ -332,21 +337,20 @@ def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | N
         >>> lb.images, lb.rows[-1].method
         (20, 'random')
     """
+    _check_score(score)
     keys = list(methods or METHODS)
     if images is None:
-        from cnnviz.methods.adversarial import test_batch, to_model_input
-
-        xs = to_model_input(m, test_batch(m, n).pixels)
         ck = (m.key, n, tuple(keys), baseline, steps, score, draws)
-        with _cache_lock:
-            if ck in _cache:
-                return _cache[ck]
+        cached = _DATASET_TABLES.get(ck)
+        if cached is not None:
+            return cached
+        xs = m.normalize(test_batch(m, n).pixels)
     else:
         xs, ck = images[:n].to(m.device), None
     sums: dict[str, list[float]] = {}
     done = 0
     for g in range(0, len(xs), group):
-        if _stopped(stop):
+        if stopped(stop):
             break
         jobs = []
         for i in range(g, min(len(xs), g + group)):
@@ -357,21 +361,19 @@ def dataset_leaderboard(m: ModelHandle, n: int = 100, methods: Sequence[str] | N
         for res in _measure(m, jobs, steps, score):
             vals = [(r[0].auc, r[1].auc, r[2], 100.0 * r[3]) for r in res]
             rnd = [sum(v[j] for v in vals[len(keys):]) / draws for j in range(4)]
-            for key, v in [*zip(keys, vals), (RANDOM, rnd)]:
+            for key, v in [*zip(keys, vals[:len(keys)], strict=True), (RANDOM, rnd)]:
                 acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0])
                 for j in range(4):
                     acc[j] += v[j]
         done += len(jobs)
-        if progress is not None:
-            progress(done / len(xs))
+        report(progress, done / len(xs), f"{done} of {len(xs)} images")
     if done == 0:
         return Leaderboard([], None, baseline, images=0, stopped=True)
     rows = [Row(k, _label(k), *(v / done for v in sums[k])) for k in keys]
     rand = Row(RANDOM, "Random map", *(v / done for v in sums[RANDOM]))
     out = Leaderboard(_rank(rows, rand), None, baseline, images=done, stopped=done < len(xs))
     if ck is not None and not out.stopped:
-        with _cache_lock:
-            _cache[ck] = out
+        return _DATASET_TABLES.get_or_compute(ck, lambda: out)  # a table another session finished first wins
     return out
 
 
@@ -383,6 +385,4 @@ def dataset_name(m: ModelHandle) -> str | None:
         >>> dataset_name(load_model("lenet5-mnist"))
         'mnist'
     """
-    from cnnviz.methods.adversarial import dataset_for
-
     return dataset_for(m)

@@ -145,7 +145,6 @@ def parse_bool(s: str) -> bool:
     raise ValueError(s)
 
 
-_parse_bool = parse_bool  # the attribution view's old spelling (removed once it reads parse_bool)
 _USED_RUN = USED_RUN  # the sidebar's old spelling (removed once it reads USED_RUN)
 
 

@@ -101,18 +101,22 @@ def test_grad_cam_beats_random_maps_over_100_fashion_images(small_vgg):
 
 
 def test_dataset_leaderboard_progress_stop_and_bad_input(lenet):
-    stop, seen = threading.Event(), []
+    stop, seen, texts = threading.Event(), [], []
 
-    def progress(f):
+    def progress(f, text):
         seen.append(f)
+        texts.append(text)
         if len(seen) == 3:
             stop.set()
 
     lb = fa.dataset_leaderboard(lenet, 10, ["saliency"], baseline="mean", progress=progress, stop=stop, group=1)
     assert lb.stopped and lb.images == 3 and seen == [0.1, 0.2, pytest.approx(0.3)]
+    assert texts == ["1 of 10 images", "2 of 10 images", "3 of 10 images"]
     again = fa.dataset_leaderboard(lenet, 10, ["saliency"], baseline="mean", stop=lambda: False)
     assert not again.stopped and again.images == 10 and again is not lb  # a stopped run is not cached
     with pytest.raises(CnnvizError, match="blur"):
         fa.baseline_image(ONES, "noise")
     with pytest.raises(CnnvizError, match="deletion"):
         fa.perturbation_curve(linear4(), ONES, W.view(4, 4), 0, "middle")
+    with pytest.raises(CnnvizError, match="logit"):
+        fa.perturbation_curve(linear4(), ONES, W.view(4, 4), 0, score="auc")

@@ -2,7 +2,9 @@
 import pytest
 
 from cnnviz import load_model
+from cnnviz.methods.attribution import METHODS
 from cnnviz.methods.decks import load_bundled
+from cnnviz.text import attribution as txt
 from cnnviz.ui import view
 from cnnviz.ui.views import attribution as va
 
@@ -42,7 +44,11 @@ def test_every_method_starts_by_itself_on_small_models_only():
     assert not va._cheap(load_model("resnet18", untrained=True))  # on a CPU: behind its switch
 
 
-@pytest.mark.parametrize("method", ["saliency", "gradcam"])
+def test_every_method_has_its_line_of_page_text():
+    assert set(txt.METHOD_NOTES) == set(METHODS) and all(txt.METHOD_NOTES[k].strip() for k in METHODS)
+
+
+@pytest.mark.parametrize("method", ["saliency", "gradcam", "occlusion"])  # occlusion: its progress bar
 def test_map_slide(method):
     at = _app("attribution", present="1", view="attribution.map", model="small-vgg-fashion", img="fashion-ankle-boot",
               at_method=method)

@@ -20,6 +20,7 @@ from cnnviz.figures import maximal as fxm
 from cnnviz.figures.common import bar_predictions
 from cnnviz.methods import attribution as at
 from cnnviz.methods import faithfulness as fa
+from cnnviz.text import attribution as txt
 from cnnviz.ui import state, widgets
 from cnnviz.ui.resources import shared_untrained_twin
 from cnnviz.ui.view import Frame, register
@@ -140,7 +141,7 @@ def _attribution(_model, model_key: str, _x, image_key: str, meth: str, prm: tup
     kw = dict(prm)
     bar = st.progress(0.0, text="Occluding patches…") if meth == "occlusion" and _progress else None
     if bar is not None:
-        kw["progress"] = lambda f: bar.progress(f, text=f"Occluding patches… {f:.0%}")
+        kw["progress"] = lambda frac, _text: bar.progress(frac, text=f"Occluding patches… {frac:.0%}")
     t0 = time.perf_counter()
     a = at.attribute(_model, _x, meth, tgt, **kw)
     a.info["seconds"] = time.perf_counter() - t0
@@ -185,7 +186,7 @@ def target(f: Frame) -> None:
     if not f.slide:
         right.caption(f"Every map below explains the class **{f.model.classes[tgt]}**: how much each part of the "
                       "image contributes to its score.")
-    f.note("- Explain a class the network did **not** predict: the maps show the evidence *for* it.")
+    f.note(txt.TARGET_NOTE)
 
 
 @register("attribution.map", "The chosen method's map for the class", keys=METHOD_KEYS, reads=TARGET_KEYS)
@@ -196,7 +197,7 @@ def map_view(f: Frame) -> None:
     cols = f.controls([2, 2, 2, 1])
     method, params, alpha = _settings(f, cols)
     if not f.slide:
-        cols[0].caption(at.METHODS[method].note)
+        cols[0].caption(txt.METHOD_NOTES[method])
     a = _compute(f, m, x, method, params, tgt, progress=True)
     c = st.columns([1, 1]) if f.slide else st.columns([1, 1, 1])
     widgets.show_figure(ff.map_grid({method: a}, cols=1, title=" "), "attribution-map", container=c[0])
@@ -215,18 +216,12 @@ def map_view(f: Frame) -> None:
     else:
         c[2].markdown(f"**{at.METHODS[method].label}** for class **\"{m.classes[tgt]}\"**")
         c[2].markdown("\n".join(f"- {x}" for x in facts if x))
-    f.note("- **Saliency** is speckled and often follows edges; **SmoothGrad** averages the speckle away.\n"
-           "- **Grad-CAM** is coarse (the last conv layer of ResNet-18 is 7×7) but class-specific: pick another class "
-           "and the blob moves. On an earlier layer it becomes finer and less specific.\n"
-           "- **Occlusion** needs no gradients at all, only many forward passes: a large patch finds objects, a small "
-           "one finds strokes.\n"
-           "- **Integrated Gradients** adds up exactly to the score difference from a black image (the completeness "
-           "error shrinks with more steps).")
+    f.note(txt.MAP_NOTE)
 
 
 def _all_on(m) -> bool:
     """Whether "compare all methods" is on (read by the sanity check; its default: on for small models)."""
-    return state.peek("at_all", _cheap(m), state._parse_bool, valid=lambda v: isinstance(v, bool))
+    return state.peek("at_all", _cheap(m), state.parse_bool, valid=lambda v: isinstance(v, bool))
 
 
 @register("attribution.all", "All methods side by side", keys=("at_all", "at_scale"),
@@ -260,13 +255,11 @@ def all_methods(f: Frame) -> None:
     results = _every_method(f, m, x, tgt, method, params, "Computing every method…", "Computing {}…",
                             "All methods done")
     grid = st.columns(4)
-    for i, (meth, panel) in enumerate(zip(results, fat.method_grid(seen, results, alpha))):
+    for i, (meth, panel) in enumerate(zip(results, fat.method_grid(seen, results, alpha), strict=True)):
         widgets.show_image(panel.image, caption=panel.caption, container=grid[i % 4], min_side=260, width="stretch",
                            download=f"attribution-all-{meth}")
     widgets.show_figure(ff.map_grid(results, shared=shared), "attribution-all-maps")
-    f.note("- The methods often disagree: gradient maps are sharp and speckled, CAMs coarse blobs, occlusion in "
-           "between.\n"
-           "- With a **shared** colour scale, a weak map looks weak.")
+    f.note(txt.ALL_NOTE)
 
 
 @register("attribution.sanity", "Sanity check: the same map on a random network", keys=("at_sanity",),
@@ -278,11 +271,7 @@ def sanity(f: Frame) -> None:
     tgt = _target(f, preds)
     method, params, alpha = _settings(f)
     if not f.slide:
-        st.markdown(
-            "Adebayo et al. (2018) asked: if we scramble the network's weights, does the explanation change? If it "
-            "does not, the method shows the *image* (its edges), not what the network *learned*. Here the same "
-            "method runs on the same architecture with random weights, for the same class index. The number is the "
-            "rank correlation of the two maps (1: same ranking of pixels; near 0: unrelated).")
+        st.markdown(txt.SANITY_INTRO)
     if not m.trained:
         st.info("The loaded model is itself untrained, so there is nothing to compare with. Switch off "
                 "**Untrained** in the sidebar (or load a trained model) to run the sanity check.")
@@ -313,13 +302,11 @@ def sanity(f: Frame) -> None:
         rhos = {k: at.rank_correlation(results[k].map, tb.map) for k, tb in twin_maps.items()}
         widgets.show_figure(fat.sanity_chart(rhos), "attribution-sanity-all")
         cols = st.columns(8)
-        for i, (meth, panel) in enumerate(zip(twin_maps, fat.method_grid(
-                seen, twin_maps, alpha, prefix="random: ", timings=False))):
+        panels = fat.method_grid(seen, twin_maps, alpha, prefix="random: ", timings=False)
+        for i, (meth, panel) in enumerate(zip(twin_maps, panels, strict=True)):
             widgets.show_image(panel.image, caption=panel.caption, container=cols[i % 8], min_side=160,
                                width="stretch", download=f"attribution-random-{meth}")
-    f.note("- Gradient saliency and guided methods on a random network still look like the image's edges: part of "
-           "what they show is the image, not the network.\n"
-           "- A map that barely changes (high rank correlation) explains the image, not the model.")
+    f.note(txt.SANITY_NOTE)
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring every map…")
@@ -337,9 +324,7 @@ def faithfulness(f: Frame) -> None:
     tgt = _target(f, preds)
     method, params, _ = _settings(f)
     if not f.slide:
-        st.markdown("**Deletion** removes the pixels a map ranks highest first: for a faithful map the class "
-                    "probability falls fast (low AUC). **Insertion** adds them to the baseline first: it rises fast. "
-                    "Random maps are the bar.")
+        st.markdown(txt.FAITHFULNESS_INTRO)
     fc = f.controls([1, 1.4, 1.6])
     base = state.select("Removed pixels become", "at_base", list(fa.BASELINES), "blur", container=fc[0],
                         format_func=lambda b: {"blur": "a blurred copy", "mean": "the mean colour"}[b])
@@ -363,9 +348,8 @@ def faithfulness(f: Frame) -> None:
                 f"every method takes a while on {m.device_description}).")
     if over:
         bar = st.progress(0.0, text="Scoring…")
-        lb_all = fa.dataset_leaderboard(m, n_img, baseline=base, progress=lambda p: bar.progress(p, text=f"{p:.0%}"))
+        lb_all = fa.dataset_leaderboard(m, n_img, baseline=base,
+                                        progress=lambda frac, text: bar.progress(frac, text=f"{frac:.0%} ({text})"))
         bar.empty()
         widgets.show_figure(ff.leaderboard_table(lb_all), "attribution-leaderboard-dataset")
-    f.note("- A pretty map is not always a faithful one: check its rank against the random map.\n"
-           "- Deletion and insertion can disagree: a map can find the few pixels that matter most (deletion) without "
-           "ranking the rest well (insertion).")
+    f.note(txt.FAITHFULNESS_NOTE)

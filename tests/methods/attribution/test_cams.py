@@ -1,4 +1,5 @@
-"""The CAM family against pytorch-grad-cam (the reference), by hand on a tiny model, and shared-model safety."""
+"""The CAM family: Grad-CAM by hand and against Captum, every CAM against pytorch-grad-cam (the reference), by hand
+on a tiny model, and shared-model safety."""
 import copy
 
 import numpy as np
@@ -8,11 +9,85 @@ from torch.nn import functional as F
 
 import cnnviz
 from cnnviz.errors import CnnvizError
-from cnnviz.methods import cams as C
 from cnnviz.methods.attribution import METHODS, attribute
+from cnnviz.methods.attribution import cams as C
 
-from ..conftest import SAMPLES
-from .test_attribution import X, _hook_count, tiny_model
+from ...conftest import SAMPLES
+from .conftest import X, hook_count, tiny_model
+
+
+def test_grad_cam_by_hand(tiny):
+    # class 0: grads of the conv maps are 0.25 * mask, averaged over 4 pixels -> alpha = (0.125, 0.125)
+    #   cam = relu(0.125 * x + 0.125 * 2x) = relu(0.375 x)
+    c0 = C.grad_cam(tiny, X, 0, layer="0")
+    assert torch.allclose(c0.raw, torch.tensor([[0.375, 0.0], [1.125, 0.0]]))
+    assert torch.allclose(c0.map, c0.raw)  # layer resolution = input resolution: upsampling is the identity
+    # class 1: alpha = (0, -0.5 * 2 / 4 ... ) = (0, -0.125) -> cam = relu(-0.125 * 2x) = relu(-0.25 x)
+    c1 = C.grad_cam(tiny, X, 1, layer="0")
+    assert torch.allclose(c1.raw, torch.tensor([[0.0, 0.5], [0.0, 1.0]]))
+    assert C.default_cam_layer(tiny) == "0"
+
+
+def test_cam_from_formula():
+    acts = torch.tensor([[[[1.0, 2.0]], [[3.0, -1.0]]]])  # 1, 2 maps, 1x2
+    grads = torch.tensor([[[[2.0, 0.0]], [[-1.0, -1.0]]]])  # alphas 1 and -1
+    # relu(1*[1, 2] - 1*[3, -1]) = relu([-2, 3]) = [0, 3]
+    assert torch.equal(C.cam_from(acts, grads), torch.tensor([[[0.0, 3.0]]]))
+    assert torch.equal(C.gradient_cam("gradcam", acts, grads), torch.tensor([[[-2.0, 3.0]]]))  # before the ReLU
+
+
+def test_gradient_cam_weightings_by_hand():
+    # one image, one 1x2 map A = [1, 3] with gradients g = [2, -1]
+    a, g = torch.tensor([[[[1.0, 3.0]]]]), torch.tensor([[[[2.0, -1.0]]]])
+    # XGrad-CAM: w = (2*1 - 1*3) / (1 + 3) = -1/4 -> [-0.25, -0.75]; Layer-CAM: relu(g) * A = [2, 0]
+    assert torch.allclose(C.gradient_cam("xgradcam", a, g), torch.tensor([[[-0.25, -0.75]]]))
+    assert torch.equal(C.gradient_cam("layercam", a, g), torch.tensor([[[2.0, 0.0]]]))
+    # Grad-CAM++: alpha = g^2 / (2 g^2 + sum(A) g^3) = 4 / (8 + 4 * 8) = 0.1 at the positive gradient
+    # (the negative one is cut by relu(g)): w = 2 * 0.1 = 0.2 -> [0.2, 0.6]
+    assert torch.allclose(C.gradient_cam("gradcampp", a, g), torch.tensor([[[0.2, 0.6]]]), atol=1e-6)
+    with pytest.raises(CnnvizError, match="gradient CAM"):
+        C.gradient_cam("scorecam", a, g)
+
+
+def test_grad_cam_is_the_cam_of_kind_gradcam(small_vgg):
+    x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / "fashion-bag.png"))
+    ours, general = C.grad_cam(small_vgg, x, None, "features.10"), C.cam(small_vgg, x, None, "gradcam", "features.10")
+    assert torch.equal(ours.map, general.map) and torch.equal(ours.raw, general.raw) and ours.method == "gradcam"
+    assert ours.info["layer"] == "features.10" and ours.info["layer_size"] == (14, 14)
+    near = C.grad_cam(small_vgg, x, ours.target, "features.10", upsample="nearest")
+    assert torch.equal(near.raw, ours.raw) and torch.equal(near.map[::2, ::2], ours.raw)  # 14 -> 28: each cell twice
+
+
+def test_grad_cam_equals_captum_layer_gradcam(lenet, resnet18_untrained):
+    from captum.attr import LayerGradCam
+
+    for m, img, layer in [(lenet, SAMPLES / "digit-3.png", "features.3"),
+                          (lenet, SAMPLES / "digit-8.png", "features.0"),
+                          (resnet18_untrained, SAMPLES / "photo-cat.jpg", "layer4.1.conv2")]:
+        x = m.preprocess(cnnviz.load_image(img))
+        ours = C.grad_cam(m, x, None, layer=layer)
+        mod = dict(m.module.named_modules())[layer]
+        theirs = LayerGradCam(m.module, mod).attribute(x, target=ours.target, relu_attributions=True)
+        tol = 1e-6 * float(theirs.detach().abs().max()) + 1e-9
+        assert torch.allclose(ours.raw, theirs[0, 0], rtol=1e-4, atol=tol), layer
+
+
+def test_hooks_released_after_an_exception(lenet):
+    x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-7.png"))
+    with pytest.raises(RuntimeError, match="boom"):
+        with C.LayerGradients(lenet, "features.3"):
+            raise RuntimeError("boom")
+    assert hook_count(lenet.module) == 0
+    assert lenet.lock.acquire(blocking=False)  # the lock was released too
+    lenet.lock.release()
+    assert C.grad_cam(lenet, x, 7).target == 7
+
+
+def test_cam_reports_progress_per_layer(lenet):
+    x = lenet.preprocess(cnnviz.load_image(SAMPLES / "digit-7.png"))
+    seen = []
+    C.cam(lenet, x, 7, "layercam", layers=["features.0", "features.3"], progress=lambda f, text: seen.append(f))
+    assert seen == [0.5, 1.0]
 
 
 def _reference(kind: str):
@@ -42,7 +117,7 @@ def theirs_at_layer(m, x, kind: str, layer: str, target: int) -> np.ndarray:
     targets = [ClassifierOutputTarget(target)]
     out = ref.activations_and_grads(x.clone())
     if ref.uses_gradients:
-        sum(t(o) for t, o in zip(targets, out)).backward()
+        sum(t(o) for t, o in zip(targets, out, strict=True)).backward()  # one image, one target
     acts = ref.activations_and_grads.activations[0].numpy()
     grads = ref.activations_and_grads.gradients[0].numpy() if ref.uses_gradients else None
     if kind == "eigencam":  # an SVD's sign is arbitrary: pytorch-grad-cam's projection, bright where the layer fires
@@ -84,20 +159,21 @@ def test_eigen_cam_projection_is_pytorch_grad_cams_up_to_the_svd_sign(small_vgg)
     from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
     x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / "fashion-bag.png"))
-    a, _ = C._acts(small_vgg, x, "features.14")
+    a, _ = C.layer_output(small_vgg, x, "features.14")
     ours, theirs = C.eigen_projection(a)[0].cpu(), get_2d_projection(a.cpu().numpy())[0]
     assert abs(pearson(ours, theirs)) > 0.9999
     assert pearson(ours, a[0].mean(0).cpu()) > 0  # the sign that is bright where the layer fires
 
 
 @pytest.mark.parametrize("sample", ["fashion-coat.png", "fashion-bag.png", "fashion-sneaker.png",
-                                    "fashion-ankle-boot.png", "photo-cat.jpg", "photo-astronaut.jpg", "photo-coffee.jpg", "fashion-dress.png", "fashion-shirt.png"])
+                                    "fashion-ankle-boot.png", "photo-cat.jpg", "photo-astronaut.jpg",
+                                    "photo-coffee.jpg", "fashion-dress.png", "fashion-shirt.png"])
 def test_eigen_cam_is_never_inverted(small_vgg, sample):
     """The issue's wrong map: the largest-magnitude sign rule showed some images' background. Every sample's
     map now correlates positively with the layer's mean activation, at every layer."""
     x = small_vgg.preprocess(cnnviz.load_image(SAMPLES / sample))
     for layer in ("features.3", "features.7", "features.10", "features.14"):
-        a, _ = C._acts(small_vgg, x, layer)
+        a, _ = C.layer_output(small_vgg, x, layer)
         assert pearson(C.eigen_projection(a)[0].cpu(), a[0].mean(0).cpu()) > 0, (sample, layer)
 
 
@@ -145,7 +221,7 @@ def test_cams_leave_the_shared_model_alone_and_are_registered(small_vgg):
         a = attribute(small_vgg, x, kind, 3, layer="features.14")
         assert a.method == kind and a.target == 3 and a.map.shape == (28, 28) and METHODS[kind].uses_layer
         assert a.map.device.type == small_vgg.device.type and float(a.map.min()) >= 0
-    assert _hook_count(small_vgg.module) == 0 and not small_vgg.module.training
+    assert hook_count(small_vgg.module) == 0 and not small_vgg.module.training
     assert all(torch.equal(v, small_vgg.module.state_dict()[k]) for k, v in before.items())
     assert not any(p.requires_grad for p in small_vgg.module.parameters())
 
@@ -156,3 +232,7 @@ def test_bad_requests_say_the_fix(lenet):
         C.cam(lenet, x, 7, "fullgrad")
     with pytest.raises(CnnvizError, match="conv_layer_names"):
         C.cam(lenet, x, 7, "scorecam", "features.99")
+    with pytest.raises(KeyError, match="conv_layer_names"):
+        C.grad_cam(lenet, x, 7, layer="nope")
+    with pytest.raises(CnnvizError, match="bilinear"):
+        C.grad_cam(lenet, x, 7, upsample="lanczos")
