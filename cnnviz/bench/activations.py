@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import torch
 
@@ -24,15 +25,15 @@ def all_layer_activations(opts: Options) -> list[Result]:
         x = torch.randn(1, c, side, side if opts.quick else w, device=opts.device)
         names = m.layer_names()
 
-        def bare():
+        def bare(m=m, x=x):
             with torch.inference_mode():
                 m.module(x)
 
-        def hooks():  # the engine's fallback path (hooks on its private twin of the module)
+        def hooks(m=m, x=x, names=names):  # the engine's fallback path (hooks on its private twin of the module)
             with torch.inference_mode():
                 with_hooks(m.module, x, names, (), ())
 
-        t_bare, t_ours, t_hooks = paired_medians([bare, lambda: m.activations(x), hooks], opts.device, repeat,
+        t_bare, t_ours, t_hooks = paired_medians([bare, partial(m.activations, x), hooks], opts.device, repeat,
                                                  warmup=1 if opts.quick else 2)
         n = len(m.activations(x))
         out.append(Result(f"all-layer activations {name} {side}x{side} ({n} outputs)", t_ours, baseline="bare forward",

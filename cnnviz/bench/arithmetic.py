@@ -49,9 +49,10 @@ def resnet50_layer_table(opts: Options) -> list[Result]:
     t0 = time.perf_counter()
     (fields, why), rf_calls = _count_forward_calls(first_conv, lambda: receptive_fields_or_none(m))
     t_rf = time.perf_counter() - t0
-    out.append(Result(f"receptive fields {name} (cnnviz.methods.receptive_field, first call)", t_rf, baseline="layer table",
-                      baseline_value=t_table, ratio=t_rf / t_table,
-                      note=(why or f"{len(fields)} entries") + f"; its own traced shape pass ran the first conv {rf_calls}x"))
+    out.append(Result(f"receptive fields {name} (cnnviz.methods.receptive_field, first call)", t_rf,
+                      baseline="layer table", baseline_value=t_table, ratio=t_rf / t_table,
+                      note=(why or f"{len(fields)} entries")
+                      + f"; its own traced shape pass ran the first conv {rf_calls}x"))
     return out
 
 
@@ -63,7 +64,9 @@ def sliding_window_figure_build(opts: Options) -> list[Result]:
     x = (torch.arange(n * n, dtype=torch.float64).view(n, n) % 10)
     w = torch.ones(5, 5, dtype=torch.float64)
     spec = LayerSpec("conv", n, n, 1, 1, kernel=5)
-    t = median_time(lambda: sliding_window_figure(x, w, 1.0, spec).to_dict(), torch.device("cpu"), repeat=2 if opts.quick else 5, warmup=1)
+    t = median_time(lambda: sliding_window_figure(x, w, 1.0, spec).to_dict(), torch.device("cpu"),
+                    repeat=2 if opts.quick else 5, warmup=1)
     frames = spec.output_shape()[1] * spec.output_shape()[2]
-    return [Result(f"sliding-window figure {n}x{n}, 5x5 kernel ({frames} frames)", t, target="< 1.5 s (page rerun budget)",
+    return [Result(f"sliding-window figure {n}x{n}, 5x5 kernel ({frames} frames)", t,
+                   target="< 1.5 s (page rerun budget)",
                    note="frames kept as plain dicts; validated go.Frame objects took about 9 s for 784 frames")]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from functools import partial
 
 from cnnviz.bench import Options, Result, entry, paired_medians
 from cnnviz.core.images import load_image
@@ -41,12 +42,12 @@ def cams_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
         ref = refs[kind](theirs_model, [theirs_model.get_submodule(LAYER)])
         heavy = kind in ("scorecam", "ablationcam")
 
-        def theirs():
+        def theirs(ref=ref):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return ref(x, [ClassifierOutputTarget(target)])
 
-        ours, base = paired_medians([lambda: C.cam(m, x, target, kind, LAYER), theirs], opts.device,
+        ours, base = paired_medians([partial(C.cam, m, x, target, kind, LAYER), theirs], opts.device,
                                     repeat=1 if opts.quick or heavy else 5, warmup=0 if heavy else 1)
         ref.activations_and_grads.release()
         out.append(Result(f"{kind} ResNet-18 224", ours, baseline="pytorch-grad-cam, same layer and class",

@@ -67,5 +67,6 @@ def grid_snapping(opts: Options) -> list[Result]:
     """Linear assignment of N points to an N-cell grid (scipy's linear_sum_assignment)."""
     side = 10 if opts.quick else 32
     pts = np.random.default_rng(0).normal(size=(side * side, 2))
-    t = median_time(lambda: em.snap_to_grid(pts, side, side), torch.device("cpu"), repeat=3 if opts.quick else 5, warmup=1)
+    t = median_time(lambda: em.snap_to_grid(pts, side, side), torch.device("cpu"),
+                    repeat=3 if opts.quick else 5, warmup=1)
     return [Result(f"grid snap {side * side} points to {side}x{side}", t, note="scipy.optimize.linear_sum_assignment")]

@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from cnnviz.bench import Options, Result, entry, median_time, paired_medians
@@ -39,12 +41,14 @@ def index_throughput(opts: Options) -> list[Result]:
             images = ArrayImageSet(images.name, images.images[: 128 if m.grayscale else 4])
         repeat = 1 if opts.quick else 3
         # interleaved rounds (forward, index, forward, index, ...) so a change in machine load hits both alike
-        t_fwd, t_idx = paired_medians([lambda: _forward_pass(m, images, bs),
-                                       lambda: build_index(m, images, batch_size=bs, cache=False)], opts.device, repeat, warmup=1)
+        t_fwd, t_idx = paired_medians([partial(_forward_pass, m, images, bs),
+                                       partial(build_index, m, images, batch_size=bs, cache=False)],
+                                      opts.device, repeat, warmup=1)
         n_layers = len(m.conv_layer_names())
         out.append(Result(f"index {name} ({len(images)} images, {n_layers} conv layers)", t_idx, unit="s",
                           baseline="bare forward pass, same batches", baseline_value=t_fwd, ratio=t_fwd / t_idx,
-                          target=">= 0.75", note=f"{len(images) / t_idx:.0f} img/s indexed vs {len(images) / t_fwd:.0f} img/s forward"))
+                          target=">= 0.75",
+                          note=f"{len(images) / t_idx:.0f} img/s indexed vs {len(images) / t_fwd:.0f} img/s forward"))
     return out
 
 
@@ -62,13 +66,18 @@ def synthesis_batched_vs_sequential(opts: Options) -> list[Result]:
         if not m.grayscale and (opts.quick or cpu):
             size = (48, 48) if opts.quick else (128, 128)
         objs = [channel(layer, c) for c in range(n_ch)]
-        batched = lambda: synthesize(m, objs, steps=steps, size=size)
-        sequential = lambda: [synthesize(m, [o], steps=steps, size=size) for o in objs]
+        batched = partial(synthesize, m, objs, steps=steps, size=size)
+
+        def sequential(m=m, objs=objs, steps=steps, size=size):
+            return [synthesize(m, [o], steps=steps, size=size) for o in objs]
+
         t_b = median_time(batched, opts.device, repeat=1, warmup=1)
         t_s = median_time(sequential, opts.device, repeat=1, warmup=0)
         hw = size or m.input_size[1:]
-        out.append(Result(f"synthesize {name} {layer}: {n_ch} channels x {steps} steps at {hw[0]}x{hw[1]}", t_b, unit="s",
+        out.append(Result(f"synthesize {name} {layer}: {n_ch} channels x {steps} steps at {hw[0]}x{hw[1]}", t_b,
+                          unit="s",
                           baseline="one channel at a time (Lucent's way)", baseline_value=t_s, ratio=t_s / t_b,
                           target=">= 8x (same device)",
-                          note=f"{n_ch * steps / t_b:.1f} image-steps/s batched" + ("; CPU: fewer steps" if cpu and not opts.quick else "")))
+                          note=f"{n_ch * steps / t_b:.1f} image-steps/s batched"
+                          + ("; CPU: fewer steps" if cpu and not opts.quick else "")))
     return out

@@ -88,7 +88,7 @@ def leaderboard_table(lb: Leaderboard) -> go.Figure:
     head = ["#", "method", "deletion AUC ↓", "insertion AUC ↑", "score (ins − del) ↑", "Average Drop ↓",
             "Increase in Conf. ↑", "verdict"]
     fig = go.Figure(go.Table(header=dict(values=head, fill_color="#DDE6F0", font=dict(size=15), align="left"),
-                             cells=dict(values=list(map(list, zip(*rows))) if rows else [[]] * len(head),
+                             cells=dict(values=list(map(list, zip(*rows, strict=True))) if rows else [[]] * len(head),
                                         fill_color=[fills] * len(head), font=dict(size=15), height=30,
                                         align="left"),
                              columnwidth=[0.4, 1.6, 1, 1, 1.1, 1, 1, 1.5]))

@@ -215,5 +215,5 @@ def synthesis_grid(images01: torch.Tensor, captions: Sequence[str], values: torc
     return labelled_grid(arrs, labels, side=side, cols=cols, font_size=18)[0]
 
 
-__all__ = ["COLUMN_PX", "labelled_grid", "fit_labelled_grid", "strip_geometry", "patch_strip", "grid_tile", "channel_grid", "draw_box",
-           "unit_on_image", "channel_map", "synthesis_side", "synthesis_grid"]
+__all__ = ["COLUMN_PX", "labelled_grid", "fit_labelled_grid", "strip_geometry", "patch_strip", "grid_tile",
+           "channel_grid", "draw_box", "unit_on_image", "channel_map", "synthesis_side", "synthesis_grid"]

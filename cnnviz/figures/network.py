@@ -289,7 +289,8 @@ def contributions_figure(u: UnitComputation, by: str = "index", current: int | N
     run = u.running_sum(by)
     xs = list(range(len(order)))
     chans = [u.terms[i].channel for i in order]
-    colors = [SELECTED if i == current else ("#4C78A8" if v >= 0 else "#E45756") for i, v in zip(order, contrib)]
+    colors = [SELECTED if i == current else ("#4C78A8" if v >= 0 else "#E45756")
+              for i, v in zip(order, contrib, strict=True)]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=xs, y=contrib, marker_color=colors, customdata=chans, name="channel contribution",
                          hovertemplate="input channel %{customdata}: %{y:.4g}<extra></extra>"))

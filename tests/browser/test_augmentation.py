@@ -34,8 +34,9 @@ def test_augmentation_renders_grid_and_sweeps(server, page):
     assert page.locator("[data-testid='stDataFrame']").count() >= 1
     assert page.locator(".js-plotly-plot").count() >= 3
     assert page.get_by_text("is read as 9 once it is rotated by").count() == 1
-    for text, name in (("samples keep that prediction", "augmentation-grid"), ("Invariance sweeps", "augmentation-sweeps"),
-                       ("a 6 becomes a 9", "augmentation-six-nine"), ("Picasso problem", "augmentation-scramble")):
+    for text, name in (("samples keep that prediction", "augmentation-grid"),
+                       ("Invariance sweeps", "augmentation-sweeps"), ("a 6 becomes a 9", "augmentation-six-nine"),
+                       ("Picasso problem", "augmentation-scramble")):
         page.get_by_text(text).first.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(700)
         screenshot(page, name)

@@ -67,7 +67,7 @@ def test_command_line_recipe_gives_the_reference_loops_weights():
     t = Trainer(bundled_config("lenet5-mnist", epochs=1, limit=640), device=DEV, global_seed=True)
     t.run()
     ref = _reference_bundled_loop(640)
-    for (k, a), b in zip(t.module.state_dict().items(), ref.state_dict().values()):
+    for (k, a), b in zip(t.module.state_dict().items(), ref.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=k)
 
 
@@ -114,7 +114,7 @@ def test_stop_then_resume_equals_an_uninterrupted_run():
     assert parts.step == 13 and not parts.done
     parts.run()
     assert parts.done and parts.step == whole.step == 20
-    for a, b in zip(parts.module.parameters(), whole.module.parameters()):
+    for a, b in zip(parts.module.parameters(), whole.module.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -146,7 +146,7 @@ def test_vanishing_gradient_preset_after_one_epoch():
 def test_initial_gradients_show_the_vanishing_gradient_before_training():
     configs = vanishing_configs(labels=("plain sigmoid", "residual BN + ReLU"))
     hs = initial_gradients(configs, images=32)
-    for label, h in hs.items():
+    for h in hs.values():
         assert len(h.layers) == 21 and len(h.points) == 1 and h.points[0].step == 0
     ratio = {k: h.points[0].grad_norms[0] / h.points[0].grad_norms[-1] for k, h in hs.items()}
     assert ratio["plain sigmoid"] < 1e-6 < 1e-2 < ratio["residual BN + ReLU"]

@@ -8,9 +8,9 @@ view's ``reads`` (a change reruns the page). That way an old link's first owned 
 synthesis (which owns ``mx_view``, the old page's "Show" switch).
 
 Long work (the dataset index, the synthesis) runs in a background thread shared by every session of the
-server (:class:`cnnviz.ui.background.JobTable`): the view shows its progress (a fragment polls it), has a Stop button that works at
-once, and draws the result when it is done; finished results are cached server-wide. Work estimated under
-:data:`AUTO_SECONDS` starts by itself (the bundled models' defaults do), larger work waits for a click.
+server (:class:`cnnviz.ui.background.JobTable`): the view shows its progress (a fragment polls it), has a Stop
+button that works at once, and draws the result when it is done; finished results are cached server-wide. Work
+estimated under :data:`AUTO_SECONDS` starts by itself (the bundled models' defaults do), larger work waits for a click.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from cnnviz.ui.view import Frame, register
 
 log = logging.getLogger("cnnviz.ui")
 
-VIEWS = ("maximal.examples", "maximal.channels", "maximal.synthesis")  # page order: the first on screen draws the picker
+# page order: the first on screen draws the picker
+VIEWS = ("maximal.examples", "maximal.channels", "maximal.synthesis")
 SHARED_KEYS = ("mx_layer", "mx_ch")
 AUTO_SECONDS = 10.0  # work estimated under this starts by itself (a slide never waits for a click)
 POLL_S = 1.0  # how often a view redraws the progress of a running job

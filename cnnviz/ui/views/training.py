@@ -266,8 +266,9 @@ def _live_preview(f: Frame, config: TrainConfig) -> None:
     left, right = st.columns([1.7, 1] if f.slide else [2, 1])
     curves = _empty_curves(config.epochs, f"Start: the loss and accuracy of {config.title} appear here")
     widgets.show_figure(curves, "training-curves-train", container=left, download=False)
-    widgets.show_image(fx.filter_grid(_initial_filters(repr(config), config)), caption="first-layer filters before training: "
-                       "random noise", container=right, width="stretch", download="training-filters")
+    widgets.show_image(fx.filter_grid(_initial_filters(repr(config), config)),
+                       caption="first-layer filters before training: random noise", container=right,
+                       width="stretch", download="training-filters")
 
 
 def _show_live(r: Run, f: Frame) -> None:
