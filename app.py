@@ -6,7 +6,7 @@ image, the link to this view) and the page itself, a list of views (``pages/``, 
 import streamlit as st
 
 from cnnviz.core.device import apply_thread_policy
-from cnnviz.ui import presenter, state
+from cnnviz.ui import deck_builder, presenter, state
 from cnnviz.ui.nav import sections
 from cnnviz.ui.sidebar import share_link, sidebar
 
@@ -27,3 +27,4 @@ presenter.begin(page.url_path)  # ?present=1: presenter view (sidebar toggle, CS
 page.run()
 state.end_run()  # notices as toasts; unknown link parameters dropped (with a notice), stale ones silently
 share_link(link)
+deck_builder.panel()  # lecture decks: "Add this view to the deck", under the link

@@ -19,7 +19,8 @@ import torch
 
 from cnnviz.core import onnx_graph as og
 from cnnviz.core.device import pick_device
-from cnnviz.core.model import ModelFileError, ModelHandle
+from cnnviz.core.handle import ModelHandle
+from cnnviz.core.weights import ModelFileError
 
 MAX_ONNX_BYTES = 300 * 2**20  # the same limit as the app's upload size (.streamlit/config.toml, cnnviz run)
 ONNX_MAGIC_HINT = "an ONNX file (.onnx, made by torch.onnx.export or another framework's exporter)"
@@ -90,7 +91,8 @@ def load_onnx(src: str | Path | bytes, input_size: Sequence[int], *, mean: Seque
         import onnx
         from onnx2torch import convert
     except ImportError as e:  # pragma: no cover - both are dependencies of the package
-        raise OnnxError(f"ONNX support needs the onnx and onnx2torch packages ({e}); pip install onnx onnx2torch") from e
+        raise OnnxError(f"ONNX support needs the onnx and onnx2torch packages ({e}); "
+                        "pip install onnx onnx2torch") from e
     label = name or (Path(src).name if not isinstance(src, (bytes, bytearray)) else "model.onnx")
     folder = None
     if not isinstance(src, (bytes, bytearray)):
@@ -154,8 +156,8 @@ def onnx_files(files: Mapping[str, bytes]) -> tuple[str, bytes, dict[str, bytes]
     ``files`` are what came in (file name -> bytes, in the order given): one ``.onnx``, with its ``.data``
     file(s) beside it, or one ``.zip`` holding them. Of several ``.onnx`` files the last one given is the
     graph (an uploader keeps earlier uploads in its list); the other files are offered as its external
-    data, which it takes by the names it stores. A zip is read by its table of contents first: members that are not files,
-    or more than :data:`MAX_ONNX_BYTES` unpacked in all, are refused before anything is unpacked.
+    data, which it takes by the names it stores. A zip is read by its table of contents first: members that are
+    not files, or more than :data:`MAX_ONNX_BYTES` unpacked in all, are refused before anything is unpacked.
 
     Raises:
         OnnxError: no ``.onnx`` among them, a zip that is not one, or one too large.
@@ -238,7 +240,7 @@ def _convert(convert, proto, label: str) -> torch.nn.Module:
         return convert(proto)
     except NotImplementedError as e:
         raise OnnxError(f"{label} uses an operation onnx2torch cannot convert: {str(e)[:300]}") from None
-    except Exception as e:
+    except Exception as e:  # the converter's own failures on a foreign graph: said as the file's problem
         raise OnnxError(f"{label} could not be converted to PyTorch: {type(e).__name__}: {str(e)[:300]}") from None
 
 
@@ -250,7 +252,7 @@ def _check_runs(module: torch.nn.Module, label: str, size: tuple[int, int, int],
     try:
         with torch.inference_mode():
             out = module(x[:1])
-    except Exception as e:
+    except Exception as e:  # whatever the converted graph raises at a wrong size: said as the file's problem
         raise OnnxError(f"{label} does not run on a {c}x{h}x{w} input: {type(e).__name__}: {str(e)[:200]}. "
                         "Give the input size the model was exported for") from None
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
@@ -260,7 +262,7 @@ def _check_runs(module: torch.nn.Module, label: str, size: tuple[int, int, int],
         with torch.inference_mode():
             both, second = module(x), module(x[1:])
         ok = both.shape == (2, out.shape[1]) and torch.allclose(both, torch.cat([out, second]), atol=1e-4, rtol=1e-3)
-    except Exception:
+    except Exception:  # a graph fixed to batch 1 fails in its own way (reshape, broadcast): the message below
         ok = False
     if not ok:
         raise OnnxError(f"{label} runs one image at a time only (its batch size is fixed at 1), and cnnviz runs "
@@ -280,7 +282,7 @@ def _check_input(proto, label: str, size: tuple[int, int, int]) -> None:
     if len(dims) != 4:
         raise OnnxError(f"{label}'s input {inputs[0].name!r} has rank {len(dims)}; cnnviz needs [N, C, H, W]")
     fixed = [d.dim_value if d.HasField("dim_value") else None for d in dims[1:]]
-    for got, want, what in zip(fixed, size, ("channels", "height", "width")):
+    for got, want, what in zip(fixed, size, ("channels", "height", "width"), strict=True):  # rank 4: three each
         if got is not None and got != want:
             raise OnnxError(f"{label} expects {got} input {what}, not {want}: set the input size to "
-                            f"{tuple(v if v is not None else s for v, s in zip(fixed, size))}")
+                            f"{tuple(v if v is not None else s for v, s in zip(fixed, size, strict=True))}")

@@ -1,21 +1,25 @@
-"""Which models cnnviz knows: the bundled ones (trained here) and torchvision's zoo.
+"""Which models cnnviz knows, and loading them by name: the bundled ones (trained here) and torchvision's zoo.
 
 Nothing downloads silently: zoo weights are used when the file is in the torch hub cache
 (``$TORCH_HOME/hub/checkpoints``) or at a path the user gives; ``download_weights`` is an
-explicit action.
+explicit action. How each architecture is built and takes its weights is :mod:`cnnviz.core.architectures`.
 """
 from __future__ import annotations
 
 import json
 import os
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from cnnviz.core.architectures import UnknownModelError, architecture
+from cnnviz.core.datasets import DATASETS
+from cnnviz.core.handle import ModelHandle
 from cnnviz.core.paths import MODELS_DIR
+from cnnviz.core.weights import MissingWeightsError, WeightSource, load_state_into, read_state_dict, weights_digest
 
 # name -> how it was trained and how its inputs are prepared
 BUNDLED: dict[str, dict] = {
@@ -120,21 +124,114 @@ def download_weights(name: str, progress: Callable[[int, int], None] | None = No
 
 def build_zoo_module(name: str, for_weights: bool, num_classes: int | None = None) -> torch.nn.Module:
     """The torchvision architecture, randomly initialised (seeded), shaped to take its weight file."""
-    import torchvision
-
-    kwargs: dict = {}
-    if num_classes is not None:
-        kwargs["num_classes"] = num_classes
-    if name == "googlenet":
-        kwargs.update(aux_logits=True, init_weights=True, transform_input=for_weights)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return torchvision.models.get_model(name, weights=None, **kwargs)
+    return architecture(name).build(num_classes, for_weights=for_weights)
 
 
 def finish_zoo_module(name: str, module: torch.nn.Module) -> torch.nn.Module:
-    if name == "googlenet":  # torchvision drops the auxiliary heads after loading too
-        module.aux_logits = False
-        module.aux1 = None
-        module.aux2 = None
-    return module
+    """The module as it is served once its weights are in (GoogLeNet drops its auxiliary heads, as torchvision does)."""
+    return architecture(name).finish(module)
+
+
+def resolve_architecture(architecture_name: str) -> str:
+    """The model name whose architecture a weight file is for: a bundled or zoo name, or a bundled
+    network's architecture (``"lenet5"`` -> ``"lenet5-mnist"``).
+
+    Raises:
+        UnknownModelError: none of those (the message lists them).
+
+    Examples::
+
+        >>> resolve_architecture("lenet5"), resolve_architecture("resnet18")
+        ('lenet5-mnist', 'resnet18')
+    """
+    if architecture_name in BUNDLED or architecture_name in ZOO:
+        return architecture_name
+    for name, spec in BUNDLED.items():
+        if spec["architecture"] == architecture_name:
+            return name
+    known = sorted({*ZOO, *BUNDLED, *(s["architecture"] for s in BUNDLED.values())})
+    raise UnknownModelError(f"unknown architecture {architecture_name!r}. Known architectures: {', '.join(known)}")
+
+
+def class_names(classes: Sequence[str] | None, n: int, own: Sequence[str]) -> list[str]:
+    """The names given, else the model's own ``own`` when there are ``n`` of them, else ``"0"``, ``"1"``, ..."""
+    if classes:
+        return list(classes)
+    return list(own) if n == len(own) else [str(i) for i in range(n)]
+
+
+def load_bundled(name: str, device: torch.device, *, weights: WeightSource | None = None,
+                 weights_name: str | None = None, num_classes: int | None = None,
+                 classes: Sequence[str] | None = None, untrained: bool = False) -> ModelHandle:
+    """A bundled model: its trained weights from ``assets/models``, your weights for its architecture, or seeded
+    random ones (``untrained``). The arguments are :func:`cnnviz.core.model.load_model`'s.
+
+    Raises:
+        MissingWeightsError: the bundled weight file is not there (a checkout without its assets).
+        ModelFileError: ``weights`` cannot be read or do not fit the architecture with ``num_classes``.
+    """
+    spec = BUNDLED[name]
+    arch, own = spec["architecture"], list(DATASETS[spec["dataset"]])
+    n = num_classes or len(own)
+    module = architecture(arch).build(n)
+    card = dict(bundled_card(name), title=spec["title"], data=spec["dataset"])
+    source = "bundled"
+    if weights is not None:
+        state = read_state_dict(weights, weights_name)
+        load_state_into(module, state, f"{arch} with {n} classes")
+        card = {"title": f"{arch} ({weights_name or 'your weights'})", "weights_digest": weights_digest(state)}
+        source = "upload"
+    elif not untrained:
+        path = MODELS_DIR / f"{name}.safetensors"
+        if not path.exists():
+            raise MissingWeightsError(f"bundled weights {path} are missing; run `python -m cnnviz.train {name}`")
+        load_state_into(module, read_state_dict(path), name)
+    else:
+        card["test_accuracy"] = None
+    return ModelHandle(name, module, device, class_names(classes, n, own), (1, 28, 28), (spec["mean"],),
+                       (spec["std"],), arch, None, not untrained, source,
+                       spec["dataset"] if source == "bundled" else None, card,
+                       invert_light_background=spec["dataset"] == "mnist")
+
+
+def load_zoo(name: str, device: torch.device, *, weights: WeightSource | None = None, weights_name: str | None = None,
+             num_classes: int | None = None, classes: Sequence[str] | None = None,
+             untrained: bool = False) -> ModelHandle:
+    """A torchvision model: ImageNet weights from the torch hub cache (untrained, with the reason on its card,
+    when they are not there), your weights for its architecture, or seeded random ones (``untrained``).
+    The arguments are :func:`cnnviz.core.model.load_model`'s.
+
+    Raises:
+        ModelFileError: ``weights`` cannot be read or do not fit the architecture with ``num_classes``.
+    """
+    spec, w, arch = ZOO[name], zoo_weights(name), architecture(name)
+    tf, imagenet = w.transforms(), list(w.meta["categories"])
+    card = {"title": spec["title"], "data": "ImageNet-1k", "weights_url": w.url,
+            "test_accuracy": w.meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")}
+    own_classes = num_classes is not None and num_classes != len(imagenet)
+    module = arch.build(num_classes if own_classes else None, for_weights=not untrained)
+    trained, source = False, "zoo"
+    if weights is not None:
+        state = read_state_dict(weights, weights_name)
+        arch.fit_state(module, state)
+        load_state_into(module, state, f"{name} with {num_classes or len(imagenet)} classes")
+        trained, source = True, ("upload" if own_classes or weights_name else "zoo")
+        file = weights_name if isinstance(weights, (bytes, bytearray)) else str(weights_name or weights)
+        card.update(weights_digest=weights_digest(state), weights_file=str(file))
+        if source == "upload":
+            card.update(title=f"{spec['title']} ({weights_name or 'your weights'})", data="your data",
+                        test_accuracy=None)
+    elif not untrained:
+        status = weight_status(name)
+        card["weight_status"] = status.message
+        if status.available:
+            state = read_state_dict(status.path)
+            load_state_into(module, state, name)
+            trained = True
+            card["weights_digest"] = weights_digest(state)
+    if not trained:
+        card["test_accuracy"] = None
+    names = class_names(classes, num_classes if own_classes else len(imagenet), imagenet)
+    crop = tf.crop_size[0]
+    return ModelHandle(name, arch.finish(module, trained), device, names, (3, crop, crop), tuple(tf.mean),
+                       tuple(tf.std), name, tf.resize_size[0], trained, source, None, card)

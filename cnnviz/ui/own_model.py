@@ -5,8 +5,15 @@ import hashlib
 
 import streamlit as st
 
-from cnnviz.core.model import ModelFileError, ModelHandle
-from cnnviz.core.onnx_import import MAX_ONNX_BYTES, NORMALISATIONS, load_onnx, onnx_files, parse_class_names
+from cnnviz.core.model import ModelHandle
+from cnnviz.core.onnx_import import (
+    MAX_ONNX_BYTES,
+    NORMALISATIONS,
+    OnnxError,
+    load_onnx,
+    onnx_files,
+    parse_class_names,
+)
 from cnnviz.ui.show import shown_model_spec
 
 ONNX_MODEL = "onnx"
@@ -62,9 +69,11 @@ def shown_label() -> str | None:
 
 
 def onnx_picker(sb) -> ModelHandle | None:
-    """Upload an ONNX file with its input size, normalisation and classes; None until one converts.
+    """Upload an ONNX file with its input size, normalisation and classes; None until files are given.
 
-    A bad file gets a message naming the problem, and the caller keeps the previous model.
+    Raises:
+        OnnxError: a bad file (too large, not ONNX, not convertible, the wrong size; the message names the
+            problem). The sidebar shows it and keeps the previous model.
     """
     c = sb.radio("Input channels", (1, 3), index=1, horizontal=True, key="onnx_c",
                  format_func=lambda v: "1 (grayscale)" if v == 1 else "3 (RGB)")
@@ -84,14 +93,9 @@ def onnx_picker(sb) -> ModelHandle | None:
         return None
     total = sum(u.size for u in ups)
     if total > MAX_ONNX_BYTES:  # refused before it is read
-        sb.error(f"{', '.join(u.name for u in ups)}: {total / 2**20:.0f} MiB in all; the limit is "
-                 f"{MAX_ONNX_BYTES // 2**20} MiB.")
-        return None
-    try:
-        text = names_file.getvalue().decode("utf-8", errors="replace") if names_file is not None else None
-        classes = tuple(parse_class_names(text, int(count))) if text or count else ()
-        digest, name, graph, external = _upload(ups)
-        return shared_onnx_model(digest, name, (int(c), int(h), int(w)), norm, classes, graph, external)
-    except ModelFileError as e:
-        sb.error(str(e))
-    return None
+        raise OnnxError(f"{', '.join(u.name for u in ups)}: {total / 2**20:.0f} MiB in all; the limit is "
+                        f"{MAX_ONNX_BYTES // 2**20} MiB.")
+    text = names_file.getvalue().decode("utf-8", errors="replace") if names_file is not None else None
+    classes = tuple(parse_class_names(text, int(count))) if text or count else ()
+    digest, name, graph, external = _upload(ups)
+    return shared_onnx_model(digest, name, (int(c), int(h), int(w)), norm, classes, graph, external)

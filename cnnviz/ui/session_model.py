@@ -33,8 +33,15 @@ def label() -> str | None:
 
 
 def picked(container) -> ModelHandle:
-    """This session's trained model, with its settings and accuracy under the model choice."""
+    """This session's trained model, with its settings and accuracy under the model choice.
+
+    Raises:
+        CnnvizError: this session has no trained model (a link to it opened in another session).
+    """
     h = handle()
+    if h is None:
+        raise CnnvizError("this session has no model trained on the Training page (a trained model stays in "
+                          "the session that trained it); train one there and click 'Use this model on every page'")
     acc = h.card.get("test_accuracy")
     container.caption(f"Trained on the Training page in this session{f' ({acc:.1%} test accuracy)' if acc else ''}: "
                       f"{h.card.get('settings', '')}")
@@ -56,12 +63,12 @@ def _shared_trained(data: bytes, filename: str) -> ModelHandle:
     return load_trained(data, filename=filename)
 
 
-def load_upload(data: bytes, filename: str, container) -> ModelHandle | None:
-    """A Training-page download loaded back (shared by the server), or None with the reason shown."""
-    try:
-        h = _shared_trained(data, filename)
-    except CnnvizError as e:
-        container.error(str(e))
-        return None
+def load_upload(data: bytes, filename: str, container) -> ModelHandle:
+    """A Training-page download loaded back (shared by the server), with its settings under the model choice.
+
+    Raises:
+        CnnvizError: the file's card or weights do not fit (the sidebar shows the message).
+    """
+    h = _shared_trained(data, filename)
     container.caption(f"Trained in cnnviz: {h.card.get('settings', '')}")
     return h

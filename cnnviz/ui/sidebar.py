@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -13,12 +14,14 @@ from PIL import Image
 from cnnviz.core import zoo as zoo
 from cnnviz.core.device import apply_thread_policy
 from cnnviz.core.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
-from cnnviz.core.model import ModelFileError, ModelHandle
+from cnnviz.core.model import ModelHandle
 from cnnviz.core.paths import SAMPLES_DIR
+from cnnviz.errors import CnnvizError
 from cnnviz.figures.common import enlarge
 from cnnviz.ui import own_model, session_model, state
 from cnnviz.ui.resources import shared_model, shared_uploaded_model
 
+log = logging.getLogger("cnnviz.ui")
 _CTX = "cnnviz_ctx"
 UPLOAD_MODEL = "upload"
 
@@ -35,7 +38,7 @@ class Context:
 
 def current() -> Context:
     """The context the sidebar built in this run (pages call this); builds it if the page runs alone."""
-    if _CTX not in st.session_state or st.session_state.get("_ctx_run") != st.session_state.get(state._USED_RUN):
+    if _CTX not in st.session_state or st.session_state.get("_ctx_run") != st.session_state.get(state.USED_RUN):
         return sidebar()
     return st.session_state[_CTX]
 
@@ -43,7 +46,8 @@ def current() -> Context:
 def sample_names(model: ModelHandle | None = None) -> list[str]:
     """Bundled sample images, the ones that suit the model first."""
     names = sorted(p.stem for p in SAMPLES_DIR.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    first = "digit-" if model is not None and model.dataset == "mnist" else "fashion-" if model is not None and model.dataset == "fashion-mnist" else "photo-"
+    dataset = model.dataset if model is not None else None
+    first = {"mnist": "digit-", "fashion-mnist": "fashion-"}.get(dataset, "photo-")
     return [n for n in names if n.startswith(first)] + [n for n in names if not n.startswith(first)]
 
 
@@ -73,71 +77,114 @@ def _model_label(name: str) -> str:
 
 
 def _model_picker() -> ModelHandle:
+    """The model chosen under Model. One that fails to load is reported under the choice (a CnnvizError's own
+    message; for anything else a short line, with the traceback in the server log) and the pages go on with
+    the default model (or the previous ONNX model), saying which: a model is never replaced silently."""
     sb = st.sidebar
     shown = own_model.shown_label() is not None  # started by cnnviz.show(): that model first, and the default
     names = ([own_model.SHOWN_MODEL] if shown else []) + zoo.model_names() + [UPLOAD_MODEL, own_model.ONNX_MODEL]
     default = own_model.SHOWN_MODEL if shown else zoo.DEFAULT_MODEL
     names += session_model.options()  # the Training page's "Use this model on every page"
     name = state.select("Model", "model", names, default, format_func=_model_label, container=sb)
+    try:
+        handle = _chosen_model(name, sb)
+    except Exception as e:  # a model that fails to load must not take the app down: reported, the default used
+        if name == zoo.DEFAULT_MODEL:
+            raise  # nothing to fall back to
+        return _instead_of(name, e, sb)
+    if handle is None:  # an upload choice with no file yet
+        default = shared_model(zoo.DEFAULT_MODEL)
+        what = "an ONNX file" if name == own_model.ONNX_MODEL else "a weight file"
+        sb.info(f"Until {what} loads, the pages use **{default.title}**, the default model.")
+        return default
+    if name == own_model.ONNX_MODEL:
+        st.session_state["_onnx_last"] = handle
+    return handle
+
+
+def _chosen_model(name: str, sb) -> ModelHandle | None:
+    """The model ``name`` stands for, with its own controls; None while an upload choice has no file yet.
+    Raises what loading raises."""
     if name == own_model.SHOWN_MODEL:
         return own_model.shown()
     if name == own_model.ONNX_MODEL:
-        handle = own_model.onnx_picker(sb)
-        if handle is not None:
-            st.session_state["_onnx_last"] = handle
-            return handle
-        if st.session_state.get("_onnx_last") is not None:  # a bad file keeps the previous ONNX model
-            return st.session_state["_onnx_last"]
-        sb.info("Until an ONNX file loads, the default model is used.")
-        return shared_model(zoo.DEFAULT_MODEL)
-    if name == session_model.SESSION_MODEL and session_model.handle() is not None:
+        return own_model.onnx_picker(sb)
+    if name == session_model.SESSION_MODEL:
         return session_model.picked(sb)
     if name == UPLOAD_MODEL:
-        handle = _uploaded_model()
-        if handle is not None:
-            return handle
-        sb.info("Until a weight file loads, the default model is used.")
-        return shared_model(zoo.DEFAULT_MODEL)
+        return _uploaded_model(sb)
     untrained = state.toggle("Untrained (random weights)", "untrained", False, container=sb,
                              help="The same architecture with seeded random weights: compare what training changed.")
     if name in zoo.ZOO and not untrained:
-        status = zoo.weight_status(name)
-        if not status.available:
-            with sb.expander("ImageNet weights missing", icon=":material/download:"):
-                st.markdown(f"Put `{Path(status.url).name}` at `{status.path}` and reload, or download it now "
-                            f"(needs network access).\n\nURL: {status.url}")
-                if st.button("Download weights", key="dl_weights"):
-                    bar = st.progress(0.0, text="Downloading…")
-                    try:
-                        zoo.download_weights(name, lambda d, t: bar.progress(min(1.0, d / t) if t else 0.0, text=f"{d / 2**20:.0f} MiB"))
-                        shared_model.clear()
-                        st.rerun()
-                    except Exception as e:  # no network, HTTP error, disk full
-                        st.error(f"Download failed: {e}. Copy the file by hand to the path above.")
-    try:
-        return shared_model(name, untrained)
-    except Exception as e:  # a missing asset or broken weight file must not take the app down
-        sb.error(f"Could not load {name}: {e}")
-        return shared_model(zoo.DEFAULT_MODEL)
+        _weights_panel(name, sb)
+    return shared_model(name, untrained)
 
 
-def _uploaded_model() -> ModelHandle | None:
-    sb = st.sidebar
+def _weights_panel(name: str, sb) -> None:
+    """Where a zoo model's missing ImageNet weights go, and a button to download them (never silently)."""
+    status = zoo.weight_status(name)
+    if status.available:
+        return
+    with sb.expander("ImageNet weights missing", icon=":material/download:"):
+        st.markdown(f"Put `{Path(status.url).name}` at `{status.path}` and reload, or download it now "
+                    f"(needs network access).\n\nURL: {status.url}")
+        if st.button("Download weights", key="dl_weights"):
+            bar = st.progress(0.0, text="Downloading…")
+
+            def progress(done: int, total: int) -> None:
+                bar.progress(min(1.0, done / total) if total else 0.0, text=f"{done / 2**20:.0f} MiB")
+
+            try:
+                zoo.download_weights(name, progress)
+            except Exception as e:  # no network, HTTP error, disk full: said, with what to do instead
+                log.warning("downloading the weights of %s failed: %s", name, e)
+                st.error(f"Download failed: {e}. Copy the file by hand to the path above.")
+                return
+            shared_model.clear()
+            st.rerun()
+
+
+def _what(name: str) -> str:
+    """The chosen model as a failure message names it: the file(s) given, else its label."""
+    if name == UPLOAD_MODEL:
+        return getattr(st.session_state.get("upload_model"), "name", None) or "your weights"
+    if name == own_model.ONNX_MODEL:
+        return ", ".join(u.name for u in st.session_state.get("onnx_file") or ()) or "your ONNX model"
+    if name in zoo.BUNDLED or name in zoo.ZOO:
+        return (zoo.BUNDLED.get(name) or zoo.ZOO[name])["title"]
+    return _model_label(name)
+
+
+def _instead_of(name: str, e: Exception, sb) -> ModelHandle:
+    """Report that ``name`` did not load, and the model the pages use instead."""
+    what = _what(name)
+    if isinstance(e, CnnvizError):
+        reason = f"Could not load **{what}**: {e}"
+    else:  # not a domain error (a bug, memory): its traceback in the server log, a short line on the page
+        log.error("loading the model %s (%s) failed", name, what, exc_info=e)
+        reason = f"Could not load **{what}** ({type(e).__name__}: {str(e)[:200]}); the details are in the server log."
+    previous = st.session_state.get("_onnx_last") if name == own_model.ONNX_MODEL else None
+    if previous is not None:  # a bad ONNX file keeps the ONNX model that loaded before it
+        sb.error(f"{reason}\n\nThe pages keep using **{previous.title}**.", icon=":material/error:")
+        return previous
+    default = shared_model(zoo.DEFAULT_MODEL)
+    sb.error(f"{reason}\n\nThe pages use **{default.title}**, the default model, instead.", icon=":material/error:")
+    return default
+
+
+def _uploaded_model(sb) -> ModelHandle | None:
+    """Your own weights for a known architecture (or a Training-page download, which says its own); None until
+    a file is given. Raises what loading raises."""
     archs = list(zoo.BUNDLED) + list(zoo.ZOO)
     arch = sb.selectbox("Architecture of your weights", archs, key="upload_arch")
     n = sb.number_input("Number of classes", 1, 100_000, 10 if arch in zoo.BUNDLED else 1000, key="upload_classes")
-    up = sb.file_uploader("Upload model weights (.safetensors or state_dict .pt)", type=["safetensors", "pt", "pth", "bin"], key="upload_model")
+    up = sb.file_uploader("Upload model weights (.safetensors or state_dict .pt)",
+                          type=["safetensors", "pt", "pth", "bin"], key="upload_model")
     if up is None:
         return None
     if session_model.has_card(up.getvalue()):  # downloaded from the Training page: its card says how to build it
         return session_model.load_upload(up.getvalue(), up.name, sb)
-    try:
-        return shared_uploaded_model(arch, int(n), up.getvalue(), up.name)
-    except ModelFileError as e:
-        sb.error(str(e))
-    except Exception as e:
-        sb.error(f"Could not use {up.name}: {e}")
-    return None
+    return shared_uploaded_model(arch, int(n), up.getvalue(), up.name)
 
 
 SOURCES = {"sample": "Sample", "upload": "Upload", "camera": "Camera", "draw": "Draw"}
@@ -168,7 +215,8 @@ def _decode_upload(up, sb) -> None:
         st.session_state["_upload_seen"] = (file_id, err)
     err = st.session_state["_upload_seen"][1]
     if err:
-        sb.error(f"**{up.name}** cannot be used: {err.rstrip('.')}. The previous image is kept.", icon=":material/broken_image:")
+        sb.error(f"**{up.name}** cannot be used: {err.rstrip('.')}. The previous image is kept.",
+                 icon=":material/broken_image:")
 
 
 def _drawing(model: ModelHandle, sb) -> None:
@@ -193,7 +241,7 @@ def _drawing(model: ModelHandle, sb) -> None:
         st.rerun()
     try:
         arr = res.image_data
-    except Exception:
+    except (ValueError, OSError):  # a drawing the browser sent damaged (data URL, PNG): treated as none yet
         arr = None
     if arr is None:
         return
@@ -219,14 +267,17 @@ def _image_input(model: ModelHandle) -> tuple[Image.Image, str, str]:
     names = sample_names(model)
     if source == "sample":
         default = names[0]
-        if st.session_state.get("_sample_for") != model.dataset and "qp:img" in st.session_state and "img" not in st.query_params:
+        family_changed = st.session_state.get("_sample_for") != model.dataset
+        if family_changed and "qp:img" in st.session_state and "img" not in st.query_params:
             st.session_state["qp:img"] = default  # switching model family: pick a sample that suits it
         st.session_state["_sample_for"] = model.dataset
         name = state.select("Sample", "img", names, default, container=sb)
         return _sample_image(name)
     if source == "upload":
-        up = sb.file_uploader(f"Upload an image to analyse ({', '.join(t.upper() for t in ACCEPTED_TYPES if t not in ('jpeg', 'tif'))}; "
-                              f"up to {MAX_UPLOAD_BYTES // 2**20} MiB)", type=ACCEPTED_TYPES, key="upload_image", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        kinds = ", ".join(t.upper() for t in ACCEPTED_TYPES if t not in ("jpeg", "tif"))
+        mib = MAX_UPLOAD_BYTES // 2**20
+        up = sb.file_uploader(f"Upload an image to analyse ({kinds}; up to {mib} MiB)", type=ACCEPTED_TYPES,
+                              key="upload_image", max_upload_size=mib,
                               help="This is the input image for every page. To use your own model, pick "
                                    "'Your own weights (upload)' under Model instead.")
         if up is not None:
@@ -258,11 +309,15 @@ def sidebar() -> Context:
         seen = model.deprocess(model.preprocess(img))
         sb.image(enlarge(seen, 160), caption=f"What the model sees: {model.input_size[2]}x{model.input_size[1]}"
                  f"{' grayscale' if model.grayscale else ' RGB'} ({label})", width=160)
-    except Exception as e:
-        sb.error(f"This image cannot be fed to {model.name}: {e}")
+    except CnnvizError as e:
+        sb.error(f"This image cannot be fed to {model.title}: {e}", icon=":material/broken_image:")
+    except Exception as e:  # a model that cannot take the image must not take the sidebar down: said, logged
+        log.error("feeding %s to %s failed", label, model.name, exc_info=e)
+        sb.error(f"This image cannot be fed to {model.title} ({type(e).__name__}: {str(e)[:200]}); the details "
+                 "are in the server log.", icon=":material/broken_image:")
     ctx = Context(model, img, label, key)
     st.session_state[_CTX] = ctx
-    st.session_state["_ctx_run"] = st.session_state.get(state._USED_RUN)
+    st.session_state["_ctx_run"] = st.session_state.get(state.USED_RUN)
     return ctx
 
 
@@ -305,6 +360,3 @@ def share_link(container=None) -> None:
             f"background:#f6f6f8;border-radius:.3rem'>{e}</code></div>" + LINK_JS, unsafe_allow_javascript=True)
     if not st.session_state.get("_last_image", (None, "sample"))[1].startswith("sample"):
         sb.caption("Uploaded, camera and drawn images are not part of links: the link opens with a sample image.")
-    from cnnviz.ui import deck_builder  # lecture decks: "Add this view to the deck"
-
-    deck_builder.panel()

@@ -145,7 +145,6 @@ def parse_bool(s: str) -> bool:
     raise ValueError(s)
 
 
-_USED_RUN = USED_RUN  # the sidebar's old spelling (removed once it reads USED_RUN)
 
 
 def _num(kind):

@@ -1,18 +1,21 @@
-"""The foundation: bundled models, the zoo, your own weights, the public API."""
+"""Loading models: bundled ones, the zoo, your own weights, the dispatch of load_model, the public API.
+
+The handle itself is tested in test_handle.py, weight files in test_weights.py, architectures in
+test_architectures.py."""
 import io
 import json
-import pickle
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
-from torch import nn
 
 import cnnviz
 from cnnviz.core import zoo as zoo
+from cnnviz.core.architectures import architecture
 from cnnviz.core.datasets import load_dataset
-from cnnviz.core.model import ModelFileError, read_state_dict
+from cnnviz.core.model import ModelFileError
+from cnnviz.core.weights import MissingWeightsError
 
 from ..conftest import SAMPLES
 
@@ -36,91 +39,6 @@ def test_shipped_checkpoint_meets_its_accuracy(name, threshold):
     assert acc >= threshold
     assert acc == pytest.approx(card["test_accuracy"], abs=2e-4)  # the card tells the truth
     assert m.module.training is False
-
-
-def test_predict_reads_bundled_digit_pngs(lenet):
-    for d in range(10):
-        label, p = lenet.predict(cnnviz.load_image(SAMPLES / f"digit-{d}.png"), k=1)[0]
-        assert label == str(d) and p > 0.5
-
-
-def test_predict_is_softmax_of_logits(lenet):
-    img = cnnviz.load_image(SAMPLES / "digit-3.png")
-    probs = torch.softmax(lenet.module(lenet.preprocess(img)), 1)[0]
-    top = lenet.predict(img, k=3)
-    assert [c for c, _ in top] == [lenet.classes[i] for i in probs.topk(3).indices.tolist()]
-    assert sum(p for _, p in lenet.predict(img, k=10)) == pytest.approx(1.0, abs=1e-5)
-
-
-def test_preprocess_normalises_by_hand(lenet):
-    arr = np.zeros((28, 28), np.uint8)
-    arr[10, 12] = 255
-    x = lenet.preprocess(cnnviz.load_image(arr))
-    assert x.shape == (1, 1, 28, 28) and x.device == lenet.device
-    bg = (0 - 0.1307) / 0.3081
-    assert x[0, 0, 0, 0].item() == pytest.approx(bg, rel=1e-5)
-    assert x[0, 0, 10, 12].item() == pytest.approx((1 - 0.1307) / 0.3081, rel=1e-5)
-    assert lenet.deprocess(x)[10, 12] == 255 and lenet.deprocess(x)[0, 0] == 0
-
-
-def test_digit_photographed_dark_on_light_is_inverted(lenet):
-    img = cnnviz.load_image(SAMPLES / "digit-7.png")
-    inverted = cnnviz.load_image(255 - np.asarray(img))
-    assert torch.allclose(lenet.preprocess(img), lenet.preprocess(inverted))
-
-
-def test_imagenet_preprocess_resizes_and_centre_crops(resnet18_untrained):
-    m = resnet18_untrained
-    img = cnnviz.load_image(np.full((300, 600, 3), 255, np.uint8))
-    prepared = m.prepare_image(img)
-    assert prepared.size == (224, 224)
-    x = m.preprocess(img)
-    expected = (1 - torch.tensor(m.mean)) / torch.tensor(m.std)
-    assert torch.allclose(x[0, :, 100, 100].cpu(), expected, atol=1e-5)
-
-
-def test_layers_table_lenet_by_hand(lenet):
-    rows = {r.name: r for r in lenet.layers()}
-    assert rows["features.0"].output_shape == (6, 28, 28)
-    assert rows["features.0"].params == 6 * 25 + 6
-    assert rows["features.0"].macs == 28 * 28 * 6 * 25
-    assert rows["features.3"].output_shape == (16, 10, 10)
-    assert rows["features.3"].macs == 10 * 10 * 16 * 6 * 25
-    assert rows["features.5"].output_shape == (16, 5, 5)
-    assert rows["classifier.1"].macs == 400 * 120
-    assert sum(r.params for r in lenet.layers()) == lenet.num_parameters == 61706
-
-
-def test_activations_match_manual_forward(lenet):
-    img = cnnviz.load_image(SAMPLES / "digit-5.png")
-    acts = lenet.activations(img)
-    x = lenet.preprocess(img)
-    conv = lenet.module.features[0](x)
-    assert torch.allclose(acts["features.0"], conv)
-    assert torch.allclose(acts["features.1"], torch.relu(conv))
-    assert all(not h for mod in lenet.module.modules() for h in (mod._forward_hooks,))
-
-
-def test_inplace_relu_does_not_corrupt_preactivation(resnet18_untrained):
-    m = resnet18_untrained
-    img = cnnviz.load_image(SAMPLES / "photo-cat.jpg")
-    acts = m.activations(img, layers=["bn1", "relu"])
-    assert (acts["bn1"] < 0).any(), "pre-activation keeps its negative values"
-    assert torch.allclose(acts["relu"], acts["bn1"].clamp_min(0))
-    assert m.module.relu.inplace is False, "in-place activations are switched off once, at load"
-
-
-def test_unknown_layer_message(lenet):
-    with pytest.raises(KeyError, match="layer_names"):
-        lenet.activations(cnnviz.load_image(SAMPLES / "digit-1.png"), layers=["nope"])
-
-
-def test_untrained_twin_differs_and_is_labelled(lenet):
-    u = lenet.untrained()
-    assert not u.trained and "UNTRAINED" in u.title
-    assert not torch.equal(u.module.features[0].weight, lenet.module.features[0].weight)
-    assert lenet.untrained() is u  # built once
-    assert torch.equal(u.module.features[0].weight, lenet._make_untrained().module.features[0].weight)  # seeded
 
 
 # --------------------------------------------------------------------------- zoo
@@ -198,29 +116,6 @@ def test_wrong_weights_are_refused_with_reasons():
     assert "wrong shapes" in msg and "classifier.5.weight" in msg and "(5, 84)" in msg
 
 
-class _Evil:
-    def __reduce__(self):
-        return (print, ("pwned",))
-
-
-def test_pickle_with_code_is_refused(capsys):
-    data = pickle.dumps({"w": _Evil()})
-    with pytest.raises(ModelFileError, match="weights-only"):
-        read_state_dict(data, "evil.pt")
-    buf = io.BytesIO()
-    torch.save({"model": nn.Linear(2, 2)}, buf)  # a whole pickled module
-    with pytest.raises(ModelFileError):
-        read_state_dict(buf.getvalue(), "module.pt")
-    assert "pwned" not in capsys.readouterr().out
-
-
-def test_garbage_and_empty_weight_files():
-    with pytest.raises(ModelFileError, match="empty"):
-        read_state_dict(b"", "x.safetensors")
-    with pytest.raises(ModelFileError):
-        read_state_dict(b"\x00" * 64, "x.safetensors")
-
-
 def test_unknown_model_name_lists_known_ones():
     with pytest.raises(ValueError, match="lenet5-mnist"):
         cnnviz.load_model("nonexistent")
@@ -244,7 +139,8 @@ def test_training_is_reproducible(tmp_path):
 
     a = train("lenet5-mnist", epochs=1, seed=3, out_dir=tmp_path / "a", limit=512, device="cpu")
     b = train("lenet5-mnist", epochs=1, seed=3, out_dir=tmp_path / "b", limit=512, device="cpu")
-    wa, wb = load_file(str(tmp_path / "a" / "lenet5-mnist.safetensors")), load_file(str(tmp_path / "b" / "lenet5-mnist.safetensors"))
+    wa = load_file(str(tmp_path / "a" / "lenet5-mnist.safetensors"))
+    wb = load_file(str(tmp_path / "b" / "lenet5-mnist.safetensors"))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert a["test_accuracy"] == b["test_accuracy"] > 0.15  # better than chance after one short epoch
 
@@ -276,3 +172,44 @@ def test_unknown_architecture_lists_the_known_ones(tmp_path):
     torch.testing.assert_close(own.logits(x), m.logits(x))
     with pytest.raises(UnknownModelError, match="Known: lenet5-mnist"):
         cnnviz.load_model("no-such-model")
+
+
+# --------------------------------------------------------------------------- the dispatch and the module layout
+
+def test_a_weight_file_goes_to_the_model_its_architecture_names(tmp_path):
+    net = architecture("small-vgg").build(3)
+    with torch.no_grad():
+        net.classifier[2].bias.copy_(torch.tensor([0.5, -0.5, 0.25]))
+    path = tmp_path / "three.pt"
+    torch.save(net.state_dict(), path)
+    m = cnnviz.load_model(str(path), architecture="small-vgg", num_classes=3)
+    # small-vgg-fashion's loader: its input and normalisation, the file's classes, no data set of its own
+    assert (m.input_size, m.mean, m.std) == ((1, 28, 28), (0.2860,), (0.3530,))
+    assert m.classes == ["0", "1", "2"] and m.source == "upload" and m.dataset is None
+    assert m.card["title"] == "small-vgg (three.pt)"
+    x = torch.randn(2, 1, 28, 28)
+    with torch.inference_mode():
+        torch.testing.assert_close(m.logits(x), net.eval()(x))
+    with pytest.raises(ModelFileError, match="input_size"):  # the suffix picks the loader, in any case
+        cnnviz.load_model(str(tmp_path / "NET.ONNX"))
+
+
+def test_missing_bundled_weights_say_how_to_make_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(MissingWeightsError, match="python -m cnnviz.train lenet5-mnist") as e:
+        cnnviz.load_model("lenet5-mnist")
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, cnnviz.CnnvizError)
+    assert not cnnviz.load_model("lenet5-mnist", untrained=True).trained  # random weights need no file
+
+
+def test_model_keeps_the_names_it_had():
+    from cnnviz.core import architectures, handle, model, onnx_import, weights
+
+    assert model.ModelHandle is handle.ModelHandle and model.LayerInfo is handle.LayerInfo
+    assert (model.read_state_dict, model.load_state_into, model.weights_digest) == (
+        weights.read_state_dict, weights.load_state_into, weights.weights_digest)
+    assert model.ModelFileError is weights.ModelFileError and issubclass(onnx_import.OnnxError, model.ModelFileError)
+    assert model.UnknownModelError is architectures.UnknownModelError
+    assert model.resolve_architecture("lenet5") == "lenet5-mnist"
+    assert all(hasattr(model, n) for n in model.__all__)
+
