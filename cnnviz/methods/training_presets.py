@@ -32,6 +32,7 @@ from cnnviz.methods.training import (
     LogPoint,
     TrainConfig,
     Trainer,
+    TrainingError,
     build_module,
     weight_layers,
 )
@@ -244,7 +245,7 @@ def transfer_curve(source: str = "lenet5-mnist", ns: tuple[int, ...] = (10, 50, 
         True
     """
     if source not in TRANSFER_TARGET:
-        raise ValueError(f"transfer starts from a bundled model: {sorted(TRANSFER_TARGET)}, not {source!r}")
+        raise TrainingError(f"transfer starts from a bundled model: {sorted(TRANSFER_TARGET)}, not {source!r}")
     path = _transfer_path(source, ns, steps, seeds)
     if cache and curve is None:
         hit = cached_transfer_curve(source, ns, steps, seeds)

@@ -64,7 +64,7 @@ def export_onnx(m: ModelHandle, path: Path) -> None:
     try:
         torch.onnx.export(m.module, (x,), str(path), input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    except Exception as e:
+    except Exception as e:  # the exporters raise many types (RuntimeError, TorchExportError, ...): one message
         raise ShowError(f"the module could not be exported to ONNX ({type(e).__name__}: {str(e)[:300]}); use "
                         "cnnviz.wrap(module, ...) and the library API instead") from e
 
