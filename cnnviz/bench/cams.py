@@ -21,9 +21,10 @@ LAYER = "layer4.1.conv2"
 @entry("cams")
 def cams_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
     """Each CAM of one 224x224 photo on ResNet-18 (random weights, seed fixed), last conv layer, upsampled
-    to the input: ours (capture engine, batched Score-/Ablation-CAM, batch 64) against pytorch-grad-cam's
-    ``__call__`` (hooks on a private copy, its default batch sizes: Score-CAM 16, Ablation-CAM 32), interleaved
-    in the same run. Ratio = theirs / ours (above 1: ours is faster)."""
+    to the input: ours (capture engine, batched Score-/Ablation-CAM, batch 32, Score-CAM on channels-last
+    batches) against pytorch-grad-cam's ``__call__`` (hooks on a private copy, its default batch sizes:
+    Score-CAM 16, Ablation-CAM 32), interleaved in the same run. Ratio = theirs / ours (above 1: ours is
+    faster)."""
     import pytorch_grad_cam as pgc
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
