@@ -79,16 +79,20 @@ def median_time(fn: Callable[[], object], device: torch.device, repeat: int = 7,
 
 
 def paired_medians(fns: list[Callable[[], object]], device: torch.device, repeat: int, warmup: int = 2) -> list[float]:
-    """Median seconds of each function, calling them in turn (a, b, c, a, b, c, ...).
+    """Median seconds of each function, calling them in turn, the order rotated each round (a, b, c; b, c, a;
+    c, a, b; ...).
 
-    Interleaving keeps a ratio honest on a shared machine whose load drifts during the run.
+    Interleaving keeps a ratio honest on a shared machine whose load drifts during the run; rotating the
+    order keeps it honest when a call pays for the one before it (memory the previous call freed and the
+    next one must fault in again: measured, a 35 ms CAM took 78 ms right after pytorch-grad-cam's call).
     """
     for _ in range(warmup):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
+    for r in range(repeat):
+        for i in [(r + j) % len(fns) for j in range(len(fns))]:
+            fn = fns[i]
             synchronize(device)
             t0 = time.perf_counter()
             fn()

@@ -49,7 +49,7 @@ def cams_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
                 return ref(x, [ClassifierOutputTarget(target)])
 
         ours, base = paired_medians([partial(C.cam, m, x, target, kind, LAYER), theirs], opts.device,
-                                    repeat=1 if opts.quick or heavy else 5, warmup=0 if heavy else 1)
+                                    repeat=1 if opts.quick else (3 if heavy else 5), warmup=0 if heavy else 1)
         ref.activations_and_grads.release()
         out.append(Result(f"{kind} ResNet-18 224", ours, baseline="pytorch-grad-cam, same layer and class",
                           baseline_value=base, ratio=base / ours, target="ratio >= 1"))
