@@ -236,3 +236,38 @@ def test_bad_requests_say_the_fix(lenet):
         C.grad_cam(lenet, x, 7, layer="nope")
     with pytest.raises(CnnvizError, match="bilinear"):
         C.grad_cam(lenet, x, 7, upsample="lanczos")
+
+
+def _fashion_test_images(m, n: int) -> torch.Tensor:
+    from cnnviz.core.datasets import load_dataset
+
+    ds = load_dataset("fashion-mnist", "test")
+    pixels = torch.from_numpy(np.array(ds.images[:n], copy=True)).float().div(255).unsqueeze(1)
+    return m.normalize(pixels.to(m.device))
+
+
+def test_eigen_cam_equals_pytorch_grad_cams_eigencam_on_five_bundled_test_images(small_vgg):
+    """pytorch-grad-cam's EigenCAM itself (its __call__, at the layer's 7x7 resolution), its arbitrary SVD
+    sign turned to the one that is bright where the layer fires: r >= 0.98 on each of 5 bundled test images."""
+    import pytorch_grad_cam as pgc
+
+    mod = _private(small_vgg)
+    ref = pgc.EigenCAM(mod, [mod.get_submodule("features.14")])
+    xs = _fashion_test_images(small_vgg, 5)
+    for i in range(5):
+        x = xs[i:i + 1]
+        ours = C.cam(small_vgg, x, None, "eigencam", "features.14")
+        out = ref.activations_and_grads(x.clone())
+        acts = ref.activations_and_grads.activations[0].numpy()
+        theirs = ref.get_cam_image(x, None, None, acts, None, False)[0]  # the 2-D projection, not yet ReLU'd
+        theirs = np.maximum(theirs * np.sign(pearson(theirs, acts[0].mean(0))), 0)
+        del out
+        assert pearson(ours.raw.cpu(), theirs) >= 0.98, i
+    ref.activations_and_grads.release()
+
+
+def test_eigen_cam_correlates_positively_with_the_mean_activation_on_100_test_images(small_vgg):
+    a, _ = C.layer_output(small_vgg, _fashion_test_images(small_vgg, 100), "features.14")
+    maps = C.eigen_projection(a)
+    r = [pearson(maps[i].cpu(), a[i].mean(0).cpu()) for i in range(100)]
+    assert min(r) > 0, (int(np.argmin(r)), min(r))
