@@ -59,8 +59,8 @@ def read_state_dict(src: WeightSource, filename: str | None = None) -> dict[str,
     if name.endswith(".safetensors") or head[8:9] == b"{":  # 8 bytes of header length, then the JSON header
         return read_safetensors(source, name)
     try:
-        obj = torch.load(io.BytesIO(source) if isinstance(source, bytes) else str(source), map_location="cpu",
-                         weights_only=True)
+        raw_source = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+        obj = torch.load(raw_source, map_location="cpu", weights_only=True)  # never unpickles code
     except Exception as e:  # UnpicklingError for code, and whatever else a foreign file makes torch.load raise
         msg = str(e).split("\n")[0]
         raise ModelFileError(
