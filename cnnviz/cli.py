@@ -24,7 +24,7 @@ from cnnviz.core.paths import APP_SCRIPT
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cnnviz.cli", "start the app (default)"),
     "bench": ("cnnviz.bench.__main__", "run the benchmarks (--json, --quick, --only TEXT)"),
-    "train": ("cnnviz.methods.training", "train a bundled model on the bundled data"),
+    "train": ("cnnviz.train", "train a bundled model on the bundled data (`train NAME --epochs E --seed S`)"),
     "deck": ("cnnviz.ui.deck_export", "lecture decks: `deck export DECK.json OUT/` (one PNG per slide), `deck list`"),
     "precompute": ("cnnviz.precompute", "dataset-wide work once for all replicas: `precompute index|features --model M "
                    "--data FOLDER --out DIR [--workers K]`"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cnnviz.core.capsnet import CapsNet
+
 
 class LeNet5(nn.Module):
     """LeNet-5 (LeCun et al., 1998) for 28x28 grayscale digits, with ReLU and max pooling.
@@ -155,3 +157,5 @@ class SimpleCNN(nn.Module):
 
 
 ARCHITECTURES["simple-cnn"] = SimpleCNN
+
+ARCHITECTURES["capsnet"] = CapsNet  # defined in core/capsnet.py (squashing, routing by agreement, the decoder)

@@ -39,6 +39,10 @@ BUNDLED: dict[str, dict] = {
         "architecture": "lenet5", "dataset": "mnist", "mean": 0.1307, "std": 0.3081,
         "title": "LeNet-5 on MNIST, adversarially trained", "shift": 2,
     },
+    "capsnet-mnist": {  # trained by cnnviz.methods.capsules.training (margin loss, routing by agreement)
+        "architecture": "capsnet", "dataset": "mnist", "mean": 0.1307, "std": 0.3081,
+        "title": "CapsNet on MNIST digits (dynamic routing)", "shift": 2,
+    },
 }
 DEFAULT_MODEL = "lenet5-mnist"
 

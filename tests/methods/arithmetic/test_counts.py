@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+import cnnviz
 from cnnviz.core import zoo as zoo
 from cnnviz.methods import arithmetic as ar
 from cnnviz.methods.arithmetic import LayerSpec
@@ -53,7 +54,12 @@ def test_param_formula_matches_every_zoo_model(name):
 
 @pytest.mark.parametrize("name", list(zoo.BUNDLED))
 def test_param_formula_matches_bundled_models(name, request):
-    m = request.getfixturevalue("lenet" if name.startswith("lenet") else "small_vgg")
-    assert _formula_params(m.module) == m.num_parameters
+    fixture = {"lenet5-mnist": "lenet", "small-vgg-fashion": "small_vgg"}.get(name)
+    m = request.getfixturevalue(fixture) if fixture else cnnviz.load_model(name)
+    extra = 0
+    if name == "capsnet-mnist":  # DigitCaps: one 8 -> 16 matrix per (primary capsule, digit): 6*6*8 x 10 x 16 x 8
+        extra = 6 * 6 * 8 * 10 * 16 * 8
+        assert m.module.digits.weight.numel() == extra
+    assert _formula_params(m.module) + extra == m.num_parameters
     if name.startswith("lenet"):
         assert m.num_parameters == 156 + 2416 + 48120 + 10164 + 850  # worked out layer by layer
