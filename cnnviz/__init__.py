@@ -57,6 +57,8 @@ _LAZY = {
     "rotate_until": "augmentation", "scramble_sweep": "augmentation", "TRANSFORMS": "augmentation",
     # architecture
     "layer_table": "architecture",
+    # object detection
+    "detect": "detection", "Detection": "detection",
     # serving the app on your own model
     "show": "show",
 }
@@ -68,7 +70,7 @@ _SUBMODULES = {
     "arithmetic": "methods.arithmetic", "receptive_field": "methods.receptive_field",
     "training": "methods.training", "capture": "core.capture", "model": "core.model", "zoo": "core.zoo",
     "datasets": "core.datasets", "images": "core.images", "render": "figures.render", "show": "ui.show",
-    "onnx_import": "core.onnx_import",
+    "onnx_import": "core.onnx_import", "detection": "methods.detection",
 }
 
 
