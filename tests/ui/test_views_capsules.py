@@ -34,3 +34,13 @@ def test_capsnet_opens_on_the_other_pages(page):
     at = open_page(f"{page}.py", model="capsnet-mnist")
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, texts(at.error)
+
+
+def test_the_robustness_view_drawn_again_takes_its_measurements_from_the_cache():
+    """The second draw (another slide, another session) reads the server-wide result; a progress bar drawn by a
+    cached function would fail to replay there (seen in the browser: CacheReplayClosureError)."""
+    at = open_page("capsules.py", present="1", view="capsules.robustness")
+    assert not at.exception
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) >= 1

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.core.model import ModelHandle
+from cnnviz.core.runtime import ResultCache
 from cnnviz.figures import capsules as fc
 from cnnviz.methods import capsules as C
 from cnnviz.text import capsules as tx
@@ -36,10 +37,16 @@ def _decode(image_key: str, label: int, deltas: tuple[float, ...], _capsules) ->
     return C.perturb_decode(_capsnet(), _capsules, label, deltas)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _robustness(n: int, _progress) -> list[C.Robustness]:
+@st.cache_resource(show_spinner=False)
+def _results() -> ResultCache:
+    """Measurements shared by every session (a ResultCache: st.cache_data cannot replay a progress bar)."""
+    return ResultCache(maxsize=4)
+
+
+def _robustness(n: int, progress) -> list[C.Robustness]:
     """Every distortion on the first ``n`` test digits, measured once for the server."""
-    return C.robustness_all(_capsnet(), shared_model(CNN), n, progress=_progress)
+    return _results().get_or_compute(("robustness", n), lambda: C.robustness_all(
+        _capsnet(), shared_model(CNN), n, progress=progress))
 
 
 @st.cache_data(max_entries=32, show_spinner="Scrambling the digit…")
