@@ -120,7 +120,12 @@ def faster_title(n_dets: int, precision: float | None, recall: float | None, n_c
 
 
 def timing_title(rcnn_s: float, fast_s: float, faster_s: float | None) -> str:
-    parts = [f"Fast R-CNN {speedup(rcnn_s, fast_s)} faster than R-CNN"]
+    def against_rcnn(name: str, seconds: float) -> str:
+        ratio = rcnn_s / seconds if seconds > 0 else float("inf")
+        return f"{name} {speedup(rcnn_s, seconds)} faster than R-CNN" if ratio >= 1 else (
+            f"{name} {speedup(seconds, rcnn_s)} slower than R-CNN")
+
+    parts = [against_rcnn("Fast R-CNN", fast_s)]
     if faster_s:
-        parts.append(f"Faster R-CNN {speedup(rcnn_s, faster_s)}")
-    return "Seconds per canvas: " + ", ".join(parts)
+        parts.append(against_rcnn("Faster R-CNN", faster_s))
+    return "Seconds per canvas (measured now, this machine): " + ", ".join(parts)
