@@ -1,0 +1,101 @@
+"""The views of /why-convolutions: each one alone as a slide, with its figure. The four that train networks run
+in the page's job table; here that table is given small finished results under the views' default settings
+first (so the slide draws the real chart, not the waiting one), and every job still running is stopped after
+each test."""
+import html
+import json
+
+import pytest
+
+from cnnviz.figures import why_conv as fw
+from cnnviz.methods import why_conv as wc
+from cnnviz.ui import background, view
+from cnnviz.ui.nav import page_views
+from cnnviz.ui.views import why_convolutions as views
+
+from .apptest import open_page, texts
+
+TRAINED = {  # view -> (its job key under the default settings, a small result of the same kind, its chart's title)
+    "why-convolutions.permuted": (
+        ("permuted", 1000, 10, 0), lambda: wc.permuted_experiment(100, 200, 1), "Permuted pixels"),
+    "why-convolutions.handcrafted": (
+        ("handcrafted", "hog", wc.SMALL_SIZES), lambda: wc.handcrafted_curve("hog", (20, 40), 100, cnn_steps=1),
+        "Handcrafted features vs learned ones"),
+    "why-convolutions.degradation": (
+        ("degradation", 5), lambda: wc.degradation_sweep((1, 2), n_train=50, epochs=1, n_test=100),
+        "The same budget for every depth"),
+    "why-convolutions.random-labels": (
+        ("random-labels", "mlp", 300, 30), lambda: wc.label_curves("mlp", 100, 100, 3), "Random labels"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _stop_jobs():
+    yield
+    background.job_table(views.PAGE).stop_all()
+
+
+def _chart_titles(at) -> list[str]:
+    out = []
+    for c in at.get("plotly_chart"):
+        title = json.loads(c.proto.spec).get("layout", {}).get("title", {})
+        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return out
+
+
+def test_the_page_lists_eight_views():
+    assert len(page_views("why-convolutions")) == 8
+    assert all(view.get(v) is not None for v in page_views("why-convolutions"))
+
+
+@pytest.mark.parametrize("vid", page_views("why-convolutions"))
+def test_every_view_is_a_slide_with_its_figure(vid):
+    if vid in TRAINED:
+        key, small, _ = TRAINED[vid]
+        background.job_table(views.PAGE).start(key, lambda progress, stop: small()).wait(120)
+    at = open_page("why-convolutions.py", present="1", view=vid)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, texts(at.error)
+    assert f"cnnviz-slide-title'>{html.escape(view.get(vid).title)}</h2>" in texts(at.markdown)
+    assert len(at.get("plotly_chart")) >= 1, vid
+    if vid in TRAINED:  # the finished result's chart, not the waiting one
+        assert any(t.startswith(TRAINED[vid][2]) for t in _chart_titles(at)), _chart_titles(at)
+    assert not at.title and not at.header
+
+
+def test_a_training_view_waits_with_progress_and_stop():
+    at = open_page("why-convolutions.py", present="1", view="why-convolutions.random-labels", wc_rn="100",
+                   wc_rep="15")
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 1
+    job = background.job_table(views.PAGE).get(("random-labels", "mlp", 100, 15))
+    assert job is not None  # started by the view itself, no click needed
+    job.stop()
+    job.wait(30)
+    assert job.status in ("stopped", "done")
+
+
+def test_a_running_experiment_draws_its_partial_chart():
+    """While the job runs, the chart of its latest partial result is drawn (not the empty waiting axes)."""
+    partial = wc.label_curves("mlp", 100, 100, 2)
+
+    def work(progress, stop):
+        progress(0.5, "random labels, epoch 1", partial=partial)
+        stop.wait(30)
+        return partial
+
+    job = background.job_table(views.PAGE).start(("random-labels", "mlp", 100, 15), work, again=True)
+    at = open_page("why-convolutions.py", present="1", view="why-convolutions.random-labels", wc_rn="100",
+                   wc_rep="15")
+    assert job.running
+    assert not at.exception and not at.error
+    assert _chart_titles(at) == [fw.labels_figure(partial).layout.title.text]
+    assert any("random labels, epoch 1" in str(p.proto.text) for p in at.get("progress"))
+    job.stop()
+
+
+def test_a_custom_input_size_in_the_link():
+    at = open_page("why-convolutions.py", view="why-convolutions.params", wc_in="custom", wc_h="256", wc_w="256",
+                   wc_c="3", wc_units="1")
+    assert not at.exception
+    assert "196,608" in texts(at.caption)
