@@ -29,6 +29,7 @@ import streamlit as st
 
 from cnnviz.core.device import env_count
 from cnnviz.errors import CnnvizError
+from cnnviz.ui import presenter
 
 log = logging.getLogger("cnnviz.ui")
 DEFAULT_MAX_JOBS = 2
@@ -193,10 +194,15 @@ def follow(name: str, running: bool, draw: Callable[[], bool], every: float = 1.
         name: unique among the follows of a page (it names the session flag).
     """
     flag = f"_follow_{name}"
+    frame = presenter.FRAME.get()  # the view's frame: a poll rerun draws on the same slide (or page)
 
     @st.fragment(run_every=every if running else None)
     def _poll() -> None:
-        still = draw()
+        token = presenter.FRAME.set(frame)
+        try:
+            still = draw()
+        finally:
+            presenter.FRAME.reset(token)
         if still:
             st.session_state[flag] = True
         elif st.session_state.pop(flag, False):

@@ -125,11 +125,14 @@ class Frame:
         view: the view being drawn.
         slide: True on a slide (the deck player, ``?present=1&view=...``): one view on a 16:9 screen.
         controls_slot: on a slide, the place in the slide bar where the controls popover goes.
+        figure_cut: pixels of a slide taken by something drawn above the figure (a running job's progress row);
+            ``figure_height`` gives the figure what is left.
     """
 
     view: View
     slide: bool = False
     controls_slot: object | None = None
+    figure_cut: int = 0  # px of a slide that something above the figure takes (a running job's progress bar)
 
     @property
     def ctx(self):
@@ -144,7 +147,7 @@ class Frame:
     @property
     def figure_height(self) -> int | None:
         """The height (px) a slide's main figure gets; None on a page (the figure's own height)."""
-        return SLIDE_FIGURE_PX if self.slide else None
+        return SLIDE_FIGURE_PX - self.figure_cut if self.slide else None
 
     def controls(self, spec: int | list[float] = 1, **kw) -> list:
         """Columns for the view's controls: a row above the figure on a page, folded into the "Controls"

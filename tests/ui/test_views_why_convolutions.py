@@ -91,6 +91,10 @@ def test_a_running_experiment_draws_its_partial_chart():
     assert not at.exception and not at.error
     assert _chart_titles(at) == [fw.labels_figure(partial).layout.title.text]
     assert any("random labels, epoch 1" in str(p.proto.text) for p in at.get("progress"))
+    # on the slide, the chart leaves room for the progress row above it (drawn in the poll fragment, which
+    # must know it is on a slide: else presenter view would grow it 1.5x, off the 720 px screen)
+    heights = [json.loads(c.proto.spec)["layout"]["height"] for c in at.get("plotly_chart")]
+    assert heights == [view.SLIDE_FIGURE_PX - views.PROGRESS_PX]
     job.stop()
 
 

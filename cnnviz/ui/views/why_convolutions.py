@@ -42,6 +42,9 @@ def _pending(title: str, height: int | None) -> go.Figure:
     return fig
 
 
+PROGRESS_PX = 90  # the height of a running job's progress bar and Stop button
+
+
 def _with_partials(work: Callable) -> Callable:
     """``work(progress, stop, on_partial)`` as a job's ``work(progress, stop)``: each partial result goes to the
     job (``Job.partial``) with the latest progress."""
@@ -86,8 +89,12 @@ def _run_job(name: str, key: Hashable, work: Callable, label: str, figure: Calla
                 j.wait(10)
                 st.rerun()
             partial = j.partial
-            fig = _pending(label, f.figure_height) if partial is None else figure(partial)
-            widgets.show_figure(fig, f"wc-{name}-so-far", download=False)
+            f.figure_cut = PROGRESS_PX  # the progress row sits above the chart: on a slide it takes what is left
+            try:
+                fig = _pending(label, f.figure_height) if partial is None else figure(partial)
+                widgets.show_figure(fig, f"wc-{name}-so-far", download=False, slide_height=f.figure_height)
+            finally:
+                f.figure_cut = 0
             return True
         if j.status == "stopped":
             st.caption("Stopped: the chart shows what was measured before the stop.")
