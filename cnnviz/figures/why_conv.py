@@ -137,7 +137,8 @@ def handcrafted_figure(c: HandcraftedCurve, height: int | None = None, sizes: tu
     xs = list(sizes or c.sizes) or [50, 1000]
     fig.update_xaxes(type="log", title_text="training digits", tickvals=xs, range=[np.log10(min(xs)) - 0.1,
                                                                                   np.log10(max(xs)) + 0.1])
-    fig.update_yaxes(tickformat=".0%", title_text=f"accuracy on {c.n_test:,} test digits")
+    # a fixed scale: the chart grows point by point while the experiment runs, and its axes must not jump
+    fig.update_yaxes(tickformat=".0%", title_text=f"accuracy on {c.n_test:,} test digits", range=[0, 1.02])
     return _layout(fig, "Handcrafted features vs learned ones, by the size of the training set", height)
 
 
@@ -220,7 +221,7 @@ def degradation_figure(d: DegradationSweep, height: int | None = None, depths: t
                         hovertemplate="%{x} blocks: %{y:.1%}<extra>" + kind + " (test)</extra>")
     xs = list(depths or d.depths) or [2, 20]
     fig.update_xaxes(title_text="blocks (2 conv layers each)", tickvals=xs, range=[min(xs) - 1, max(xs) + 1])
-    fig.update_yaxes(tickformat=".0%", title_text="error", rangemode="tozero")
+    fig.update_yaxes(tickformat=".0%", title_text="error", range=[0, 1.02])  # fixed: it grows net by net
     return _layout(fig, f"The same budget for every depth ({d.n_train} digits, {d.epochs} epochs)", height)
 
 
