@@ -87,9 +87,9 @@ def lengths(f: Frame) -> None:
     r = _readout(f.ctx.image_key, f.ctx.image)
     left, right = st.columns([1, 4])
     widgets.show_image((r.pixels * 255).astype(np.uint8), "what CapsNet sees (28×28)", min_side=140,
-                       container=left, width="stretch")
+                       container=left, width="stretch", download="capsnet-input")
     widgets.show_image((r.reconstruction * 255).astype(np.uint8), f"decoded from capsule {r.classes[r.predicted]}",
-                       min_side=140, container=left, width="stretch")
+                       min_side=140, container=left, width="stretch", download="capsnet-reconstruction")
     widgets.show_figure(fc.lengths_figure(r, height=f.figure_height or 440), "cp-lengths", container=right)
     if not f.slide:
         st.caption(tx.CAPSNET_NOTE)
