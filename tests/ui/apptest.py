@@ -1,6 +1,7 @@
 """Opening the app under AppTest as a link would: the helpers the view tests share."""
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qsl, urlsplit
 
 from streamlit.testing.v1 import AppTest
@@ -33,3 +34,12 @@ def open_link(link: str, timeout: float = 300) -> AppTest:
 def texts(els) -> str:
     """The values of some elements, as one string."""
     return " ".join(str(e.value) for e in els)
+
+
+def chart_titles(at) -> list[str]:
+    """The titles of the Plotly charts on the page, in order."""
+    out = []
+    for c in at.get("plotly_chart"):
+        title = json.loads(c.proto.spec).get("layout", {}).get("title", {})
+        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return out

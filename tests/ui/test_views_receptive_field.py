@@ -1,7 +1,6 @@
 """The views of /receptive-field: each one alone as a slide, the layer read from the first view, the ladder of
 fields the last view draws."""
 import html
-import json
 
 import pytest
 
@@ -11,7 +10,7 @@ from cnnviz.ui import view
 from cnnviz.ui.nav import page_views
 from cnnviz.ui.views.receptive_field import _ladder
 
-from .apptest import open_page, texts
+from .apptest import chart_titles, open_page, texts
 
 _open = open_page
 
@@ -19,12 +18,7 @@ _open = open_page
 _texts = texts
 
 
-def _chart_titles(at) -> list[str]:
-    out = []
-    for c in at.get("plotly_chart"):
-        title = json.loads(c.proto.spec).get("layout", {}).get("title", {})
-        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return out
+_chart_titles = chart_titles
 
 
 @pytest.mark.parametrize("vid", page_views("receptive-field"))

@@ -13,7 +13,7 @@ from cnnviz.ui import background, view
 from cnnviz.ui.nav import page_views
 from cnnviz.ui.views import why_convolutions as views
 
-from .apptest import open_page, texts
+from .apptest import chart_titles, open_page, texts
 
 TRAINED = {  # view -> (its job key under the default settings, a small result of the same kind, its chart's title)
     "why-convolutions.permuted": (
@@ -35,12 +35,7 @@ def _stop_jobs():
     background.job_table(views.PAGE).stop_all()
 
 
-def _chart_titles(at) -> list[str]:
-    out = []
-    for c in at.get("plotly_chart"):
-        title = json.loads(c.proto.spec).get("layout", {}).get("title", {})
-        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return out
+_chart_titles = chart_titles
 
 
 def test_the_page_lists_eight_views():
