@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from cnnviz.figures.common import FONT
+from cnnviz.figures.common import FONT, FrozenFigure
 from cnnviz.methods import arithmetic as ar
 from cnnviz.text.arithmetic import format_dot_product
 
@@ -30,7 +30,7 @@ MAX_GRID = 40               # cells per side that stay legible in the animation
 MAX_FRAMES = 1600
 
 __all__ = ["FONT", "PAD_COLOR", "INSERTED_COLOR", "OVERHANG_COLOR", "WINDOW_COLOR", "MAX_GRID", "MAX_FRAMES",
-           "sliding_window_figure", "FramedFigure", "number_grid", "animation_too_large", "POOL_COLORS",
+           "sliding_window_figure", "window_animation", "at_step", "number_grid", "animation_too_large", "POOL_COLORS",
            "pool_example_figures", "im2col_figures"]
 
 
@@ -180,7 +180,7 @@ def _caption(step: ar.WindowStep, bias: float, spec: ar.LayerSpec) -> str:
 
 def _frames(fig: go.Figure, steps: list[ar.WindowStep], fill: _OutputFill, bias: float, spec: ar.LayerSpec,
             marker_size: float) -> list[dict]:
-    """One frame per step: the output filled so far, the window, the caption (plain dicts: see FramedFigure)."""
+    """One frame per step: the output filled so far, the window, the caption (plain dicts: see window_animation)."""
     n_static = 3  # input, padding, output heat maps; then the window's three traces
     titles = [a.to_plotly_json() for a in _title_annotations(fig)]
     frames = []
@@ -237,8 +237,17 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
 
     Returns:
         A figure with one frame per output cell, Play/Pause buttons and a slider to scrub.
-        Padding cells are sand-coloured, inserted zeros (transposed) light blue.
+        Padding cells are sand-coloured, inserted zeros (transposed) light blue. It is
+        :func:`at_step` of :func:`window_animation`: a page that scrubs keeps the animation and moves ``start``.
     """
+    return at_step(window_animation(x, weight, bias, spec, speed_ms, height, width), start)
+
+
+def window_animation(x: torch.Tensor, weight: torch.Tensor | None, bias: float, spec: ar.LayerSpec,
+                     speed_ms: int = 500, height: int | None = None, width: int = 1050) -> dict:
+    """The sliding window's figure at step 0 as a plain dict, its frames included (the arguments of
+    :func:`sliding_window_figure`). Building it validates hundreds of objects; :func:`at_step` then shows any
+    step without building again."""
     spec = replace(spec, height=x.shape[0], width=x.shape[1])
     steps = ar.sliding_windows(x, weight, bias, spec)
     grid = ar.padded_grid(x, spec)
@@ -246,7 +255,7 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     _, oh, ow = spec.output_shape()
     fill = _OutputFill(np.array([s.value for s in steps], dtype=float).reshape(oh, ow))
     steps = steps[:MAX_FRAMES]
-    start = int(min(max(start, 0), len(steps) - 1))
+    start = 0
     layout = _window_layout((gh, gw), (oh, ow), spec.kernel, width, height)
     fig = make_subplots(rows=1, cols=2, column_widths=[layout.left, 1 - layout.left], horizontal_spacing=0.05,
                         subplot_titles=(f"Input {x.shape[0]}×{x.shape[1]} with padding → grid {gh}×{gw}",
@@ -264,35 +273,26 @@ def sliding_window_figure(x: torch.Tensor, weight: torch.Tensor | None, bias: fl
     fig.update_layout(height=layout.height, font=FONT, showlegend=False, plot_bgcolor="white",
                       margin=dict(l=10, r=10, t=layout.top, b=layout.bottom), **_player(steps, start, speed_ms))
     fig.layout.meta = {"steps": len(steps), "output": [oh, ow]}
-    # hundreds of frames: kept as plain dicts, since validating them as go.Frame objects takes seconds
-    out_fig = FramedFigure(fig)
-    out_fig.raw_frames = frames
-    return out_fig
+    out = fig.to_dict()
+    out["frames"] = frames  # hundreds: plain dicts, since validating them as go.Frame objects takes seconds
+    return out
 
 
-class FramedFigure(go.Figure):
-    """A figure whose animation frames are plain dicts (added by :meth:`to_dict`), not validated objects.
-
-    Streamlit, ``fig.show()`` and ``plotly.io`` all serialise through ``to_dict``, so the frames
-    play as usual; ``fig.raw_frames`` holds them.
-    """
-
-    raw_frames: list[dict] = []
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["frames"] = list(self.raw_frames)
-        return d
-
-    def __reduce__(self):  # pickling (st.cache_data) keeps the frames unvalidated too
-        d = go.Figure.to_dict(self)
-        return (_rebuild_framed, (d, self.raw_frames))
+def at_step(animation: dict, step: int) -> FrozenFigure:
+    """The animation of :func:`window_animation` showing ``step`` (clipped to its frames), and its slider there:
+    that frame's traces and caption applied to a copy (the animation itself is left alone, so a cache can share it)."""
+    frames = animation["frames"]
+    step = int(min(max(step, 0), len(frames) - 1))
+    frame = frames[step]
+    data = list(animation["data"])
+    for i, trace in zip(frame["traces"], frame["data"], strict=True):
+        data[i] = {**data[i], **trace}
+    layout = animation["layout"]
+    layout = {**layout, "annotations": frame["layout"]["annotations"],
+              "sliders": [{**layout["sliders"][0], "active": step}]}
+    return FrozenFigure({**animation, "data": data, "layout": layout})
 
 
-def _rebuild_framed(d: dict, frames: list[dict]) -> FramedFigure:
-    fig = FramedFigure(d)
-    fig.raw_frames = frames
-    return fig
 
 
 def animation_too_large(x: torch.Tensor, spec: ar.LayerSpec) -> str | None:

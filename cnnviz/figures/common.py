@@ -10,6 +10,39 @@ import plotly.graph_objects as go
 FONT = dict(size=15)
 
 
+class FrozenFigure(go.Figure):
+    """A finished figure held as its plain dict: :meth:`to_dict` gives it back without rebuilding it.
+
+    For figures too large to validate again on every rerun (the sliding window's hundreds of frames): Streamlit,
+    ``plotly.io`` and the PNG export all serialise through ``to_dict``, so it shows and exports as usual. It is
+    read-only: its ``layout`` holds only the height, and :meth:`with_layout` returns a changed copy. Never mutate
+    what ``to_dict`` returns: a server-wide cache may share it.
+
+    Examples::
+
+        >>> fig = FrozenFigure({"data": [], "layout": {"height": 300}})
+        >>> fig.layout.height, fig.with_layout(height=500).to_dict()["layout"]["height"]
+        (300, 500)
+    """
+
+    def __init__(self, d: dict):
+        super().__init__(layout=dict(height=d.get("layout", {}).get("height")))
+        self._frozen = d
+
+    def to_dict(self) -> dict:
+        return dict(self._frozen)  # a shallow copy: readers may set top-level keys, never nested ones
+
+    def with_layout(self, **layout) -> FrozenFigure:
+        """A copy with these layout properties (a dict value is merged into the one there: ``font=dict(size=18)``)."""
+        old = self._frozen.get("layout", {})
+        new = {k: ({**old[k], **v} if isinstance(v, dict) and isinstance(old.get(k), dict) else v)
+               for k, v in layout.items()}
+        return FrozenFigure({**self._frozen, "layout": {**old, **new}})
+
+    def __reduce__(self):  # pickling (st.cache_data) keeps it frozen
+        return (FrozenFigure, (self._frozen,))
+
+
 def enlarge(arr: np.ndarray, min_side: int = 224) -> np.ndarray:
     """Nearest-neighbour upscale so small images (28x28) show crisp pixels, not blur.
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -34,6 +36,8 @@ from cnnviz.errors import CnnvizError
 from cnnviz.ui import presenter, state
 
 log = logging.getLogger("cnnviz.ui")
+# CNNVIZ_TIMING=1: each view's draw time on stderr (what a slider step or a page load spends on the server)
+_TIMING = os.environ.get("CNNVIZ_TIMING", "") not in ("", "0")
 
 # The 16:9 projector a slide is laid out for; its figure area is SLIDE_FIGURE_PX high (CSS pixels): the
 # screen less the slide bar and the margins.
@@ -223,6 +227,7 @@ def _view_fragment(view_id: str, slide: bool, controls_slot) -> None:
         return
     token = _FRAME.set(Frame(view, slide, controls_slot))
     presenter.reset_keys(view.anchor)
+    t0 = time.perf_counter()
     try:
         with st.container(key=f"cnnviz-view-{view.anchor}"):
             view.draw(_FRAME.get())
@@ -239,6 +244,8 @@ def _view_fragment(view_id: str, slide: bool, controls_slot) -> None:
     finally:
         presenter.reset_keys("")
         _FRAME.reset(token)
+        if _TIMING:
+            print(f"cnnviz timing: view {view_id} {1000 * (time.perf_counter() - t0):.0f} ms", flush=True)
 
 
 def _under_apptest() -> bool:

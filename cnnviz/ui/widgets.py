@@ -19,7 +19,7 @@ from PIL import Image
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from cnnviz.errors import CnnvizError
-from cnnviz.figures.common import enlarge
+from cnnviz.figures.common import FrozenFigure, enlarge
 from cnnviz.figures.export import plotly_export_problem, to_png
 from cnnviz.ui import presenter
 
@@ -118,8 +118,7 @@ def show_figure(fig, name: str, container=st, download: bool = True, slide_heigh
     """
     shown = _presenter_copy(fig) if presenter.is_on() else fig
     if _slide():
-        shown = go.Figure(shown)
-        shown.update_layout(height=slide_height or presenter.SLIDE_FIGURE_PX, autosize=True)
+        shown = _relayout(shown, height=slide_height or presenter.SLIDE_FIGURE_PX, autosize=True)
     if not download:
         container = container.container(key=f"waiting-{_slug(name)}")
     event = container.plotly_chart(shown, width="stretch", key=f"fig:{_slug(name)}", **kw)
@@ -128,14 +127,23 @@ def show_figure(fig, name: str, container=st, download: bool = True, slide_heigh
     return event  # with on_select="rerun": the selection (points, box, lasso)
 
 
+def _relayout(fig, **layout):
+    """A copy of ``fig`` with these layout properties (``fig`` is left alone; a frozen figure stays a dict)."""
+    if isinstance(fig, FrozenFigure):
+        return fig.with_layout(**layout)
+    out = go.Figure(fig)
+    out.update_layout(**layout)
+    return out
+
+
 def _presenter_copy(fig):
     """The figure with its base font and fixed height grown by the presenter scale."""
-    out = go.Figure(fig)
-    size = out.layout.font.size or 12
-    out.update_layout(font_size=round(size * presenter.SCALE))
-    if out.layout.height:
-        out.update_layout(height=round(out.layout.height * presenter.SCALE))
-    return out
+    lay = fig.to_dict().get("layout", {}) if isinstance(fig, FrozenFigure) else fig.layout.to_plotly_json()
+    size = (lay.get("font") or {}).get("size") or 12
+    grown = dict(font=dict(size=round(size * presenter.SCALE)))
+    if lay.get("height"):
+        grown["height"] = round(lay["height"] * presenter.SCALE)
+    return _relayout(fig, **grown)
 
 
 def clickable_grid(image: np.ndarray, key: str, tile_at: Callable[[float, float], int | None],

@@ -59,4 +59,4 @@ def test_sliding_window_frames_show_pytorch_outputs():
     assert z0[0, 0] == want[0, 0] and np.isnan(z0.ravel()[1:]).all()
     # the kernel outline of frame 5 (output row 1, col 1) starts at padded grid cell (2, 2)
     assert frames[5]["data"][1]["x"][0] == 1.5 and frames[5]["data"][1]["y"][0] == 1.5
-    assert fig.layout.sliders[0].active == 5
+    assert fig.to_dict()["layout"]["sliders"][0]["active"] == 5

@@ -6,8 +6,10 @@ read them with :func:`layer` (``state.peek``), so a slide of any of them follows
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from cnnviz.errors import CnnvizError
 from cnnviz.figures import arithmetic as fa
@@ -90,6 +92,15 @@ def _demo_settings(spec: ar.LayerSpec) -> tuple[str, int, str, float, str, str]:
 @st.cache_data(max_entries=64, show_spinner="Running the layer in PyTorch…")
 def _check(spec: ar.LayerSpec) -> ar.ShapeCheck:
     return ar.check_shape(spec)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _window_animation(x: np.ndarray, weight: np.ndarray | None, bias: float, spec: ar.LayerSpec, speed_ms: int,
+                      height: int | None, width: int) -> dict:
+    """The sliding window's animation, built once per input and shared by every session: scrubbing shows another
+    of its frames (``fa.at_step``) instead of building hundreds of frames again. Read-only."""
+    return fa.window_animation(torch.from_numpy(x), None if weight is None else torch.from_numpy(weight), bias, spec,
+                               speed_ms, height, width)
 
 
 # ---------------------------------------------------------------------------------------------- the numbers
@@ -219,8 +230,9 @@ def window(f: Frame) -> None:
     s2.button("Step ▶", on_click=_step, args=(1,), width="stretch", key="ar_fwd")
     pos = min(state.slider("Kernel position (scrub)", "ar_pos", 0, max(n_steps - 1, 1), 0, container=s3,
                            help="Or press ▶ Play under the figure; its slider scrubs too."), n_steps - 1)
-    fig = fa.sliding_window_figure(x2d, weight, bias, anim_spec, start=pos, speed_ms=int(1000 / speed),
-                                   height=f.figure_height, width=1200 if f.slide else 1050)
+    animation = _window_animation(x2d.numpy(), None if weight is None else weight.numpy(), bias, anim_spec,
+                                  int(1000 / speed), f.figure_height, 1200 if f.slide else 1050)
+    fig = fa.at_step(animation, pos)
     widgets.show_figure(fig, "arithmetic-sliding-window", config={"displayModeBar": False})
     if not f.slide:
         step = ar.sliding_windows(x2d, weight, bias, anim_spec)[pos]
