@@ -1,7 +1,10 @@
 """cnnviz.figures.arithmetic: the sliding-window animation, the pooling example, im2col, the size limit."""
+import json
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from plotly.utils import PlotlyJSONEncoder
 
 from cnnviz.figures import arithmetic as fa
 from cnnviz.methods import arithmetic as ar
@@ -60,3 +63,19 @@ def test_sliding_window_frames_show_pytorch_outputs():
     # the kernel outline of frame 5 (output row 1, col 1) starts at padded grid cell (2, 2)
     assert frames[5]["data"][1]["x"][0] == 1.5 and frames[5]["data"][1]["y"][0] == 1.5
     assert fig.to_dict()["layout"]["sliders"][0]["active"] == 5
+
+
+def test_at_step_shows_that_frame_and_leaves_the_shared_animation_alone():
+    x = torch.arange(49.).view(7, 7) % 10
+    spec = LayerSpec("conv", 7, 7, 1, 1, kernel=3, stride=2, padding=1)
+    anim = fa.window_animation(x, torch.ones(3, 3), 1.0, spec)
+    before = json.dumps(anim, cls=PlotlyJSONEncoder, sort_keys=True)
+    fig = fa.at_step(anim, 5).to_dict()
+    frame = anim["frames"][5]
+    for i, trace in zip(frame["traces"], frame["data"], strict=True):  # the frame's traces are what is shown
+        assert all(fig["data"][i][k] is v for k, v in trace.items())
+    assert fig["layout"]["sliders"][0]["active"] == 5
+    assert fig["layout"]["annotations"] == frame["layout"]["annotations"]
+    assert "output (1, 1)" in fig["layout"]["annotations"][0]["text"]  # step 5 of a 4x4 output: row 1, col 1
+    assert fa.at_step(anim, 10**6).to_dict()["layout"]["sliders"][0]["active"] == 15  # clipped to the last frame
+    assert json.dumps(anim, cls=PlotlyJSONEncoder, sort_keys=True) == before  # a cache can share it
