@@ -28,10 +28,11 @@ def free_port() -> int:
 
 
 def app_command(port: int, *extra: str) -> list[str]:
-    """``streamlit run`` of the app on loopback ``port``, headless, no file watcher, no usage statistics."""
+    """``streamlit run`` of the app on loopback ``port``, headless, no file watcher, no full garbage collection after
+    every run (as ``cnnviz run``), no usage statistics; ``extra`` flags override these."""
     return [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false", *extra]
+            "--runner.postScriptGC", "false", "--browser.gatherUsageStats", "false", *extra]
 
 
 def wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None) -> bool:

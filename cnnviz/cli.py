@@ -36,7 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # Streamlit settings the app needs wherever it is started from (an installed package has no
 # .streamlit/config.toml beside it); the checkout's config.toml holds the same values.
-SERVER_FLAGS = ["--server.maxUploadSize", "300", "--server.headless", "true",
+# runner.postScriptGC: Streamlit runs a full gc.collect(2) after every script run, which with torch and the
+# server-wide caches in memory took 0.4-0.5 s of each slider step on the 2-core machine (BENCHMARKS.md);
+# Python's own generational collector still runs.
+SERVER_FLAGS = ["--server.maxUploadSize", "300", "--server.headless", "true", "--runner.postScriptGC", "false",
                 "--browser.gatherUsageStats", "false", "--theme.base", "light", "--theme.primaryColor", "#4C78A8"]
 
 

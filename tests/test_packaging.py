@@ -62,3 +62,23 @@ def test_cnnviz_command_lists_its_subcommands():
         assert f"  {cmd}" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "cnnviz", "frobnicate"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown command 'frobnicate'" in bad.stderr
+
+
+def test_cnnviz_run_serves_with_the_checkouts_streamlit_settings():
+    """`cnnviz run` from a wheel has no .streamlit/config.toml beside it: its flags carry the same settings, so a
+    class served from an install behaves (and is as fast) as `streamlit run app.py` in the checkout."""
+    import tomllib
+
+    from cnnviz.appserver import app_command
+    from cnnviz.cli import SERVER_FLAGS
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    from_config = {f"--{section}.{k}": str(v).lower() if isinstance(v, bool) else str(v)
+                   for section, opts in config.items() for k, v in opts.items()}
+    flags = dict(zip(SERVER_FLAGS[::2], SERVER_FLAGS[1::2], strict=True))
+    assert flags == from_config
+    # no full garbage collection after every script run (it cost 0.4-0.5 s of each slider step), in the
+    # servers the tests and the benchmarks start too
+    assert flags["--runner.postScriptGC"] == "false"
+    cmd = app_command(8501)
+    assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"
