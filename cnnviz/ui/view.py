@@ -23,6 +23,8 @@ as a 16:9 screen allows, the note as a speaker note under it.
 from __future__ import annotations
 
 import contextvars
+import importlib
+import importlib.util
 import logging
 import os
 import re
@@ -106,14 +108,25 @@ def register(view_id: str, title: str, keys: Iterable[str] = (), reads: Iterable
 
 
 def all_views() -> dict[str, View]:
-    """Every view of the app, id -> view (the view modules are imported on first use)."""
-    import cnnviz.ui.views  # noqa: F401 - importing the package registers every view
+    """Every view of the app, id -> view (every view module is imported on first use)."""
+    import pkgutil
+
+    import cnnviz.ui.views as package
+
+    for mod in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{mod.name}")
 
     return VIEWS
 
 
 def get(view_id: str) -> View | None:
-    return all_views().get(view_id)
+    """The view ``view_id``, importing only its page's module (``cnnviz.ui.views.<page>``, dashes as
+    underscores): a fresh server's first request does not pay for every page's imports."""
+    if view_id not in VIEWS:
+        module = view_id.split(".", 1)[0].replace("-", "_")
+        if re.fullmatch(r"[a-z][a-z0-9_]*", module) and importlib.util.find_spec(f"cnnviz.ui.views.{module}"):
+            importlib.import_module(f"cnnviz.ui.views.{module}")
+    return VIEWS.get(view_id)
 
 
 def slug(text: str) -> str:
@@ -188,9 +201,8 @@ def current_frame() -> Frame | None:
 # ------------------------------------------------------------------------------------------- running
 def _shared_keys(view_id: str) -> set[str]:
     """Keys that another view on screen owns or reads: a change of one of them reruns the page."""
-    views = all_views()
-    others = [views[v] for v in st.session_state.get(PAGE_VIEWS, ()) if v in views and v != view_id]
-    return {k for v in others for k in (*v.keys, *v.reads)}
+    others = [get(v) for v in st.session_state.get(PAGE_VIEWS, ()) if v != view_id]
+    return {k for v in others if v is not None for k in (*v.keys, *v.reads)}
 
 
 def begin_page(view_ids: Iterable[str]) -> None:
@@ -305,7 +317,7 @@ def view_for_link(path: str, anchor: str = "", params: dict | None = None) -> st
     from cnnviz.ui.nav import page_views
 
     ids = page_views(path)
-    views = all_views()
+    views = {vid: get(vid) for vid in ids}
     if anchor:
         for vid in ids:
             v = views.get(vid)

@@ -1,5 +1,7 @@
 """Views: the registry, and a control inside one view reruns that view alone (Streamlit AppTest)."""
 import dataclasses
+import subprocess
+import sys
 from collections import Counter
 from unittest import mock
 
@@ -32,6 +34,19 @@ def test_registry_rejects_bad_and_duplicate_ids():
     view.all_views()
     with pytest.raises(ValueError):
         view.register("activations.channels", "again")(lambda f: None)
+
+
+def test_a_view_is_found_by_importing_its_page_alone():
+    """A fresh server's first request imports the views of the page it shows, not every page's (their imports
+    cost seconds); the ids of every page map to their modules, so a deck's view ids all resolve."""
+    code = ("import sys; from cnnviz.ui import view; v = view.get('receptive-field.unit'); "
+            "print(v.id, sorted(m for m in sys.modules if m.startswith('cnnviz.ui.views.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "receptive-field.unit"
+    assert " ".join(out[1:]) == "['cnnviz.ui.views.receptive_field']"
+    for vid, v in view.all_views().items():
+        assert view.get(vid) is v and v.draw.__module__.endswith(vid.split(".")[0].replace("-", "_"))
+    assert view.get("nopage.view") is None and view.get("kernels.nothing") is None
 
 
 def test_view_keys_are_owned_once_per_page():

@@ -1,7 +1,5 @@
-"""The views of every page, one module per page; importing this package registers them all
-(``cnnviz.ui.view.register``)."""
-import importlib
-import pkgutil
+"""The views of every page, one module per page (``cnnviz.ui.views.<page path>``, dashes as underscores).
 
-for _mod in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_mod.name}")
+Importing a module registers its views (``cnnviz.ui.view.register``); ``view.get`` imports the one module a view
+id names, ``view.all_views`` every module.
+"""
