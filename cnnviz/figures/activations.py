@@ -25,7 +25,7 @@ import torch
 
 from cnnviz.errors import CnnvizError
 from cnnviz.figures.common import FONT
-from cnnviz.figures.render import GridLayout, colormap, normalize_maps, overlay, tile_grid, to_uint8
+from cnnviz.figures.render import GridLayout, colormap, colormap_enlarged, normalize_maps, overlay, tile_grid, to_uint8
 from cnnviz.methods.activations import SCALES, ChannelStats, MapComparison, StageMaps, channel_order
 
 BAR = "#4C78A8"
@@ -129,9 +129,7 @@ def render_channel_grid(maps: torch.Tensor, order: str | Sequence[int] = "index"
         lo, hi = float(sel.min()), float(sel.max())
     _, h, w = sel.shape
     f = _scale_for(h, w, tile_px)
-    if f > 1:
-        norm = norm.repeat_interleave(f, 1).repeat_interleave(f, 2)
-    rgb = colormap(norm, cmap).permute(0, 3, 1, 2)  # N, 3, H, W
+    rgb = colormap_enlarged(norm, cmap, f).permute(0, 3, 1, 2)  # N, 3, H, W
     img, layout = tile_grid(rgb, cols=cols, pad=max(2, f // 2), pad_value=1.0)
     return ChannelGrid(to_uint8(img), layout, idx.tolist(), f, lo, hi)
 
@@ -171,8 +169,7 @@ def render_map(map2d: torch.Tensor, cmap: str = "viridis", size: int = 224,
     lo, hi = value_range if value_range is not None else (float(map2d.min()), float(map2d.max()))
     norm = ((map2d.float() - lo) / max(hi - lo, 1e-12)).clamp(0, 1)
     f = _scale_for(*map2d.shape, size)
-    norm = norm.repeat_interleave(f, 0).repeat_interleave(f, 1)
-    return to_uint8(colormap(norm, cmap))
+    return to_uint8(colormap_enlarged(norm, cmap, f))
 
 
 def overlay_map(seen: np.ndarray, map2d: torch.Tensor, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:

@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 
 from cnnviz.figures.arithmetic import PAD_COLOR, sliding_window_figure
 from cnnviz.figures.common import FONT
-from cnnviz.figures.render import GridLayout, colormap, normalize_maps, tile_grid, to_uint8
+from cnnviz.figures.render import GridLayout, colormap_enlarged, normalize_maps, tile_grid, to_uint8
 from cnnviz.methods.arithmetic import LayerSpec
 from cnnviz.methods.network import GraphNode, GraphView, strongest_channels
 from cnnviz.methods.unit import UnitComputation, WindowRegion
@@ -87,10 +87,7 @@ def node_thumbnails(values: dict[str, torch.Tensor], k: int = 2, px: int = THUMB
             maps = torch.nn.functional.adaptive_avg_pool2d(maps[None], (min(h, px), min(w, px)))[0]
             h, w = maps.shape[1:]
         f = max(1, round(px / max(h, w)))
-        norm = normalize_maps(maps, "per")
-        if f > 1:
-            norm = norm.repeat_interleave(f, 1).repeat_interleave(f, 2)
-        rgb = colormap(norm, "viridis").permute(0, 3, 1, 2)
+        rgb = colormap_enlarged(normalize_maps(maps, "per"), "viridis", f).permute(0, 3, 1, 2)
         img, _ = tile_grid(rgb, cols=len(idx), pad=1, pad_value=1.0)
         out[nid] = to_uint8(img)
     return out
@@ -205,10 +202,7 @@ def channel_grid(value: torch.Tensor, tile_px: int = 64, cols: int | None = None
     """Every channel of ``[C, H, W]`` as one clickable image (each map on its own range, viridis)."""
     c, h, w = value.shape
     f = max(1, round(tile_px / max(h, w)))
-    norm = normalize_maps(value.float(), "per")
-    if f > 1:
-        norm = norm.repeat_interleave(f, 1).repeat_interleave(f, 2)
-    rgb = colormap(norm, "viridis").permute(0, 3, 1, 2)
+    rgb = colormap_enlarged(normalize_maps(value.float(), "per"), "viridis", f).permute(0, 3, 1, 2)
     cols = cols or max(1, int(np.ceil(np.sqrt(c * 1.8))))
     img, layout = tile_grid(rgb, cols=cols, pad=max(2, f // 3), pad_value=1.0)
     arr = to_uint8(img)
@@ -227,7 +221,7 @@ def unit_map(map2d: torch.Tensor, unit: tuple[int, int] | None, size: int = 360)
     h, w = map2d.shape
     f = max(1, size // max(h, w))
     norm = normalize_maps(map2d[None].float(), "per")[0]
-    arr = to_uint8(colormap(norm.repeat_interleave(f, 0).repeat_interleave(f, 1), "viridis"))
+    arr = to_uint8(colormap_enlarged(norm, "viridis", f))
     if unit is not None:
         y, x = unit
         t = max(2, f // 4)
