@@ -44,7 +44,7 @@ def test_unit_figures(lenet):
     assert c.data[3].y[0] == pytest.approx(u.pre_activation)
     region = window_region(u, input_channel(lenet, x, "features.3", u.terms[top].channel))
     w = fn.window_figure(region, u.terms[top].kernel)
-    assert w.layout.sliders[0].active == region.start
+    assert w.to_dict()["layout"]["sliders"][0]["active"] == region.start
 
 
 def test_channel_grid_and_unit_map():
