@@ -4,6 +4,8 @@ The handle itself is tested in test_handle.py, weight files in test_weights.py, 
 test_architectures.py."""
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,6 +44,22 @@ def test_shipped_checkpoint_meets_its_accuracy(name, threshold):
 
 
 # --------------------------------------------------------------------------- zoo
+
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_weight_status_names_torchvisions_own_weights_url(name, tmp_path, monkeypatch):
+    """The sidebar reads the weight file name from ZOO, without importing torchvision.models; it is the enum's."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    url = zoo.zoo_weights(name).url
+    st = zoo.weight_status(name)
+    assert st.url == url and st.path == tmp_path / "hub" / "checkpoints" / url.rsplit("/", 1)[1]
+
+
+def test_the_sidebar_does_not_import_torchvision():
+    """A fresh server's first request on a page that needs no torchvision does not pay for importing it."""
+    code = ("import sys, cnnviz.ui.sidebar as s, cnnviz.core.zoo as z; [z.weight_status(n) for n in z.ZOO]; "
+            "print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
 
 def test_zoo_without_weights_is_untrained_with_instructions(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
