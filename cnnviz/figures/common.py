@@ -4,10 +4,38 @@ Streamlit-free: each function returns a Plotly figure or an image array.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 
 FONT = dict(size=15)
+
+
+def colorscale(name: str) -> list[list]:
+    """Plotly's named colour scale ``name`` as stops, safe under Streamlit's theme.
+
+    Streamlit's frontend replaces the strings ``#000001`` .. ``#000040`` anywhere in a chart with its theme
+    colours (they are its placeholders). Magma and Inferno start at ``#000004``, so their zero came out pink.
+    Such a stop is written as ``rgb(...)``: the same colour, not a placeholder.
+
+    Examples::
+
+        >>> colorscale("Magma")[0], colorscale("Magma")[-1]
+        ([0.0, 'rgb(0, 0, 4)'], [1.0, '#fcfdbf'])
+    """
+    stops = next((getattr(m, name) for m in (pcolors.sequential, pcolors.diverging, pcolors.cyclical)
+                  if isinstance(getattr(m, name, None), list)), None)
+    if stops is None:
+        raise ValueError(f"{name!r} is not one of Plotly's named colour scales")
+    return [[i / (len(stops) - 1), _unplaceholder(c)] for i, c in enumerate(stops)]
+
+
+def _unplaceholder(colour: str) -> str:
+    if re.fullmatch(r"#0000(?:[0-3][0-9]|40)", colour.lower()):
+        return "rgb({}, {}, {})".format(*(int(colour[i:i + 2], 16) for i in (1, 3, 5)))
+    return colour
 
 
 class FrozenFigure(go.Figure):

@@ -12,21 +12,18 @@ Examples::
 from __future__ import annotations
 
 import numpy as np
-import plotly.colors as pcolors
 import plotly.graph_objects as go
 import torch
 from PIL import Image, ImageDraw
 
+from cnnviz.figures.common import colorscale
 from cnnviz.figures.render import colormap
 from cnnviz.methods.receptive_field import EffectiveReceptiveField, ReceptiveField, RecurrenceStep
 
 FONT = dict(size=15)
 BOX = "#e6194b"      # the clipped field, on the image
 PAD = "rgba(120,120,120,0.55)"  # the part of the field that lies in the padding
-# Plotly's Inferno starts at #000004, one of the placeholder colours Streamlit's frontend swaps for theme
-# colours (#000001..#0000xx): start it at #010104 so zero stays black
-INFERNO = [[i / (len(_c) - 1), "#010104" if c.lower() == "#000004" else c] for _c in [pcolors.sequential.Inferno]
-           for i, c in enumerate(_c)]
+INFERNO = colorscale("Inferno")  # zero stays black under Streamlit's theme
 
 
 def depth_chart(fields: list[ReceptiveField], chosen: str, input_hw: tuple[int, int]) -> go.Figure:

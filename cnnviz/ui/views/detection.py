@@ -17,7 +17,7 @@ from cnnviz.methods.detection.canvases import make_canvas, make_canvases
 from cnnviz.methods.detection.ops import roi_pool
 from cnnviz.text import detection as tx
 from cnnviz.ui import state, widgets
-from cnnviz.ui.resources import shared_model
+from cnnviz.ui.resources import shared_figure, shared_model
 from cnnviz.ui.view import Frame, register
 
 CANVAS_KEYS = ("dt_seed", "dt_size", "dt_n", "dt_data")
@@ -88,6 +88,14 @@ def _truth(c) -> fd.BoxSet:
 
 
 # ------------------------------------------------------------------------------------------- 1. canvas
+@shared_figure()
+def _canvas_figure(seed: int, size: int, n: int, dataset: str, height: int | None):
+    c = _canvas(seed, size, n, dataset)
+    names = [c.classes[k] for k in c.labels]
+    title = f"{len(c.boxes)} {tx.DATASET_TITLES[dataset]} on a {size}×{size} canvas, with their true boxes"
+    return fd.canvas_figure(c.image, [fd.BoxSet(c.boxes, names, fd.TRUTH)], title, height)
+
+
 @register("detection.canvas", "A canvas of objects and its ground truth", keys=CANVAS_KEYS)
 def canvas(f: Frame) -> None:
     c1, c2, c3, c4 = f.controls(4)
@@ -96,25 +104,26 @@ def canvas(f: Frame) -> None:
     n = state.slider("Objects", "dt_n", 1, 8, 4, container=c3)
     dataset = state.select("Objects are", "dt_data", list(tx.DATASET_TITLES), "mnist",
                            format_func=tx.DATASET_TITLES.get, container=c4)
-    c = _canvas(seed, size, n, dataset)
-    names = [c.classes[k] for k in c.labels]
-    title = f"{len(c.boxes)} {tx.DATASET_TITLES[dataset]} on a {size}×{size} canvas, with their true boxes"
-    widgets.show_figure(fd.canvas_figure(c.image, [fd.BoxSet(c.boxes, names, fd.TRUTH)], title, f.figure_height),
-                        "detection-canvas")
+    widgets.show_figure(_canvas_figure(seed, size, n, dataset, f.figure_height), "detection-canvas")
     f.note(tx.CANVAS_NOTE)
 
 
 # ------------------------------------------------------------------------------------------- 2. proposals
-@register("detection.proposals", "Proposals: selective search against sliding windows", reads=CANVAS_KEYS)
-def proposals(f: Frame) -> None:
-    seed, size, n, dataset = _canvas_args()
+@shared_figure()
+def _proposals_figure(seed: int, size: int, n: int, dataset: str, height: int | None):
     c = _canvas(seed, size, n, dataset)
     ss = _proposals(seed, size, n, dataset)
     sw = props.sliding_windows(size, size)
     t_ss, t_sw = tx.proposals_title(len(ss), props.recall(ss, c.boxes), len(sw), props.recall(sw, c.boxes))
-    fig = fd.side_by_side(c.image, [(t_ss, [fd.BoxSet(ss, None, fd.PROPOSAL, 0.8, opacity=0.6), _truth(c)]),
-                                    (t_sw, [fd.BoxSet(sw, None, fd.PROPOSAL, 0.4, opacity=0.25), _truth(c)])],
-                          height=f.figure_height)
+    return fd.side_by_side(c.image, [(t_ss, [fd.BoxSet(ss, None, fd.PROPOSAL, 0.8, opacity=0.6), _truth(c)]),
+                                     (t_sw, [fd.BoxSet(sw, None, fd.PROPOSAL, 0.4, opacity=0.25), _truth(c)])],
+                           height=height)
+
+
+@register("detection.proposals", "Proposals: selective search against sliding windows", reads=CANVAS_KEYS)
+def proposals(f: Frame) -> None:
+    seed, size, n, dataset = _canvas_args()
+    fig = _proposals_figure(seed, size, n, dataset, f.figure_height)
     widgets.show_figure(fig, "detection-proposals")
     if not f.slide:
         st.caption("Sliding windows: heights 20, 28, 36 and 44 px, square and twice as tall as wide, stride a quarter "
@@ -128,24 +137,28 @@ def _labels_with_iou(stage: rc.Stage, truth: np.ndarray) -> list[str]:
     return [f"{int(c)} {s:.2f} · IoU {i:.2f}" for c, s, i in zip(stage.labels, stage.scores, best, strict=True)]
 
 
+@shared_figure()
+def _rcnn_figure(seed: int, size: int, n: int, step: str, height: int | None):
+    c = _canvas(seed, size, n, "mnist")
+    stage = _detections("R-CNN", seed, size, n).stages[tx.STAGES.index(step)]
+    if step == "proposals":
+        sets, found = [fd.BoxSet(stage.boxes, None, fd.PROPOSAL, 0.8, opacity=0.6)], None
+    else:
+        labels = _labels_with_iou(stage, c.boxes) if step == "after NMS" else _names(stage.labels)
+        sets = [fd.BoxSet(stage.boxes, labels, fd.KEPT, 2.0 if step == "after NMS" else 1.0)]
+        order = np.argsort(-stage.scores)
+        found = rc.match(stage.boxes[order], stage.labels[order], c.boxes, c.labels)[0]
+    title = tx.stage_title(step, len(stage.boxes), found, len(c.boxes) if found is not None else None)
+    return fd.canvas_figure(c.image, [_truth(c), *sets], title, height)
+
+
 @register("detection.rcnn", "R-CNN, step by step", keys=("dt_step",), reads=CANVAS_KEYS)
 def rcnn_steps(f: Frame) -> None:
     seed, size, n = _digit_args(f)
     (c1,) = f.controls(1)
     step = state.select("Step", "dt_step", list(tx.STAGES), "after NMS", format_func=tx.STAGE_TITLES.get,
                         container=c1, radio=True, horizontal=True)
-    c = _canvas(seed, size, n, "mnist")
-    d = _detections("R-CNN", seed, size, n)
-    stage = d.stages[tx.STAGES.index(step)]
-    if step == "proposals":
-        sets, found = [fd.BoxSet(stage.boxes, None, fd.PROPOSAL, 0.8, opacity=0.6)], None
-    else:
-        labels = _labels_with_iou(stage, c.boxes) if step == "after NMS" else _names(stage.labels)
-        sets = [fd.BoxSet(stage.boxes, labels, fd.KEPT, 2.0 if step == "after NMS" else 1.0)]
-        found = rc.match(stage.boxes[np.argsort(-stage.scores)], stage.labels[np.argsort(-stage.scores)], c.boxes,
-                         c.labels)[0]
-    title = tx.stage_title(step, len(stage.boxes), found, len(c.boxes) if found is not None else None)
-    widgets.show_figure(fd.canvas_figure(c.image, [_truth(c), *sets], title, f.figure_height), "detection-rcnn")
+    widgets.show_figure(_rcnn_figure(seed, size, n, step, f.figure_height), "detection-rcnn")
     if not f.slide:
         heads = _heads("warp")
         st.caption(tx.BACKGROUND_RULE)
@@ -154,19 +167,24 @@ def rcnn_steps(f: Frame) -> None:
 
 
 # ------------------------------------------------------------------------------------------- 4. NMS
+@shared_figure()
+def _nms_figure(seed: int, size: int, n: int, thr: float, height: int | None):
+    c = _canvas(seed, size, n, "mnist")
+    reg = _detections("R-CNN", seed, size, n).stages[2]
+    steps = rc.nms_steps(reg.boxes, reg.scores, thr)
+    kept = [s.kept for s in steps]
+    gone = {j: (s.kept, iou) for s in steps for j, iou in zip(s.suppressed, s.ious, strict=True)}
+    return fd.nms_figure(c.image, reg.boxes, _names(reg.labels, reg.scores), kept, gone, c.boxes,
+                         tx.nms_title(thr, len(kept), len(gone)), height)
+
+
 @register("detection.nms", "Non-maximum suppression", keys=("dt_nms",), reads=CANVAS_KEYS)
 def nms_view(f: Frame) -> None:
     seed, size, n = _digit_args(f)
     (c1,) = f.controls(1)
     thr = state.slider("IoU threshold", "dt_nms", 0.05, 0.95, 0.3, step=0.05, container=c1,
                        help="A box is dropped when it overlaps a better kept box by more than this.")
-    c = _canvas(seed, size, n, "mnist")
-    reg = _detections("R-CNN", seed, size, n).stages[2]
-    steps = rc.nms_steps(reg.boxes, reg.scores, thr)
-    kept = [s.kept for s in steps]
-    gone = {j: (s.kept, iou) for s in steps for j, iou in zip(s.suppressed, s.ious, strict=True)}
-    fig = fd.nms_figure(c.image, reg.boxes, _names(reg.labels, reg.scores), kept, gone, c.boxes,
-                        tx.nms_title(thr, len(kept), len(gone)), f.figure_height)
+    fig = _nms_figure(seed, size, n, thr, f.figure_height)
     widgets.show_figure(fig, "detection-nms")
     f.note(tx.NMS_NOTE)
 
@@ -190,6 +208,18 @@ def _fast_view(seed: int, size: int, n: int, roi: int, channel: int):
             scale, float(squares[roi, 2] - squares[roi, 0]), int(probs.argmax()), float(probs.max()))
 
 
+@shared_figure(max_entries=32)
+def _fast_figure(seed: int, size: int, n: int, roi: int, channel: int, height: int | None):
+    fmap, cells, chosen, pooled, scale, side, label, score = _fast_view(seed, size, n, roi, channel)
+    c = _canvas(seed, size, n, "mnist")
+    d = _detections("Fast R-CNN", seed, size, n)
+    found = rc.match(d.final.boxes, d.final.labels, c.boxes, c.labels)[0]
+    title = (f"Fast R-CNN: {len(_proposals(seed, size, n, 'mnist'))} RoIs on one feature map; {found} of "
+             f"{len(c.boxes)} objects found")
+    return (fd.feature_map_figure(fmap, cells, chosen, pooled, f"channel {channel}", title, height),
+            tx.fast_caption(scale, side, str(label), score))
+
+
 @register("detection.fast", "Fast R-CNN: one feature map, RoI pooling", keys=("dt_roi", "dt_ch"), reads=CANVAS_KEYS)
 def fast(f: Frame) -> None:
     seed, size, n = _digit_args(f)
@@ -202,15 +232,10 @@ def fast(f: Frame) -> None:
     rank = state.slider("Proposal (by score)", "dt_roi", 0, len(boxes) - 1, 0, container=c1) if len(boxes) > 1 else 0
     channel = state.slider("Channel of the feature map", "dt_ch", 0, 15, 0, container=c2)
     roi = int(order[min(rank, len(order) - 1)])
-    fmap, cells, chosen, pooled, scale, side, label, score = _fast_view(seed, size, n, roi, channel)
-    found = rc.match(d.final.boxes, d.final.labels, _canvas(seed, size, n, "mnist").boxes,
-                     _canvas(seed, size, n, "mnist").labels)[0]
-    title = (f"Fast R-CNN: {len(boxes)} RoIs on one feature map; {found} of "
-             f"{len(_canvas(seed, size, n, 'mnist').boxes)} objects found")
-    widgets.show_figure(fd.feature_map_figure(fmap, cells, chosen, pooled, f"channel {channel}", title,
-                                              f.figure_height), "detection-fast")
+    fig, caption = _fast_figure(seed, size, n, roi, channel, f.figure_height)
+    widgets.show_figure(fig, "detection-fast")
     if not f.slide:
-        st.caption(tx.fast_caption(scale, side, str(label), score))
+        st.caption(caption)
     f.note(tx.FAST_NOTE)
 
 
@@ -244,6 +269,20 @@ def _held_out_scores() -> tuple[float, float, int]:
     return pr.precision, pr.recall, len(canvases)
 
 
+@shared_figure()
+def _faster_figure(seed: int, size: int, n: int, top_n: int, cell: int, height: int | None):
+    anchors, obj, proposals, dets = _faster(seed, size, n, top_n)
+    objectness = obj.reshape(-1, 9).max(1)
+    padded = int(np.ceil(size / 32) * 32) // 4
+    rows, cols = len(objectness) // padded, padded
+    c = _canvas(seed, size, n, "mnist")
+    det = fd.BoxSet(np.array([d.box for d in dets], np.float32).reshape(-1, 4),
+                    [f"{d.name} {d.score:.2f}" for d in dets], fd.KEPT, 2.5)
+    precision, recall, count = _held_out_scores()
+    return fd.rpn_figure(c.image, anchors[cell * 9:(cell + 1) * 9], objectness.reshape(rows, cols), proposals,
+                         [_truth(c), det], tx.faster_title(len(dets), precision, recall, count), height)
+
+
 @register("detection.faster", "Faster R-CNN: anchors, objectness, proposals", keys=("dt_cell", "dt_top"),
           reads=CANVAS_KEYS)
 def faster(f: Frame) -> None:
@@ -256,14 +295,7 @@ def faster(f: Frame) -> None:
     objectness = obj.reshape(-1, 9).max(1)
     cell = state.slider("Anchors at location (feature-map cell, row by row)", "dt_cell", 0, max(0, cells - 1),
                         int(objectness.argmax()), container=c2)
-    padded = int(np.ceil(size / 32) * 32) // 4
-    rows, cols = len(objectness) // padded, padded
-    c = _canvas(seed, size, n, "mnist")
-    det = fd.BoxSet(np.array([d.box for d in dets], np.float32).reshape(-1, 4),
-                    [f"{d.name} {d.score:.2f}" for d in dets], fd.KEPT, 2.5)
-    precision, recall, count = _held_out_scores()
-    fig = fd.rpn_figure(c.image, anchors[cell * 9:(cell + 1) * 9], objectness.reshape(rows, cols), proposals,
-                        [_truth(c), det], tx.faster_title(len(dets), precision, recall, count), f.figure_height)
+    fig = _faster_figure(seed, size, n, top_n, cell, f.figure_height)
     widgets.show_figure(fig, "detection-faster")
     f.note(tx.FASTER_NOTE)
 
