@@ -27,9 +27,10 @@ def shared_untrained_twin(m: ModelHandle) -> ModelHandle:
 
 
 def shared_figure(max_entries: int = 64):
-    """Decorator: a function that builds a Plotly figure (or a tuple starting with one) from plain arguments
-    becomes one built once per arguments for the whole server and shared read-only as a
-    :class:`~cnnviz.figures.common.FrozenFigure`.
+    """Decorator: a function that builds a Plotly figure (or a tuple starting with one, or with None) from plain
+    arguments becomes one built once per arguments for the whole server and shared read-only as a
+    :class:`~cnnviz.figures.common.FrozenFigure`. Arguments named with a leading underscore are not hashed
+    (Streamlit's rule): pass a model as ``(m.key, m)`` with the handle as ``_m``.
 
     For views that rerun with the same data: building a figure (Plotly validates every property) costs far more
     than sending it, e.g. 0.4 s for /detection's anchors figure against nothing for a cached one.
@@ -45,9 +46,13 @@ def shared_figure(max_entries: int = 64):
         def frozen(*args, **kw):
             out = build(*args, **kw)
             if isinstance(out, tuple):
-                return (FrozenFigure(out[0].to_dict()), *out[1:])
-            return FrozenFigure(out.to_dict())
+                return (_freeze(out[0]), *out[1:])
+            return _freeze(out)
 
         return st.cache_resource(max_entries=max_entries, show_spinner=False)(frozen)
 
     return wrap
+
+
+def _freeze(fig):
+    return None if fig is None or isinstance(fig, FrozenFigure) else FrozenFigure(fig.to_dict())

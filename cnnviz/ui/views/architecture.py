@@ -15,7 +15,7 @@ from cnnviz.figures.architecture import cost_figure, depth_figure, outline_figur
 from cnnviz.methods import architecture as arch
 from cnnviz.methods.arithmetic import human
 from cnnviz.ui import state, widgets
-from cnnviz.ui.resources import shared_model
+from cnnviz.ui.resources import shared_figure, shared_model
 from cnnviz.ui.view import Frame, register
 
 SLIDE_COLUMNS = ("layer", "type", "kernel", "stride", "output", "params", "MACs")
@@ -119,6 +119,14 @@ def table(f: Frame) -> None:
            "arithmetic** page.")
 
 
+@shared_figure(max_entries=16)
+def _outline_figure(key: str, _m: ModelHandle):
+    """The network's outline as volumes, and how many (0.2 s to build even for LeNet: once per model)."""
+    fields, _, rows_all = layer_rows(_m)
+    volumes = arch.outline(arch.depth_steps(_m, rows_all, fields), rows_all)
+    return (outline_figure(volumes) if len(volumes) > 1 else None), len(volumes)
+
+
 @register("architecture.case-study", "Case study", reads=("at_arch",))
 def case_study(f: Frame) -> None:
     m = picked_model(f)
@@ -127,8 +135,7 @@ def case_study(f: Frame) -> None:
         st.info(f"There are no case-study notes for {m.title} ({m.architecture}); pick LeNet-5, AlexNet, VGG-16, "
                 "GoogLeNet, ResNet or MobileNet in **The layer table**.", icon=":material/info:")
         return
-    fields, _, rows_all = layer_rows(m)
-    volumes = arch.outline(arch.depth_steps(m, rows_all, fields), rows_all)
+    outline, boxes = _outline_figure(m.key, m)
     if f.slide:
         st.markdown(f"**{cs.title}**: *{cs.paper}*")
     else:
@@ -137,8 +144,8 @@ def case_study(f: Frame) -> None:
             st.caption(cs.paper)
             st.markdown("\n".join(f"- {line}" for line in cs.introduced))
             st.markdown(f"**Look for:** {cs.look_for}")
-    if len(volumes) > 1:
-        widgets.show_figure(outline_figure(volumes), "architecture-outline", slide_height=f.figure_height - 100
+    if boxes > 1:
+        widgets.show_figure(outline, "architecture-outline", slide_height=f.figure_height - 100
                             if f.slide else None)
         if f.slide:
             st.markdown(f"**Look for:** {cs.look_for}")
