@@ -4,6 +4,7 @@ Streamlit-free: each function returns a Plotly figure or an image array.
 """
 from __future__ import annotations
 
+import base64
 import re
 
 import numpy as np
@@ -36,6 +37,22 @@ def _unplaceholder(colour: str) -> str:
     if re.fullmatch(r"#0000(?:[0-3][0-9]|40)", colour.lower()):
         return "rgb({}, {}, {})".format(*(int(colour[i:i + 2], 16) for i in (1, 3, 5)))
     return colour
+
+
+def values(v) -> np.ndarray:
+    """The numbers of a figure property read through ``to_dict``: a list, or Plotly's typed-array spec
+    (``{"dtype", "bdata", "shape"}``, which ``to_dict`` gives for numpy arrays).
+
+    Examples::
+
+        >>> values(go.Scatter(x=np.array([1, 2, 3], np.int8)).to_plotly_json()["x"]).tolist()
+        [1, 2, 3]
+    """
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        shape = v.get("shape")
+        return a.reshape([int(n) for n in str(shape).split(",")]) if shape else a
+    return np.asarray(v)
 
 
 class FrozenFigure(go.Figure):

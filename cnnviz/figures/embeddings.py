@@ -18,7 +18,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 import torch
 
-from cnnviz.figures.common import FONT
+from cnnviz.figures.common import FONT, values
 from cnnviz.figures.maximal import labelled_grid
 from cnnviz.figures.render import tile_grid
 from cnnviz.methods.embeddings.grid import grid_shape
@@ -104,8 +104,10 @@ def picked_points(event) -> list[int]:
 
 
 def count_by_trace(fig: go.Figure, picked: Sequence[int], top: int = 10) -> list[tuple[str, int]]:
-    """How many of the ``picked`` points each trace (class) of ``fig`` holds, most first."""
-    trace_of = {int(i): t.name for t in fig.data if t.customdata is not None for i in t.customdata}
+    """How many of the ``picked`` points each trace (class) of ``fig`` holds, most first (read through
+    ``to_dict``, so a frozen figure answers too)."""
+    trace_of = {int(i): t.get("name") for t in fig.to_dict()["data"] if t.get("customdata") is not None
+                for i in values(t["customdata"]).reshape(-1)}
     return Counter(trace_of[i] for i in picked if i in trace_of).most_common(top)
 
 

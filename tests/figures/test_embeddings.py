@@ -2,6 +2,7 @@
 import numpy as np
 
 from cnnviz.figures import embeddings as fe
+from cnnviz.figures.common import FrozenFigure
 
 
 def points_and_groups():
@@ -68,3 +69,12 @@ def test_selection_grid_and_neighbour_strip():
     # two label lines of 14 + 4 px and 6 px below: tiles are 20 + 42 px high
     assert strip.shape == (4 + 2 * (20 + 42 + 4), 4 + 2 * (20 + 4), 3)
     assert (strip[4:24, 28:48] == 25).all()  # tile 1, enlarged 2x2 -> 20x20 with nearest neighbour
+
+
+def test_count_by_trace_reads_a_frozen_figure_as_the_live_one():
+    """A selection's count per class, from a scatter as built and as shared frozen by the server."""
+    groups = np.array([0, 1, 1, 0, 1, 2])
+    fig = fe.scatter(np.arange(12, dtype=np.float32).reshape(6, 2), groups, ["a", "b", "c"])
+    picked = [1, 2, 4, 5]  # three of class b, one of c: counted by hand
+    assert fe.count_by_trace(fig, picked) == [("b", 3), ("c", 1)]
+    assert fe.count_by_trace(FrozenFigure(fig.to_dict()), picked) == [("b", 3), ("c", 1)]

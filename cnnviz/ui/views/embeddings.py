@@ -20,6 +20,7 @@ from cnnviz.figures import embeddings as fe
 from cnnviz.methods import embeddings as em
 from cnnviz.text import embeddings as te
 from cnnviz.ui import state, widgets
+from cnnviz.ui.resources import shared_figure
 from cnnviz.ui.view import Frame, register
 
 # the keys embeddings.scatter owns; the other views read them
@@ -236,6 +237,19 @@ def _run(f: Frame, s: Settings | None = None) -> Run:
 
 
 # ------------------------------------------------------------------------------------------ views
+@shared_figure(max_entries=32)
+def _scatter_figure(key: tuple, color_by: str, image_key: str | None, image_label: str, _r: Run):
+    """The embedding's scatter, built once per embedding, colouring and placed image for the server (0.2 s of
+    Plotly validation for a thousand points in a dozen traces)."""
+    r, m, s = _r, _r.m, _r.s
+    pts, preds, wrong = r.pts, r.preds, r.wrong
+    groups, names = (pts.labels, pts.classes) if color_by == "label" else (em.colour_groups(preds), m.classes)
+    return fe.scatter(r.emb.points, groups, names, te.hover_texts(pts, preds, m.classes, wrong), wrong,
+                      own=r.own_pos if image_key is not None else None,
+                      title=f"{te.METHOD_TITLES[s.method]} of {s.layer}", own_label=image_label,
+                      ticks=s.method == "pca", other="other" if color_by == "prediction" else "unlabelled")
+
+
 @register("embeddings.scatter", "The embedding: data, layer and method", keys=DATA_KEYS,
           anchors=("data-layer-and-method", "1-the-embedding"))
 def scatter(f: Frame) -> None:
@@ -252,10 +266,8 @@ def scatter(f: Frame) -> None:
         st.caption(te.scatter_caption(len(r.pts), r.pts.source, s.layer, r.feats.dims, r.feats.pooling, r.emb.note,
                                       r.emb.seconds))
     pts, preds, wrong, P = r.pts, r.preds, r.wrong, r.emb.points
-    groups, names = (pts.labels, pts.classes) if s.color_by == "label" else (em.colour_groups(preds), m.classes)
-    fig = fe.scatter(P, groups, names, te.hover_texts(pts, preds, m.classes, wrong), wrong, own=r.own_pos,
-                     title=f"{te.METHOD_TITLES[s.method]} of {s.layer}", own_label=ctx.image_label,
-                     ticks=s.method == "pca", other="other" if s.color_by == "prediction" else "unlabelled")
+    fig = _scatter_figure(r.emb_key, s.color_by, ctx.image_key if r.own_pos is not None else None,
+                          ctx.image_label, r)
     left, right = st.columns([4, 1] if f.slide else [3, 1])
     select = dict(on_select="rerun", selection_mode=("points", "box", "lasso")) if s.dim == 2 else {}  # 2D only
     event = widgets.show_figure(fig, "embeddings-scatter" if s.dim == 2 else "embeddings-scatter3d", left, **select)
@@ -358,6 +370,12 @@ def own(f: Frame) -> None:
     f.note(te.OWN_NOTE)
 
 
+@shared_figure(max_entries=64)
+def _layer_figure(key: tuple, _points: np.ndarray, _labels: np.ndarray, name: str, dims: int):
+    """One layer's small scatter, once per embedding for the server (``key`` names the points)."""
+    return fe.layer_scatter(_points, _labels, name, dims)
+
+
 @register("embeddings.compare", "Do the features get more abstract? Layers compared", keys=("em_clayers", "em_cmethod"),
           reads=DATA_KEYS, anchors=("4-do-the-features-get-more-abstract-layers-compared",))
 def compare(f: Frame) -> None:
@@ -383,9 +401,10 @@ def compare(f: Frame) -> None:
         for col, name in zip(st.columns(len(chosen[:6])), chosen[:6], strict=True):
             feats = r.features_for(name)
             e2 = r.embedding_for(name, cmp_method, 2)  # the scatter's own embedding when it is the same
-            v = cached((m.key, r.pts_key, name, s.pooling, cmp_method, s.perplexity, s.n_neighbors, "scores"),
-                       f"Scoring {name}", lambda p, feats=feats, e2=e2: em.layer_view(feats, labels, embedding=e2))
-            widgets.show_figure(fe.layer_scatter(e2.points, labels, name, feats.dims), f"embeddings-layer-{name}",
+            key = (m.key, r.pts_key, name, s.pooling, cmp_method, s.perplexity, s.n_neighbors)
+            v = cached((*key, "scores"), f"Scoring {name}",
+                       lambda p, feats=feats, e2=e2: em.layer_view(feats, labels, embedding=e2))
+            widgets.show_figure(_layer_figure(key, e2.points, labels, name, feats.dims), f"embeddings-layer-{name}",
                                 container=col, slide_height=470)
             if f.slide:
                 col.markdown(f"kNN **{fe.percent(v.knn_accuracy_embedding)}** · features "
