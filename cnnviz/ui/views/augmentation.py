@@ -11,6 +11,7 @@ from cnnviz.figures import augmentation as fa
 from cnnviz.methods import augmentation as A
 from cnnviz.text import augmentation as txt
 from cnnviz.ui import state, widgets
+from cnnviz.ui.resources import shared_figure
 from cnnviz.ui.sidebar import sample_names, sample_path
 from cnnviz.ui.view import Frame, register
 
@@ -37,6 +38,19 @@ def _compute(f: Frame, spinner: str, method: str, *args, image=None, image_key: 
                            ctx.image if image is None else image)
     except (ValueError, RuntimeError, KeyError) as e:  # ValueError includes every CnnvizError
         raise NotComputable(f"This view cannot be computed for {m.name} on this image: {e}") from e
+
+
+@shared_figure(max_entries=64)
+def _shared(draw: str, key: tuple, extra: tuple, _result):
+    """``fa.<draw>(result, *extra)``, built once per computed result (``key``: how :func:`_compute` cached it)."""
+    return getattr(fa, draw)(_result, *extra)
+
+
+def _figure(f: Frame, draw: str, result, method: str, *args, extra: tuple = (), image_key: str | None = None,
+            **kwargs):
+    """The figure ``fa.<draw>`` of a result of ``_compute(f, ..., method, *args, **kwargs)``, shared by the server."""
+    key = (method, f.model.key, image_key or f.ctx.image_key, args, tuple(kwargs.items()))
+    return _shared(draw, key, extra, result)
 
 
 # ------------------------------------------------------------------------------------ pipeline
@@ -164,7 +178,8 @@ def rotation(f: Frame) -> None:
     colour = {True: "background-color: #d4edda", False: "background-color: #f8d7da"}
     st.dataframe(table.style.apply(lambda _: kept.map(colour.get), axis=None), width="stretch")
     table_px = 38 * (len(table) + 1) + 3  # the table above it on a slide, then the curves fill the rest
-    widgets.show_figure(fa.rotation_figure(g), "augmentation-rotation",
+    widgets.show_figure(_figure(f, "rotation_figure", g, "rotation_scale_grid", list(range(0, 181, step)),
+                                (1.0, 0.8, 0.6)), "augmentation-rotation",
                         slide_height=f.figure_height - table_px - 20 if f.slide else None)
     f.note(txt.ROTATION_NOTE)
 
@@ -187,9 +202,11 @@ def shift(f: Frame) -> None:
     if not f.slide:
         st.caption(txt.SWEEP_INTRO)
     left, right = st.columns(2)
-    widgets.show_figure(fa.sweep_figure(r.sweep, f"Prediction under a shift ({direction})", "shift (pixels)"),
+    widgets.show_figure(_figure(f, "sweep_figure", r.sweep, "shift_sweep", kmax, layer, direction,
+                                extra=(f"Prediction under a shift ({direction})", "shift (pixels)")),
                         "augmentation-shift-prediction", container=left)
-    widgets.show_figure(fa.shift_change_figure(r), "augmentation-shift-change", container=right)
+    widgets.show_figure(_figure(f, "shift_change_figure", r, "shift_sweep", kmax, layer, direction),
+                        "augmentation-shift-change", container=right)
     if not f.slide:
         with st.expander("Table of the shift sweep", icon=":material/table:"):
             st.dataframe(pd.DataFrame(txt.shift_table(r)), hide_index=True, width="stretch")
@@ -202,7 +219,8 @@ def light(f: Frame) -> None:
         st.caption(txt.SWEEP_INTRO)
     for col, name in zip(st.columns(2), ("brightness", "contrast"), strict=True):
         sw = _compute(f, f"Sweeping {name}…", f"{name}_sweep")
-        widgets.show_figure(fa.sweep_figure(sw, f"{name.capitalize()} factor", f"{name} factor (1 = unchanged)"),
+        widgets.show_figure(_figure(f, "sweep_figure", sw, f"{name}_sweep",
+                                    extra=(f"{name.capitalize()} factor", f"{name} factor (1 = unchanged)")),
                             f"augmentation-{name}", container=col, slide_height=400)
         widgets.show_image(fa.strip(sw.images), caption=" · ".join(f"{v:g}" for v in sw.values), min_side=60,
                            width="stretch", container=col, download=f"augmentation-{name}-strip")
@@ -226,7 +244,8 @@ def six_nine(f: Frame) -> None:
     if not f.slide:
         st.markdown(txt.label_flip_summary(flip, txt.SIX_IMAGE))
     left, right = st.columns([3, 2])
-    widgets.show_figure(fa.label_flip_figure(flip), "augmentation-six-nine", container=left)
+    widgets.show_figure(_figure(f, "label_flip_figure", flip, "rotate_until", "6", "9", image_key="digit-6",
+                                angles=range(-180, 181, 5)), "augmentation-six-nine", container=left)
     idx = flip.view_indices()
     right.write("")
     strip = fa.strip(flip.sweep.images[idx], cols=3 if f.slide and len(idx) > 3 else None)
