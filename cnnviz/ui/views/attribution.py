@@ -22,7 +22,7 @@ from cnnviz.methods import attribution as at
 from cnnviz.methods import faithfulness as fa
 from cnnviz.text import attribution as txt
 from cnnviz.ui import state, widgets
-from cnnviz.ui.resources import shared_untrained_twin
+from cnnviz.ui.resources import shared_figure, shared_untrained_twin
 from cnnviz.ui.view import Frame, register
 
 TARGET_KEYS = ("at_target",)
@@ -224,6 +224,13 @@ def _all_on(m) -> bool:
     return state.peek("at_all", _cheap(m), state.parse_bool, valid=lambda v: isinstance(v, bool))
 
 
+@shared_figure(max_entries=32)
+def _map_grid(key: tuple, shared: bool, _results: dict):
+    """Every method's raw map in one figure (0.5 s of Plotly for 16 heatmaps): once per model, image, target and
+    settings (``key``) for the server."""
+    return ff.map_grid(_results, shared=shared)
+
+
 @register("attribution.all", "All methods side by side", keys=("at_all", "at_scale"),
           reads=(*TARGET_KEYS, *METHOD_KEYS), anchors=("3-all-methods-side-by-side",))
 def all_methods(f: Frame) -> None:
@@ -258,7 +265,8 @@ def all_methods(f: Frame) -> None:
     for i, (meth, panel) in enumerate(zip(results, fat.method_grid(seen, results, alpha), strict=True)):
         widgets.show_image(panel.image, caption=panel.caption, container=grid[i % 4], min_side=260, width="stretch",
                            download=f"attribution-all-{meth}")
-    widgets.show_figure(ff.map_grid(results, shared=shared), "attribution-all-maps")
+    key = (m.key, f.ctx.image_key, tgt, method, tuple(sorted((k, str(v)) for k, v in params.items())))
+    widgets.show_figure(_map_grid(key, shared, results), "attribution-all-maps")
     f.note(txt.ALL_NOTE)
 
 
@@ -316,6 +324,12 @@ def _leaderboard(_f, _model, model_key: str, _x, image_key: str, tgt: int, bl: s
     return fa.leaderboard(_model, _x, target=tgt, baseline=bl, maps=maps)
 
 
+@shared_figure(max_entries=32)
+def _faithfulness_figure(key: tuple, draw: str, extra: tuple, _lb: fa.Leaderboard):
+    """``ff.<draw>(leaderboard, *extra)`` once per leaderboard (``key``) for the server (0.1-0.25 s each)."""
+    return getattr(ff, draw)(_lb, *extra)
+
+
 @register("attribution.faithfulness", "Which map to believe?", keys=("at_base", "at_faith", "at_nimg"),
           reads=(*TARGET_KEYS, *METHOD_KEYS), anchors=("5-which-map-to-believe",))
 def faithfulness(f: Frame) -> None:
@@ -338,11 +352,10 @@ def faithfulness(f: Frame) -> None:
         settings = tuple((k, tuple(sorted(_params_for(m, k, method, params).items()))) for k in at.METHODS)
         lb = _leaderboard(f, m, m.key, x, f.ctx.image_key, tgt, base, settings)
         picks = list(dict.fromkeys([lb.rows[0].method, method, lb.rows[-2].method]))
-        if f.slide:  # the ranking, as large as the screen allows (the curves need a page's width)
-            widgets.show_figure(ff.leaderboard_table(lb), "attribution-leaderboard")
-        else:
-            widgets.show_figure(ff.leaderboard_table(lb), "attribution-leaderboard")
-            widgets.show_figure(ff.curves_figure(lb, picks), "attribution-curves")
+        key = (m.key, f.ctx.image_key, tgt, base, settings)
+        widgets.show_figure(_faithfulness_figure(key, "leaderboard_table", (), lb), "attribution-leaderboard")
+        if not f.slide:  # a slide shows the ranking as large as the screen allows (the curves need a page's width)
+            widgets.show_figure(_faithfulness_figure(key, "curves_figure", (picks,), lb), "attribution-curves")
     elif not over:
         st.info(f"Switch on **Score every method on this image** to rank the methods ({m.name} is large: running "
                 f"every method takes a while on {m.device_description}).")
