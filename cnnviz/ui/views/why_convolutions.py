@@ -20,6 +20,7 @@ from cnnviz.figures import why_conv as fw
 from cnnviz.methods import why_conv as wc
 from cnnviz.text import why_conv as tx
 from cnnviz.ui import background, state, widgets
+from cnnviz.ui.resources import shared_figure
 from cnnviz.ui.view import Frame, register
 
 PAGE = "why-convolutions"
@@ -187,9 +188,9 @@ def handcrafted(f: Frame) -> None:
 
 
 # ------------------------------------------------------------------------------------------- 4. cells
-@st.cache_data(max_entries=64, show_spinner=False)
-def _tuning(preferred: float, angle: float, offset: float, pool: int) -> wc.CellTuning:
-    return wc.cell_tuning(preferred, angle, offset, pool)
+@shared_figure()
+def _cells_figure(preferred: float, angle: float, offset: float, pool: int, height: int | None):
+    return fw.cells_figure(wc.cell_tuning(preferred, angle, offset, pool), height)
 
 
 @register(f"{PAGE}.cells", "Simple and complex cells: a Gabor unit and a max-pool over its neighbours",
@@ -200,15 +201,18 @@ def cells(f: Frame) -> None:
     angle = state.slider("Bar angle (°)", "wc_ang", 0, 175, 90, step=5, container=c[1])
     offset = state.slider("Bar position (px)", "wc_pos", -24, 24, 0, step=1, container=c[2])
     pool = state.select("Pooling reach (px)", "wc_pool", [4, 6, 10, 14], 10, container=c[3], help=tx.POOL_HELP)
-    t = _tuning(float(preferred), float(angle), float(offset), pool)
-    widgets.show_figure(fw.cells_figure(t, f.figure_height), "wc-cells")
+    widgets.show_figure(_cells_figure(float(preferred), float(angle), float(offset), pool, f.figure_height), "wc-cells")
     f.note(tx.CELLS_NOTE)
 
 
 # ------------------------------------------------------------------------------------------- 5. sigmoid
-@st.cache_data(max_entries=64, show_spinner=False)
-def _init_gradients(activation: str, gain: float, depth: int) -> wc.InitGradients:
-    return wc.init_gradients(activation, gain, depth)
+@shared_figure()
+def _sigmoid_figure(activation: str, gain: float, depth: int, height: int | None):
+    x = torch.linspace(-8, 8, 321)
+    s, ds = wc.sigmoid_curves(x)
+    depths = np.arange(1, 31)
+    return fw.sigmoid_figure(x.numpy(), s.numpy(), ds.numpy(), depths, wc.depth_bound(depths),
+                             wc.init_gradients(activation, gain, depth), height)
 
 
 @register(f"{PAGE}.sigmoid", "The sigmoid's slope and gradients through depth",
@@ -218,12 +222,7 @@ def sigmoid(f: Frame) -> None:
     activation = state.select("Activation", "wc_act", list(wc.ACTIVATIONS), "sigmoid", container=c[0])
     gain = state.select("Initialisation scale (gain)", "wc_gain", GAINS, 1.0, container=c[1], help=tx.GAIN_HELP)
     depth = state.slider("Depth (hidden layers)", "wc_depth", 5, 50, 20, step=1, container=c[2])
-    x = torch.linspace(-8, 8, 321)
-    s, ds = wc.sigmoid_curves(x)
-    depths = np.arange(1, 31)
-    g = _init_gradients(activation, float(gain), int(depth))
-    fig = fw.sigmoid_figure(x.numpy(), s.numpy(), ds.numpy(), depths, wc.depth_bound(depths), g, f.figure_height)
-    widgets.show_figure(fig, "wc-sigmoid")
+    widgets.show_figure(_sigmoid_figure(activation, float(gain), int(depth), f.figure_height), "wc-sigmoid")
     f.note(tx.SIGMOID_NOTE)
 
 
