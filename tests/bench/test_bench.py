@@ -28,7 +28,13 @@ def test_bench_quick_json_has_every_entry():
 
 
 def test_bench_table_prints():
+    """The table form, on one quick entry (every entry runs in the JSON test above)."""
     device = os.environ.get("CNNVIZ_DEVICE", "cpu")
-    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--only", "core", "--device", device],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0 and "forward lenet5-mnist batch 1" in out.stdout and "| ms" not in out.stdout
+    out = subprocess.run([sys.executable, "-m", "cnnviz.bench", "--quick", "--only", "grid_snapping", "--device",
+                          device], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and lines[0].startswith("# cnnviz benchmarks on"), out.stderr[-2000:]
+    assert [c.strip() for c in lines[1].split("|")][:3] == ["topic", "entry", "ours"]
+    row = [c.strip() for c in lines[3].split("|")]
+    assert row[0] == "embeddings" and row[1].startswith("grid snap") and row[2].endswith(" ms") and "| ms" not in \
+        out.stdout
