@@ -67,6 +67,12 @@ def run_in_threads(work, n: int = 8) -> list[BaseException]:
     return errors
 
 
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """One wheel of the checkout for the whole run (the packaging checks and the served-from-the-wheel check)."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
 def build_wheel(out_dir: Path) -> Path:
     """``pip wheel`` of a copy of the checkout (an in-tree build would leave build/ behind): the wheel's path."""
     import shutil

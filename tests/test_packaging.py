@@ -4,9 +4,7 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
-
-from .conftest import ROOT, build_wheel
+from .conftest import ROOT
 
 
 def test_the_top_level_is_the_layout_a_streamlit_app_is_deployed_from():
@@ -27,11 +25,6 @@ def test_paths_read_the_checkout_here():
 
     assert paths.ROOT == ROOT and paths.APP_SCRIPT == ROOT / "app.py" and paths.PAGES_DIR == ROOT / "pages"
     assert (paths.MODELS_DIR / "lenet5-mnist.safetensors").is_file()
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def test_every_bundled_file_ships_in_the_wheel(wheel):

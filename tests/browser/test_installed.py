@@ -10,16 +10,15 @@ import pytest
 from cnnviz.appserver import free_port, stop, wait_healthy
 from cnnviz.ui.nav import available_pages
 
-from ..conftest import build_wheel
 from .conftest import ARTIFACTS, assert_no_exception, wait_idle
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.slow
-def test_cnnviz_run_from_the_wheel_serves_every_page(browser, tmp_path):
+def test_cnnviz_run_from_the_wheel_serves_every_page(browser, wheel, tmp_path):
     site = tmp_path / "site"
-    zipfile.ZipFile(build_wheel(tmp_path)).extractall(site)
+    zipfile.ZipFile(wheel).extractall(site)
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(site), CNNVIZ_DEVICE="cpu")
     where = subprocess.run([sys.executable, "-c", "import cnnviz; print(cnnviz.__file__)"], cwd=tmp_path, env=env,
