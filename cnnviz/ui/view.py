@@ -23,6 +23,7 @@ as a 16:9 screen allows, the note as a speaker note under it.
 from __future__ import annotations
 
 import contextvars
+import gc
 import importlib
 import importlib.util
 import logging
@@ -40,6 +41,24 @@ from cnnviz.ui import presenter, state
 log = logging.getLogger("cnnviz.ui")
 # CNNVIZ_TIMING=1: each view's draw time on stderr (what a slider step or a page load spends on the server)
 _TIMING = os.environ.get("CNNVIZ_TIMING", "") not in ("", "0")
+
+
+def _time_collections() -> None:
+    """With CNNVIZ_TIMING: each of Python's garbage collections over 20 ms, on stdout (they pause every thread)."""
+    started: list[float] = []
+
+    def log(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started and (ms := 1000 * (time.perf_counter() - started[0])) > 20:
+            print(f"cnnviz timing: gc generation {info['generation']} {ms:.0f} ms "
+                  f"({info['collected']} collected)", flush=True)
+
+    gc.callbacks.append(log)
+
+
+if _TIMING:
+    _time_collections()
 
 # The 16:9 projector a slide is laid out for; its figure area is SLIDE_FIGURE_PX high (CSS pixels): the
 # screen less the slide bar and the margins.

@@ -1,9 +1,12 @@
 """The views of /detection: each one alone as a slide, with its chart; the Faster R-CNN view says so plainly when
 the bundled digit-detector is not on this machine, and the other views work without it."""
+import base64
 import html
+import io
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cnnviz.figures import detection as fd
 from cnnviz.methods.detection.detector import WEIGHTS
@@ -41,3 +44,17 @@ def test_boxes_are_one_line_trace_with_nan_gaps():
     np.testing.assert_array_equal(ys[:5], [2.5, 2.5, 11.5, 11.5, 2.5])
     assert np.isnan(xs[5]) and np.isnan(ys[5]) and np.isnan(xs[11]) and len(xs) == 12
     np.testing.assert_array_equal(xs[6:11], [-0.5, 3.5, 3.5, -0.5, -0.5])
+
+
+def test_the_canvas_is_sent_as_a_crisp_png_in_its_own_pixel_coordinates():
+    """The image trace carries a PNG enlarged by a whole factor with nearest neighbour; decoded and sampled at
+    each canvas pixel's centre it gives back the canvas, and pixel (i, j) is centred on x = j, y = i."""
+    canvas = np.random.default_rng(0).integers(0, 256, (40, 64), dtype=np.uint8)
+    trace = fd.canvas_figure(canvas, []).data[0]
+    png = Image.open(io.BytesIO(base64.b64decode(trace.source.split(",", 1)[1])))
+    f = png.size[1] // 40
+    assert png.size == (64 * f, 40 * f) and min(png.size) >= 512
+    back = np.asarray(png.convert("L"))[f // 2::f, f // 2::f]
+    np.testing.assert_array_equal(back, canvas)
+    centre_of = lambda k: trace.x0 + (k * f + (f - 1) / 2) * trace.dx  # noqa: E731 (sub-pixels of pixel k)
+    assert abs(centre_of(0)) < 1e-9 and abs(centre_of(63) - 63) < 1e-9 and abs(trace.y0 - trace.x0) < 1e-12
