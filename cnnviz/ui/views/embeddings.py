@@ -228,7 +228,8 @@ def _run(f: Frame, s: Settings | None = None) -> Run:
     run = Run(m, s, pts, pts_key, feats, emb, preds, known, wrong, _batch=batch)
     try:  # the current image, placed into the picture
         run.x_img = m.preprocess(ctx.image)
-        run.own = em.extract_features(m, run.x_img, s.layer, s.pooling)  # one image: not worth a cache entry
+        run.own = cached((m.key, s.layer, s.pooling, "own features", ctx.image_key), "Your image's features",
+                         lambda p: em.extract_features(m, run.x_img, s.layer, s.pooling))  # once, not once per view
         run.own_pos = cached((*run.emb_key, "project", ctx.image_key), "Placing your image",
                              lambda p: emb.project(run.own.values))[0]
     except (CnnvizError, RuntimeError) as e:  # an image the model cannot take must not hide the rest
