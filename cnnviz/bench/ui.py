@@ -5,7 +5,10 @@ For every page of the app (or those given) and every model asked for, one headle
 
 - **warm load**: the page is opened once (the cold load: model, caches), then ``--loads`` more times;
   each time is from navigation until the app is idle: ``[data-testid="stApp"]`` reads
-  ``data-test-script-state="notRunning"``, connected, images loaded, and still so 0.5 s later;
+  ``data-test-script-state="notRunning"``, connected, images loaded, no element of the main area still a grey
+  skeleton (the charts are drawn), and still so 0.5 s later. Until 2026-12-07 the skeleton check was missing, so
+  earlier warm loads stopped before the charts were on the screen (1-2 s early on some pages, and a page whose
+  sliders were still skeletons was reported as having none);
 - **slider step**: the first slider of the page's main area is focused and moved by one step with the
   arrow keys, ``--steps`` times (right, left, ...). A MutationObserver records every change of the
   script state with the page's own clock; a step is the time from the key press until the last
@@ -36,7 +39,10 @@ SLIDER = "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']"
 IDLE_JS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
            " return !!a && a.getAttribute('data-test-connection-state') === 'CONNECTED'"
            " && a.getAttribute('data-test-script-state') === 'notRunning'"
-           " && Array.from(document.images).every(i => i.complete); }")
+           " && Array.from(document.images).every(i => i.complete)"
+           # a chart or widget still drawn as a grey skeleton is not on the screen yet: Streamlit's frontend loads
+           # the Plotly component and draws each chart after the run has ended (1-2 s on 2 cores, measured)
+           " && !document.querySelector(\"[data-testid='stMain'] [data-testid='stSkeleton']\"); }")
 OBSERVE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]'); window.__cnnvizRuns = [];
   if (window.__cnnvizObs) window.__cnnvizObs.disconnect();
   window.__cnnvizObs = new MutationObserver(() => window.__cnnvizRuns.push(
