@@ -41,6 +41,7 @@ import torch
 
 from cnnviz.core.paths import cache_dir
 from cnnviz.core.runtime import StopFlag, stopped
+from cnnviz.core.weights import read_cache
 from cnnviz.errors import CnnvizError
 
 ProgressFn = Callable[[str], None]
@@ -116,19 +117,6 @@ def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, meta: dict) -> No
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     save_file({n: t.contiguous() for n, t in tensors.items()}, str(tmp), metadata={"meta": json.dumps(meta)})
     os.replace(tmp, path)
-
-
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
-    """A shard's tensors and metadata, or None when it is missing or unreadable (then it is recomputed)."""
-    from safetensors import safe_open
-
-    if not path.exists():
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return {n: f.get_tensor(n) for n in f.keys()}, json.loads(f.metadata()["meta"])
-    except Exception:  # a foreign or damaged file: recompute the shard (writes are atomic, so rare)
-        return None
 
 
 # --------------------------------------------------------------------------- exact top-k merge
@@ -260,7 +248,7 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
     halted = False
     for i, (s, e) in enumerate(mine):
         path = parts_dir / f"shard-{s:09d}-{e:09d}.safetensors"
-        if _read(path) is not None:
+        if read_cache(path) is not None:
             say(f"[rank {rank}] shard {i + 1}/{len(mine)} (images {s}..{e - 1}) kept (already on disk)")
             continue
         if stopped(stop):
@@ -283,7 +271,7 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
     if halted:
         return None
     if job.topic == "index":
-        local = [_read(parts_dir / f"shard-{s:09d}-{e:09d}.safetensors") for s, e in mine]
+        local = [read_cache(parts_dir / f"shard-{s:09d}-{e:09d}.safetensors") for s, e in mine]
         shapes = {n_: tuple(v) for r in local for n_, v in r[1]["shapes"].items()}
         mine_merged = _merge_index([r[0] for r in local], len(layers), k) if local else None
         if world > 1:
@@ -322,7 +310,7 @@ def _write_index(folder: Path, key: str, model, images, layers, shapes, merged, 
 
 
 def _write_features(folder: Path, key: str, model, images, layers, pooling: str, paths: Sequence[Path]) -> Path:
-    read = [_read(p) for p in paths]
+    read = [read_cache(p) for p in paths]
     if any(r is None for r in read):
         raise PrecomputeError(f"some feature shards under {paths[0].parent} are missing; run the same command again")
     tensors = {f"{i}.values": torch.cat([r[0][f"{i}.values"] for r in read]) for i in range(len(layers))}
@@ -344,7 +332,7 @@ def load_features(out: str | Path, model, images, layers: Sequence[str], pooling
     """
     from cnnviz.methods.embeddings import Features
 
-    got = _read(Path(out) / "features" / f"{features_key(model, images, layers, pooling)}.safetensors")
+    got = read_cache(Path(out) / "features" / f"{features_key(model, images, layers, pooling)}.safetensors")
     if got is None:
         return None
     t, meta = got

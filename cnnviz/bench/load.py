@@ -107,6 +107,8 @@ async def _still(page, deadline: float) -> float:
 
 
 async def _session(browser, url: str, pages: Sequence[str], passes: int, deadline: float, i: int) -> dict:
+    from playwright.async_api import Error as PlaywrightError
+
     ctx = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await ctx.new_page()
     rec: dict = {"session": i, "times": {p: [] for p in pages}, "errors": [], "exceptions": {p: 0 for p in pages}}
@@ -118,7 +120,7 @@ async def _session(browser, url: str, pages: Sequence[str], passes: int, deadlin
                 try:
                     await page.goto(f"{url}/{p}", wait_until="commit", timeout=max(1, deadline - t0) * 1000)
                     t_still = await _still(page, deadline)
-                except Exception as e:  # Playwright's TimeoutError/Error: counted, the session goes on
+                except (TimeoutError, PlaywrightError) as e:  # a page that never settles: counted, the session goes on
                     rec["errors"].append(f"{p or 'home'}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
                     if time.monotonic() >= deadline:
                         return rec

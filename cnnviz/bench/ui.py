@@ -105,6 +105,7 @@ def _slider_steps(page, steps: int, timeout_s: float) -> list[float]:
 def measure(url: str, pages: list[str], models: list[str], loads: int = 3, steps: int = 5,
             timeout_s: float = 180.0, screenshots: Path | None = None) -> dict:
     """Warm-load and slider-step times (seconds) for ``pages`` x ``models`` of the app at ``url``."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     url = check_url(url)
@@ -128,7 +129,8 @@ def measure(url: str, pages: list[str], models: list[str], loads: int = 3, steps
                         st = _slider_steps(page, steps, timeout_s)
                         row["slider_steps_s"] = [round(s, 3) for s in st]
                         row["slider_step_s"] = round(statistics.median(st), 3) if st else None
-                    except Exception as e:  # one page that fails must not hide the others
+                    # a page that never goes idle, or that Playwright loses: recorded, the other pages go on
+                    except (TimeoutError, PlaywrightError) as e:
                         row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
                     rows.append(row)
                     print(json.dumps(row), flush=True)

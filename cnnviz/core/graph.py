@@ -35,10 +35,15 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from cnnviz.errors import LayerError
+from cnnviz.errors import CnnvizError, LayerError, foreign
 
 # torch.fx tracing patches nn.Module.__call__ process-wide while it runs: one trace at a time
 TRACE_LOCK = threading.RLock()
+
+
+class Untraceable(CnnvizError):
+    """torch.fx cannot follow the module (or fake tensors cannot run it): callers fall back."""
+
 
 # in-place ops a trace may contain -> their out-of-place twins
 _INPLACE_FUNCTIONS = {operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
@@ -119,9 +124,10 @@ def trace(module: nn.Module) -> fx.Graph | None:
         with _cache_lock:
             if module in _traces:
                 return _traces[module]
-        try:
-            graph = Tracer().trace(module)
-        except Exception:  # data-dependent control flow, unsupported ops: callers fall back (hooks, layer list)
+        try:  # data-dependent control flow, unsupported ops: callers fall back (hooks, layer list)
+            with foreign(Untraceable, f"torch.fx cannot trace {type(module).__name__} ({{why}})"):
+                graph = Tracer().trace(module)
+        except Untraceable:
             graph = None
         with _cache_lock:
             _traces[module] = graph
@@ -168,14 +174,15 @@ def shape_prop(gm: fx.GraphModule, example: torch.Tensor) -> None:
         >>> [tuple(n.meta["val"].shape) for n in gm.graph.nodes if n.op == "call_module"][:1]
         [(1, 6, 28, 28)]
     """
-    try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-        from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        FakeTensorProp(gm, mode).propagate(mode.from_tensor(example))
-        return
-    except Exception:  # an op without a fake kernel (custom ops): run it for real, once
+    try:  # an op without a fake kernel (custom ops): run it for real, once
+        with foreign(Untraceable, "no fake-tensor pass ({why})"):
+            mode = FakeTensorMode(allow_non_fake_inputs=True)
+            FakeTensorProp(gm, mode).propagate(mode.from_tensor(example))
+            return
+    except Untraceable:
         pass
 
     class _Prop(fx.Interpreter):

@@ -268,7 +268,7 @@ def lower_opset(proto, label: str, target: int = TARGET_OPSET) -> int:
             continue
         try:
             since = defs.get_schema(node.op_type, max_inclusive_version=opset, domain="").since_version
-        except Exception:  # an operator ONNX itself does not define: the converter names it
+        except defs.SchemaError:  # an operator ONNX itself does not define: the converter names it
             continue
         if since <= target:
             continue

@@ -21,6 +21,7 @@ from cnnviz.core import onnx_graph as og
 from cnnviz.core.device import pick_device
 from cnnviz.core.handle import ModelHandle
 from cnnviz.core.weights import ModelFileError
+from cnnviz.errors import foreign
 
 MAX_ONNX_BYTES = 300 * 2**20  # the same limit as the app's upload size (.streamlit/config.toml, cnnviz run)
 ONNX_MAGIC_HINT = "an ONNX file (.onnx, made by torch.onnx.export or another framework's exporter)"
@@ -122,7 +123,7 @@ def load_onnx(src: str | Path | bytes, input_size: Sequence[int], *, mean: Seque
         onnx.checker.check_model(proto)
     except og.OnnxGraphError as e:
         raise OnnxError(str(e)) from None
-    except Exception as e:  # ValidationError of a real ONNX graph
+    except onnx.checker.ValidationError as e:  # a real ONNX graph the checker refuses
         raise OnnxError(f"{label} is an ONNX file, but the ONNX checker refuses it: {str(e).splitlines()[0][:300]}. "
                         "Export it again with torch.onnx.export(model, x, 'net.onnx')") from None
     _check_input(proto, label, (c, h, w))
@@ -191,9 +192,11 @@ def onnx_files(files: Mapping[str, bytes]) -> tuple[str, bytes, dict[str, bytes]
 
 def _parse(onnx, data: bytes, label: str):
     """The bytes as a ModelProto; what does not parse as one, or has no graph, is not ONNX."""
+    from google.protobuf.message import DecodeError
+
     try:
         proto = onnx.load_from_string(data)
-    except Exception as e:  # protobuf DecodeError
+    except DecodeError as e:
         raise OnnxError(f"{label} is not {ONNX_MAGIC_HINT}: {str(e).splitlines()[0][:200]}") from None
     if proto.ir_version < 1 or not proto.HasField("graph") or not len(proto.graph.node):
         raise OnnxError(f"{label} is not {ONNX_MAGIC_HINT}: it holds no ONNX graph")
@@ -233,15 +236,14 @@ def _convert(convert, proto, label: str) -> torch.nn.Module:
         except NotImplementedError:
             try:
                 version = defs.get_schema(node.op_type, max_inclusive_version=version, domain=node.domain).since_version
-            except Exception:  # not an ONNX operator at all (a custom domain)
+            except defs.SchemaError:  # not an ONNX operator at all (a custom domain)
                 pass
             raise OnnxError(str(og.unconvertible(node, version, label, "onnx2torch has no converter for it"))) from None
-    try:
-        return convert(proto)
-    except NotImplementedError as e:
-        raise OnnxError(f"{label} uses an operation onnx2torch cannot convert: {str(e)[:300]}") from None
-    except Exception as e:  # the converter's own failures on a foreign graph: said as the file's problem
-        raise OnnxError(f"{label} could not be converted to PyTorch: {type(e).__name__}: {str(e)[:300]}") from None
+    with foreign(OnnxError, f"{label} could not be converted to PyTorch ({{why}})"):  # said as the file's problem
+        try:
+            return convert(proto)
+        except NotImplementedError as e:
+            raise OnnxError(f"{label} uses an operation onnx2torch cannot convert: {str(e)[:300]}") from None
 
 
 def _check_runs(module: torch.nn.Module, label: str, size: tuple[int, int, int], dev: torch.device) -> torch.Tensor:
@@ -249,25 +251,20 @@ def _check_runs(module: torch.nn.Module, label: str, size: tuple[int, int, int],
     c, h, w = size
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, c, h, w, generator=g).to(dev)
-    try:
-        with torch.inference_mode():
-            out = module(x[:1])
-    except Exception as e:  # whatever the converted graph raises at a wrong size: said as the file's problem
-        raise OnnxError(f"{label} does not run on a {c}x{h}x{w} input: {type(e).__name__}: {str(e)[:200]}. "
-                        "Give the input size the model was exported for") from None
+    with foreign(OnnxError, f"{label} does not run on a {c}x{h}x{w} input ({{why}}). Give the input size the model "
+                 "was exported for"), torch.inference_mode():  # whatever the graph raises at a wrong size
+        out = module(x[:1])
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         raise OnnxError(f"{label} outputs {type(out).__name__} {tuple(getattr(out, 'shape', ()))}; cnnviz needs "
                         "one [N, classes] tensor of class scores")
-    try:
-        with torch.inference_mode():
-            both, second = module(x), module(x[1:])
-        ok = both.shape == (2, out.shape[1]) and torch.allclose(both, torch.cat([out, second]), atol=1e-4, rtol=1e-3)
-    except Exception:  # a graph fixed to batch 1 fails in its own way (reshape, broadcast): the message below
-        ok = False
-    if not ok:
-        raise OnnxError(f"{label} runs one image at a time only (its batch size is fixed at 1), and cnnviz runs "
-                        "batches. Export it with a free batch: torch.onnx.export(model, (x,), 'net.onnx', "
-                        "dynamic_shapes=({0: torch.export.Dim('batch')},))")
+    one_only = (f"{label} runs one image at a time only (its batch size is fixed at 1), and cnnviz runs batches. "
+                "Export it with a free batch: torch.onnx.export(model, (x,), 'net.onnx', "
+                "dynamic_shapes=({0: torch.export.Dim('batch')},))")
+    # a graph fixed to batch 1 fails in its own way (reshape, broadcast), or gives other numbers: one message
+    with foreign(OnnxError, one_only), torch.inference_mode():
+        both, second = module(x), module(x[1:])
+    if both.shape != (2, out.shape[1]) or not torch.allclose(both, torch.cat([out, second]), atol=1e-4, rtol=1e-3):
+        raise OnnxError(one_only)
     return out
 
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import logging
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from cnnviz.errors import CnnvizError
+from cnnviz.errors import CnnvizError, foreign
+
+log = logging.getLogger(__name__)
 
 WeightSource = str | Path | bytes | bytearray
 
@@ -58,16 +62,12 @@ def read_state_dict(src: WeightSource, filename: str | None = None) -> dict[str,
         raise ModelFileError(f"{name} is empty")
     if name.endswith(".safetensors") or head[8:9] == b"{":  # 8 bytes of header length, then the JSON header
         return read_safetensors(source, name)
-    try:
+    # UnpicklingError for code, and whatever else a foreign file makes torch.load raise
+    with foreign(ModelFileError, f"{name} cannot be read as a weights-only PyTorch file ({{why}}). Files that "
+                 "contain code or whole pickled models are refused; save `model.state_dict()` with "
+                 "safetensors.torch.save_file (or torch.save of the state_dict) instead."):
         raw_source = io.BytesIO(source) if isinstance(source, bytes) else str(source)
         obj = torch.load(raw_source, map_location="cpu", weights_only=True)  # never unpickles code
-    except Exception as e:  # UnpicklingError for code, and whatever else a foreign file makes torch.load raise
-        msg = str(e).split("\n")[0]
-        raise ModelFileError(
-            f"{name} cannot be read as a weights-only PyTorch file: {msg}. Files that contain "
-            "code or whole pickled models are refused; save `model.state_dict()` with "
-            "safetensors.torch.save_file (or torch.save of the state_dict) instead."
-        ) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -83,10 +83,27 @@ def read_safetensors(src: bytes | Path, name: str | None = None) -> dict[str, to
     """
     from safetensors.torch import load, load_file
 
-    try:
+    # safetensors raises its own SafetensorError, OSError for a path, and whatever its header parser meets
+    with foreign(ModelFileError, f"{name or src} is not a valid safetensors file ({{why}})"):
         return load(bytes(src)) if isinstance(src, (bytes, bytearray)) else load_file(str(src))
-    except Exception as e:  # safetensors raises its own SafetensorError (and OSError for a path)
-        raise ModelFileError(f"{name or src} is not a valid safetensors file ({e})") from None
+
+
+def read_cache(path: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """A cache file cnnviz wrote (safetensors with a JSON ``meta`` entry in its metadata): its tensors and that
+    metadata, or None when the file is missing or unreadable (truncated, foreign, an older layout), which is logged
+    and means: compute it again.
+    """
+    from safetensors import safe_open
+
+    if not path.exists():
+        return None
+    try:
+        with foreign(ModelFileError, f"the cache file {path} is unreadable ({{why}})"), \
+                safe_open(str(path), framework="pt") as f:
+            return {n: f.get_tensor(n) for n in f.keys()}, json.loads(f.metadata()["meta"])
+    except ModelFileError as e:
+        log.warning("%s; it will be computed again", e)
+        return None
 
 
 def _head(path: Path) -> bytes:

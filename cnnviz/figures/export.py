@@ -14,7 +14,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from cnnviz.errors import CnnvizError
+from cnnviz.errors import CnnvizError, foreign
 
 SLIDE_SIZE = (1280, 720)  # Plotly charts are written at a slide-friendly size
 PLOTLY_SCALE = 2.0  # ... at twice the pixels, so they stay sharp on a projector
@@ -87,13 +87,10 @@ def plotly_to_png(fig, width: int = SLIDE_SIZE[0], height: int | None = None, sc
     problem = plotly_export_problem()
     if problem:
         raise ExportError(f"cannot render the chart as PNG here: {problem}. Use the chart's camera button instead.")
-    try:
+    # kaleido's browser failed to start or render: said instead of a traceback
+    with foreign(ExportError, "cannot render the chart as PNG here ({why}). Use the chart's camera button instead."):
         return fig.to_image(format="png", width=width, height=height or fig.layout.height or SLIDE_SIZE[1],
                             scale=scale)
-    except Exception as e:  # kaleido's browser failed to start or render: say so instead of a traceback
-        why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ExportError(f"cannot render the chart as PNG here ({why}). "
-                          "Use the chart's camera button instead.") from e
 
 
 def to_png(fig, **kw) -> bytes:

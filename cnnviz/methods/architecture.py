@@ -22,6 +22,7 @@ from typing import Any
 from torch import nn
 
 from cnnviz.core.model import ModelHandle
+from cnnviz.errors import CnnvizError
 
 # layer types that change the shape or hold most parameters: the "compact" view keeps these
 SHAPE_TYPES = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d",
@@ -104,7 +105,7 @@ def receptive_fields_or_none(handle: ModelHandle) -> tuple[Mapping[str, Any] | N
         return None, f"receptive fields unavailable ({e})"
     try:
         return receptive_fields(handle), None
-    except Exception as e:  # an untraceable model must not take the table down
+    except CnnvizError as e:  # an untraceable model must not take the table down (foreign failures come as these)
         return None, f"receptive fields unavailable for {handle.name}: {e}"
 
 

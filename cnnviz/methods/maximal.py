@@ -35,6 +35,7 @@ from cnnviz.core.capture import capture, split_key
 from cnnviz.core.model import ModelHandle
 from cnnviz.core.paths import SAMPLES_DIR, cache_dir
 from cnnviz.core.runtime import ResultCache, StopFlag, WeakMemo, stopped
+from cnnviz.core.weights import read_cache
 from cnnviz.errors import CnnvizError, ImageFolderError, LayerError
 
 log = logging.getLogger(__name__)
@@ -546,25 +547,21 @@ def save_index(folder: Path, key: str, idx: MaximalIndex) -> None:
 
 def load_index(folder: Path, key: str) -> MaximalIndex | None:
     """The index :func:`save_index` wrote as ``folder/<key>.safetensors``, or None (no file, or an unreadable one)."""
-    from safetensors import safe_open
-
     path = folder / f"{key}.safetensors"
-    if not path.exists():
+    got = read_cache(path)
+    if got is None:
         return None
+    tensors, meta = got
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["meta"])
-            parts: dict[str, dict[str, torch.Tensor]] = {p: {} for p in _PARTS}
-            for i, nm in enumerate(meta["layers"]):
-                for p in parts:
-                    parts[p][nm] = f.get_tensor(f"{i}.{p}")
-    except Exception as e:  # broad on purpose: any unreadable file (truncated, foreign, older) means rebuild; logged
-        log.warning("ignoring the unreadable index cache %s (%s: %s); it will be rebuilt", path, type(e).__name__, e)
+        parts = {p: {nm: tensors[f"{i}.{p}"] for i, nm in enumerate(meta["layers"])} for p in _PARTS}
+        return MaximalIndex(meta["model_key"], meta["dataset_key"], meta["layers"],
+                            {nm: tuple(s) for nm, s in meta["shapes"].items()}, meta["k"], meta["n_images"],
+                            parts["top_values"], parts["top_where"], parts["bottom_values"], parts["bottom_where"],
+                            complete=True, from_cache=True, seconds=meta.get("seconds", 0.0))
+    except (KeyError, TypeError, AttributeError) as e:  # an older layout: rebuilt
+        log.warning("ignoring the index cache %s of another layout (%s: %s); it will be rebuilt", path,
+                    type(e).__name__, e)
         return None
-    return MaximalIndex(meta["model_key"], meta["dataset_key"], meta["layers"],
-                        {nm: tuple(s) for nm, s in meta["shapes"].items()}, meta["k"], meta["n_images"],
-                        parts["top_values"], parts["top_where"], parts["bottom_values"], parts["bottom_where"],
-                        complete=True, from_cache=True, seconds=meta.get("seconds", 0.0))
 
 
 _PARTS = ("top_values", "top_where", "bottom_values", "bottom_where")

@@ -38,7 +38,7 @@ from torch import fx, nn
 from cnnviz.core.graph import Tracer, head_until, shape_prop
 from cnnviz.core.model import ModelHandle
 from cnnviz.core.runtime import WeakMemo
-from cnnviz.errors import CnnvizError, LayerError
+from cnnviz.errors import CnnvizError, LayerError, foreign
 
 __all__ = [
     "ReceptiveField", "ReceptiveFieldError", "UnknownLayerError", "NotAModelError", "EffectiveReceptiveField",
@@ -228,15 +228,11 @@ _TRACED = WeakMemo(per_owner=4)  # per model module (held weakly): (model key, i
 
 def _trace(module: nn.Module) -> tuple[fx.GraphModule, list]:
     tracer = Tracer(leaves="torch", containers=True)  # torch.nn layers are leaves; blocks traced through
-    try:
+    # fx raises TraceError, TypeError, ... for data-dependent control flow
+    with foreign(ReceptiveFieldError, f"torch.fx cannot trace {type(module).__name__} ({{why}}), so its graph is "
+                 "unknown. Make forward() free of Python control flow that depends on tensor values, or compute the "
+                 "fields of a traceable part, e.g. receptive_fields(model.features, input_size=(C, H, W))."):
         graph = tracer.trace(module)
-    except Exception as e:  # fx raises TraceError, TypeError, ... for data-dependent control flow
-        msg = str(e).split("\n")[0]
-        raise ReceptiveFieldError(
-            f"torch.fx cannot trace {type(module).__name__} ({type(e).__name__}: {msg}), so its graph "
-            "is unknown. Make forward() free of Python control flow that depends on tensor values, "
-            "or compute the fields of a traceable part, e.g. receptive_fields(model.features, "
-            "input_size=(C, H, W)).") from None
     return fx.GraphModule(tracer.root, graph, type(module).__name__), tracer.container_outputs
 
 
@@ -406,11 +402,10 @@ def _compute(module: nn.Module, input_size: Sequence[int] | None,
             raise ReceptiveFieldError(f"input_size must be (C, H, W), got {tuple(input_size)}")
         hw = (int(input_size[1]), int(input_size[2]))
         dev = example_device or next((p.device for p in module.parameters()), torch.device("cpu"))
-        try:
+        # any failure of the model's own forward: tell the user which input_size failed
+        with foreign(ReceptiveFieldError, f"a {tuple(input_size)} input cannot pass through {type(module).__name__} "
+                     "({why}). Check input_size (C, H, W)."):
             shape_prop(gm, torch.zeros(1, *input_size, device=dev))
-        except Exception as e:  # any failure of the model's own forward: tell the user which input_size failed
-            raise ReceptiveFieldError(f"a {tuple(input_size)} input cannot pass through {type(module).__name__}: "
-                                      f"{str(e).splitlines()[0]}. Check input_size (C, H, W).") from None
     mods = dict(module.named_modules())
     env: dict[fx.Node, _Field] = {}
     fields: dict[str, ReceptiveField] = {}

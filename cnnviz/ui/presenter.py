@@ -115,7 +115,7 @@ def is_on() -> bool:
     """Whether this run is in presenter view (False outside the app, e.g. before ``begin``)."""
     try:
         return bool(st.session_state.get(_ON, False))
-    except Exception:  # no session (bare mode): never presenter view
+    except (AttributeError, RuntimeError):  # no session (bare mode, another thread): never presenter view
         return False
 
 

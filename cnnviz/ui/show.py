@@ -24,7 +24,7 @@ from torch import nn
 from cnnviz.appserver import free_port, wait_healthy
 from cnnviz.core.model import ModelHandle, wrap
 from cnnviz.core.paths import APP_SCRIPT
-from cnnviz.errors import CnnvizError
+from cnnviz.errors import CnnvizError, foreign
 
 SHOW_MODEL_ENV = "CNNVIZ_SHOW_MODEL"  # path of the ONNX file the app offers first (and opens on)
 SHOW_META_ENV = "CNNVIZ_SHOW_META"  # path of its JSON: name, input_size, mean, std, classes
@@ -61,12 +61,11 @@ class ShownApp:
 def export_onnx(m: ModelHandle, path: Path) -> None:
     """Write ``m.module`` as ONNX for a ``[1, *m.input_size]`` input (dynamic batch)."""
     x = torch.zeros(1, *m.input_size, device=m.device)
-    try:
+    # the exporter raises many types on a module it cannot follow (RuntimeError, TorchExportError, ...)
+    with foreign(ShowError, "the module could not be exported to ONNX ({why}); use cnnviz.wrap(module, ...) and "
+                 "the library API instead"):
         torch.onnx.export(m.module, (x,), str(path), input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    except Exception as e:  # the exporters raise many types (RuntimeError, TorchExportError, ...): one message
-        raise ShowError(f"the module could not be exported to ONNX ({type(e).__name__}: {str(e)[:300]}); use "
-                        "cnnviz.wrap(module, ...) and the library API instead") from e
 
 
 def show(module: nn.Module | ModelHandle, input_size: Sequence[int] | None = None,

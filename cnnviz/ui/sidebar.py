@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from cnnviz.core.device import apply_thread_policy
 from cnnviz.core.images import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, ImageError, check_upload_size, load_image, mnist_style
 from cnnviz.core.model import ModelHandle
 from cnnviz.core.paths import SAMPLES_DIR
-from cnnviz.errors import CnnvizError
+from cnnviz.errors import CnnvizError, foreign
 from cnnviz.figures.common import enlarge
 from cnnviz.ui import own_model, session_model, state
 from cnnviz.ui.resources import shared_model, shared_uploaded_model
@@ -136,7 +137,8 @@ def _weights_panel(name: str, sb) -> None:
 
             try:
                 zoo.download_weights(name, progress)
-            except Exception as e:  # no network, HTTP error, disk full: said, with what to do instead
+            # no network, an HTTP error, a cut connection, a disk full: said, with what to do instead
+            except (OSError, http.client.HTTPException, ValueError) as e:
                 log.warning("downloading the weights of %s failed: %s", name, e)
                 st.error(f"Download failed: {e}. Copy the file by hand to the path above.")
                 return
@@ -223,7 +225,7 @@ def _drawing(model: ModelHandle, sb) -> None:
     """A canvas for the 28x28 models: white strokes on black, turned into an MNIST-style image."""
     try:
         from streamlit_drawable_canvas import st_canvas
-    except Exception as e:  # component missing or incompatible with this Streamlit
+    except (ImportError, AttributeError) as e:  # component missing, or written for another Streamlit
         sb.warning(f"The drawing canvas is unavailable ({type(e).__name__}: {e}). Install streamlit-drawable-canvas "
                    "or pick another source.")
         return
@@ -305,16 +307,13 @@ def sidebar() -> Context:
     if not model.trained:
         sb.warning("UNTRAINED weights", icon=":material/warning:")
     img, label, key = _image_input(model)
-    try:
-        seen = model.deprocess(model.preprocess(img))
+    try:  # a model that cannot take the image must not take the sidebar down: said, and logged
+        with foreign(CnnvizError, "{why}; the details are in the server log"):
+            seen = model.deprocess(model.preprocess(img))
         sb.image(enlarge(seen, 160), caption=f"What the model sees: {model.input_size[2]}x{model.input_size[1]}"
                  f"{' grayscale' if model.grayscale else ' RGB'} ({label})", width=160)
     except CnnvizError as e:
         sb.error(f"This image cannot be fed to {model.title}: {e}", icon=":material/broken_image:")
-    except Exception as e:  # a model that cannot take the image must not take the sidebar down: said, logged
-        log.error("feeding %s to %s failed", label, model.name, exc_info=e)
-        sb.error(f"This image cannot be fed to {model.title} ({type(e).__name__}: {str(e)[:200]}); the details "
-                 "are in the server log.", icon=":material/broken_image:")
     ctx = Context(model, img, label, key)
     st.session_state[_CTX] = ctx
     st.session_state["_ctx_run"] = st.session_state.get(state.USED_RUN)
@@ -327,7 +326,7 @@ def view_url() -> str:
     qs = urlencode(st.query_params.to_dict())
     try:
         base = st.context.url or ""
-    except Exception:  # no browser context (AppTest, bare mode)
+    except (AttributeError, RuntimeError):  # a Streamlit without st.context.url, or no session (bare mode)
         base = ""
     if base and base.count("/") == 2:  # http://host:port -> http://host:port/
         base += "/"

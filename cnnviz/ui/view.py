@@ -284,7 +284,7 @@ def _under_apptest() -> bool:
 
     try:
         return bool(config.get_option("global.appTest"))
-    except Exception:  # an unknown option in another Streamlit: not under AppTest
+    except RuntimeError:  # an unknown option in another Streamlit: not under AppTest
         return False
 
 

@@ -127,7 +127,7 @@ def test_an_unreadable_cache_file_is_rebuilt(tmp_path, caplog):
     key = maximal.cache_key(m, ds, ["0"], 2)
     (tmp_path / f"{key}.safetensors").write_bytes(b"not a safetensors file")
     maximal._MEMORY.clear()
-    assert maximal.load_index(tmp_path, key) is None and "unreadable index cache" in caplog.text
+    assert maximal.load_index(tmp_path, key) is None and f"{key}.safetensors is unreadable" in caplog.text
     idx = build_index(m, ds, k=2, cache_dir=tmp_path)
     assert idx.complete and not idx.from_cache
     again = maximal.load_index(tmp_path, key)  # the rebuilt index replaced the broken file

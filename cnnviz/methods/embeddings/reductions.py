@@ -172,9 +172,9 @@ def umap_module():
                     if isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache":
                         try:
                             obj.enable_caching()
-                        # broad: numba raises RuntimeError/OSError without a writable cache directory, and other
-                        # types across versions; the cache is only a speed-up, so log it and compile as before
-                        except Exception as e:
+                        # numba raises RuntimeError (no cache locator) or OSError (no writable directory); the
+                        # cache is only a speed-up, so log it and compile as before
+                        except (RuntimeError, OSError) as e:
                             log.info("numba disk cache unavailable for %s.%s: %s", name, obj.__name__, e)
             _UMAP_READY = True
     return umap
