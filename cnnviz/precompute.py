@@ -97,7 +97,7 @@ def _open(job: Job):
     else:
         images = mx.FolderImageSet(job.data, model, limit=job.limit)
     if job.topic == "index":
-        layers = job.layers or mx.spatial_layers(model)[0]
+        layers = job.layers or mx.index_layers(model)[0]
     else:
         from cnnviz.methods.embeddings import penultimate_layer
 

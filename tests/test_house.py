@@ -192,8 +192,8 @@ def _broad_handlers(tree: ast.AST) -> list[ast.ExceptHandler]:
 
 
 def test_the_broad_handler_finder_finds_them():
-    tree = ast.parse("try:\n    f()\nexcept Exception:\n    pass\ntry:\n    f()\nexcept:\n    pass\n"
-                     "try:\n    f()\nexcept (OSError, BaseException):\n    pass\ntry:\n    f()\nexcept OSError:\n    pass\n")
+    blocks = ["except Exception:", "except:", "except (OSError, BaseException):", "except OSError:"]
+    tree = ast.parse("".join(f"try:\n    f()\n{b}\n    pass\n" for b in blocks))
     assert len(_broad_handlers(tree)) == 3
 
 

@@ -242,6 +242,30 @@ class ModelHandle:
         """
         return capture(self.module, self.preprocess(img), None if layers is None else list(layers)).outputs
 
+    def output_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each leaf layer's output shape without the batch dimension (a shared module: its first call), in
+        execution order."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for info in self.layers():
+            shapes.setdefault(info.name, info.output_shape)
+        return shapes
+
+    def spatial_layers(self, convs_only: bool = False) -> list[str]:
+        """The leaf layers whose output is a stack of 2-D maps ``[C, H, W]`` with more than one pixel, in
+        execution order; ``convs_only``: the convolutions among them. A layer on a 1x1 map (the
+        squeeze-excitation gates of MobileNetV3 and EfficientNet) is not spatial.
+
+        Examples::
+
+            >>> load_model("lenet5-mnist").spatial_layers(convs_only=True)
+            ['features.0', 'features.3']
+        """
+        names = [n for n, s in self.output_shapes().items() if len(s) == 3 and s[1] * s[2] > 1]
+        if convs_only:
+            convs = set(self.conv_layer_names())
+            names = [n for n in names if n in convs]
+        return names
+
     def layers(self) -> list[LayerInfo]:
         """Every leaf layer with output shape, own parameters and MACs, from one forward pass."""
         if self._layers is not None:

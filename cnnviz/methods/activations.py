@@ -36,11 +36,6 @@ SCALES = ("per", "shared")
 
 
 # ============================================================== layers and pairs
-def spatial_layers(m: ModelHandle) -> list[str]:
-    """Leaf layers whose output is a stack of 2-D maps ``[C, H, W]`` with H, W > 1, in execution order."""
-    return [li.name for li in m.layers() if len(li.output_shape) == 3 and li.output_shape[1] * li.output_shape[2] > 1]
-
-
 def activation_after(m: ModelHandle, layer: str) -> str | None:
     """The activation layer that follows ``layer`` (a conv), skipping normalisation and a residual branch.
 
@@ -150,7 +145,7 @@ def conv_stages(m: ModelHandle) -> list[str]:
     squeeze-excitation gates of MobileNetV3) are left out.
     """
     out = []
-    spatial = set(spatial_layers(m))
+    spatial = set(m.spatial_layers())
     for conv in m.conv_layer_names():
         if ".downsample." in conv or conv.endswith(".downsample") or conv not in spatial:
             continue

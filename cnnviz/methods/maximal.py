@@ -251,21 +251,20 @@ def image_set_choices(model: ModelHandle) -> list[str]:
     return (["fashion-mnist", "mnist"] if model.dataset == "fashion-mnist" else ["mnist", "fashion-mnist"]) + ["folder"]
 
 
-def spatial_layers(model: ModelHandle, extra: str | None = None) -> tuple[list[str], dict[str, tuple[int, ...]]]:
-    """The layers whose dataset examples can be indexed: convolutions with a ``[C, H, W]`` output, plus
-    ``extra`` (e.g. a ReLU or pooling layer a link asks for) when its output is spatial too, in forward order.
+def index_layers(model: ModelHandle, extra: str | None = None) -> tuple[list[str], dict[str, tuple[int, ...]]]:
+    """The layers whose dataset examples can be indexed: the convolutions with spatial maps
+    (:meth:`ModelHandle.spatial_layers`), plus ``extra`` (e.g. a ReLU or pooling layer a link asks for) when its
+    output is spatial too, in forward order.
 
     Returns:
         ``(layers, shapes)``: the names and every layer's output shape (first call of a shared module).
     """
-    shapes: dict[str, tuple[int, ...]] = {}
-    for info in model.layers():
-        shapes.setdefault(info.name, info.output_shape)
-    names = [n for n in model.conv_layer_names() if len(shapes.get(n, ())) == 3]
-    if extra and names and extra not in names and len(shapes.get(extra, ())) == 3:
-        order = {n: i for i, n in enumerate(shapes)}
-        names = sorted(names + [extra], key=lambda n: order.get(n, 0))
-    return names, shapes
+    names = model.spatial_layers(convs_only=True)
+    if extra and names and extra not in names:
+        spatial = model.spatial_layers()
+        if extra in spatial:
+            names = [n for n in spatial if n in names or n == extra]
+    return names, model.output_shapes()
 
 
 def index_macs(model: ModelHandle, n_images: int) -> float:
@@ -683,5 +682,5 @@ def channel_map(model: ModelHandle, image: np.ndarray, layer: str, channel: int)
 __all__ = ["ImageSet", "ArrayImageSet", "FolderImageSet", "bundled_images", "sample_photo_images", "images_to_batch",
            "Hit", "MaximalIndex", "build_index", "save_index", "load_index", "cache_key", "weights_digest",
            "Patch", "crop_box", "unit_box", "top_patches", "channel_grid_patches", "is_cached", "channel_map",
-           "index_summary", "open_image_set", "spatial_layers", "image_set_choices", "IMAGE_SET_TITLES", "index_macs",
+           "index_summary", "open_image_set", "index_layers", "image_set_choices", "IMAGE_SET_TITLES", "index_macs",
            "needs_confirmation", "MaximalError", "ChannelError", "CACHE_DIR", "DEFAULT_K"]

@@ -42,7 +42,7 @@ from cnnviz.errors import CnnvizError, LayerError, foreign
 
 __all__ = [
     "ReceptiveField", "ReceptiveFieldError", "UnknownLayerError", "NotAModelError", "EffectiveReceptiveField",
-    "receptive_fields", "effective_receptive_field", "layer_output", "recurrence_steps", "spatial_layers",
+    "receptive_fields", "effective_receptive_field", "layer_output", "recurrence_steps", "spatial_fields",
     "field_table", "default_layer",
 ]
 
@@ -520,7 +520,7 @@ def receptive_fields(model: Any, input_size: Sequence[int] | None = None) -> dic
     return dict(_traced(model, input_size).fields)
 
 
-def spatial_layers(fields: dict[str, ReceptiveField]) -> list[str]:
+def spatial_fields(fields: dict[str, ReceptiveField]) -> list[str]:
     """Names of layers with a spatial output map (not whole-input, not containers)."""
     return [n for n, f in fields.items() if not f.whole_input and not f.container and f.output_shape is not None
             and len(f.output_shape) == 3]

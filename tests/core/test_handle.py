@@ -68,6 +68,23 @@ def test_layer_table_of_the_tiny_net_by_hand():
     assert rows[0].kernel == (2, 2) and rows[0].stride == (1, 1) and rows[0].padding == (0, 0)
 
 
+def test_spatial_layers_by_hand():
+    """A conv on a 4x4 map (3x3 out), a ReLU reused on it, a 3x3 conv down to one pixel, another ReLU call."""
+    relu = nn.ReLU()
+    net = nn.Sequential(nn.Conv2d(1, 2, 2), relu, nn.Conv2d(2, 2, 3), relu, nn.Flatten(), nn.Linear(2, 2))
+    m = ModelHandle("sp", net, torch.device("cpu"), ["a", "b"], (1, 4, 4), (0.0,), (1.0,), "sp")
+    assert m.output_shapes() == {"0": (2, 3, 3), "1": (2, 3, 3), "2": (2, 1, 1), "4": (2,), "5": (2,)}
+    assert m.spatial_layers() == ["0", "1"]  # the shared ReLU once, at its first call; a 1x1 map is no map
+    assert m.spatial_layers(convs_only=True) == ["0"]
+
+
+def test_spatial_layers_of_lenet(lenet):
+    # conv 6x28x28, ReLU, pool 6x14x14, conv 16x10x10, ReLU, pool 16x5x5; then the flat classifier
+    assert lenet.spatial_layers() == ["features.0", "features.1", "features.2", "features.3", "features.4",
+                                      "features.5"]
+    assert lenet.spatial_layers(convs_only=True) == ["features.0", "features.3"]
+
+
 def test_predict_reads_bundled_digit_pngs(lenet):
     for d in range(10):
         label, p = lenet.predict(cnnviz.load_image(SAMPLES / f"digit-{d}.png"), k=1)[0]

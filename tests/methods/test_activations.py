@@ -18,7 +18,6 @@ from cnnviz.methods.activations import (
     conv_stages,
     first_layer_kernel,
     layer_maps,
-    spatial_layers,
     strongest_maps,
     transformed,
 )
@@ -170,10 +169,6 @@ def test_compare_maps(lenet):
         transformed(img, "blur")
 
 
-def test_spatial_layers(lenet):
-    assert spatial_layers(lenet) == ["features.0", "features.1", "features.2", "features.3", "features.4", "features.5"]
-
-
 def test_activations_memory_bounded_and_hooks_free(lenet):
     m = lenet
     x = m.preprocess(cnnviz.load_image(SAMPLES / "digit-1.png"))
@@ -214,5 +209,5 @@ def test_conv_stages_skip_squeeze_excitation_gates():
     m = cnnviz.load_model("mobilenet_v3_small", untrained=True)
     stages = conv_stages(m)
     assert not any(".fc" in s for s in stages)  # SE gates work on a 1x1 map: nothing to show
-    assert "features.1.block.1.fc1" in m.conv_layer_names() and "features.1.block.1.fc1" not in spatial_layers(m)
+    assert "features.1.block.1.fc1" in m.conv_layer_names() and "features.1.block.1.fc1" not in m.spatial_layers()
     assert stages[0] == "features.0.2"  # conv -> BN -> Hardswish: the activation after the first conv

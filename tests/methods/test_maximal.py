@@ -340,11 +340,11 @@ def test_synthesis_summary_and_size_error(lenet):
 
 
 def test_page_rules_layers_sets_and_cost(lenet):
-    layers, shapes = maximal.spatial_layers(lenet)
+    layers, shapes = maximal.index_layers(lenet)
     assert layers == ["features.0", "features.3"] and shapes["features.3"] == (16, 10, 10)
     # a spatial non-conv layer asked for by a link joins in forward order; a flat one does not
-    assert maximal.spatial_layers(lenet, "features.2")[0] == ["features.0", "features.2", "features.3"]
-    assert maximal.spatial_layers(lenet, "classifier.0")[0] == layers
+    assert maximal.index_layers(lenet, "features.2")[0] == ["features.0", "features.2", "features.3"]
+    assert maximal.index_layers(lenet, "classifier.0")[0] == layers
     assert maximal.image_set_choices(lenet) == ["mnist", "fashion-mnist", "folder"]
     macs = sum(i.macs for i in lenet.layers())
     assert maximal.index_macs(lenet, 10) == 10 * macs

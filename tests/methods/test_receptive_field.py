@@ -20,7 +20,7 @@ from cnnviz.methods.receptive_field import (
     layer_output,
     receptive_fields,
     recurrence_steps,
-    spatial_layers,
+    spatial_fields,
 )
 
 
@@ -100,7 +100,7 @@ def test_lenet_handle(lenet):
     assert (rf["features.3"].size, rf["features.3"].output_shape) == ((14, 14), (16, 10, 10))
     assert (rf["features.5"].size, rf["features.5"].jump, rf["features.5"].start) == ((16, 16), (4, 4), (-2.0, -2.0))
     assert rf["classifier.1"].whole_input and rf["classifier.1"].size == (28, 28)
-    assert spatial_layers(rf) == ["features.0", "features.1", "features.2", "features.3", "features.4", "features.5"]
+    assert spatial_fields(rf) == ["features.0", "features.1", "features.2", "features.3", "features.4", "features.5"]
     # corner unit: reaches 2 pixels into the padding; clipped to the 28x28 image
     assert rf["features.5"].box(0, 0) == (-2.0, -2.0, 14.0, 14.0)
     assert rf["features.5"].clipped_box(4, 4, 28, 28) == (14.0, 14.0, 28.0, 28.0)  # 14..30 clipped at 28

@@ -66,7 +66,7 @@ def test_the_app_reads_it_without_rebuilding(digits, one_worker, model, monkeypa
     monkeypatch.setenv("CNNVIZ_CACHE", str(out_root))
     assert cache_dir("maximal") == one_worker.parent  # --out is what replicas set as CNNVIZ_CACHE
     images = mx.FolderImageSet(digits, model, limit=2000)  # the Maximal page's folder set and default limit
-    layers = mx.spatial_layers(model)[0]
+    layers = mx.index_layers(model)[0]
     calls = []
     got = mx.build_index(model, images, layers, cache_dir=one_worker.parent, progress=lambda d, n: calls.append(d))
     assert got.from_cache and calls == [N_IMAGES]  # loaded, not one batch computed

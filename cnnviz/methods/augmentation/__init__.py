@@ -48,7 +48,7 @@ from cnnviz.methods.augmentation.scrambling import (
     scramble_limits,
     scramble_sweep,
 )
-from cnnviz.methods.augmentation.shift import SHIFT_DIRECTIONS, ShiftSweep, layer_strides, shift_sweep, spatial_layers
+from cnnviz.methods.augmentation.shift import SHIFT_DIRECTIONS, ShiftSweep, layer_strides, shift_sweep
 from cnnviz.methods.augmentation.sweeps import (
     LabelFlip,
     RotationScaleGrid,
@@ -81,6 +81,6 @@ __all__ = [
     "rotate_scale", "scramble", "shift_image",
     "LabelFlip", "RotationScaleGrid", "Sweep", "SweepPass", "brightness_sweep", "contrast_sweep", "rotate_until",
     "rotation_scale_grid", "rotation_sweep", "sweep_pass",
-    "SHIFT_DIRECTIONS", "ShiftSweep", "layer_strides", "shift_sweep", "spatial_layers",
+    "SHIFT_DIRECTIONS", "ShiftSweep", "layer_strides", "shift_sweep",
     "ScrambleDemo", "ScrambleSweep", "scramble_demo", "scramble_limits", "scramble_sweep",
 ]

@@ -90,11 +90,6 @@ def layer_strides(model: ModelHandle) -> dict[str, int | None]:
     return _STRIDES.get_or_compute(model.module, "strides", lambda: _measure_strides(model))
 
 
-def spatial_layers(model: ModelHandle) -> list[tuple[str, int | None]]:
-    """Leaf layers whose output is a feature map, in forward order, with their total stride (:func:`layer_strides`)."""
-    return list(layer_strides(model).items())
-
-
 def _default_layer(model: ModelHandle, strides: dict[str, int | None]) -> str:
     strided = [n for n, s in strides.items() if s]
     if not strided:

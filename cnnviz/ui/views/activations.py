@@ -24,14 +24,11 @@ class NoMaps(CnnvizError):
 
 def _layers(m) -> tuple[dict[str, tuple[int, ...]], list[str], list[str]]:
     """(output shape per layer, layers with spatial maps, convolutions among them)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    for li in m.layers():
-        shapes.setdefault(li.name, li.output_shape)
-    spatial = ac.spatial_layers(m)
-    convs = [n for n in m.conv_layer_names() if n in set(spatial)]  # maps of at least 2 pixels (not SE gates)
+    spatial = m.spatial_layers()
+    convs = m.spatial_layers(convs_only=True)  # maps of at least 2 pixels (not SE gates)
     if not convs:
         raise NoMaps(f"{m.name} has no convolutional layer with 2-D feature maps: there are no maps to show.")
-    return shapes, spatial, convs
+    return m.output_shapes(), spatial, convs
 
 
 def _options(m, all_layers: bool) -> list[str]:

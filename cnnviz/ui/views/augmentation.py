@@ -187,7 +187,7 @@ def rotation(f: Frame) -> None:
 @register("augmentation.shift", "Invariance sweeps: shift and aliasing", keys=("au_layer", "au_smax", "au_sdir"))
 def shift(f: Frame) -> None:
     m = f.model
-    stride_of = {name: s for name, s in A.spatial_layers(m) if s}  # cached per model by the method
+    stride_of = {name: s for name, s in A.layer_strides(m).items() if s}  # cached per model by the method
     if not stride_of:
         raise NotComputable(f"{m.name} has no layer with a feature-map output whose stride can be measured.")
     half = min(m.input_size[1:]) // 2

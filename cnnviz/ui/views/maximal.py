@@ -106,7 +106,7 @@ def _follow(job: Job, draw: Callable[[Job], None], stop_label: str, key: str) ->
 
 # ------------------------------------------------------------------------------------------- layer, channel
 def _layers(m) -> tuple[list[str], dict[str, tuple[int, ...]]]:
-    convs, shapes = mx.spatial_layers(m)
+    convs, shapes = mx.index_layers(m)
     if not convs:
         raise NoMaps(f"{m.name} has no convolutional layers with a spatial output, so there is nothing to show here.")
     return convs, shapes
@@ -117,7 +117,7 @@ def _layer_options(m) -> tuple[list[str], dict[str, tuple[int, ...]]]:
     link here with a ReLU or a pooling layer): it is indexed too."""
     _layers(m)
     extra = st.query_params.get("mx_layer") or st.session_state.get("qp:mx_layer")
-    return mx.spatial_layers(m, extra if isinstance(extra, str) else None)
+    return mx.index_layers(m, extra if isinstance(extra, str) else None)
 
 
 def _on_screen() -> list[str]:
