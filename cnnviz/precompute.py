@@ -33,18 +33,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from cnnviz.core.paths import cache_dir
-from cnnviz.core.runtime import StopFlag, stopped
+from cnnviz.core.runtime import Progress, StopFlag, report, stopped
 from cnnviz.core.weights import read_cache
 from cnnviz.errors import CnnvizError
 
-ProgressFn = Callable[[str], None]
 TOPICS = ("index", "features")
 FEATURES_VERSION = 1
 
@@ -222,7 +221,12 @@ def _target(job: Job, model, images, layers: list[str], k: int) -> tuple[Path, s
 
 
 # --------------------------------------------------------------------------- the job, on one rank
-def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | None = None,
+def _print_progress(fraction: float, text: str) -> None:
+    """The command line's :data:`Progress`: one line per shard on stderr."""
+    print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
+
+
+def run_rank(job: Job, rank: int = 0, world: int = 1, progress: Progress | None = None,
              stop: StopFlag = None) -> Path | None:
     """Run ``job``'s shards ``rank, rank + world, ...``; rank 0 merges and returns the final file's path.
 
@@ -235,7 +239,6 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
     """
     from cnnviz.methods.maximal import DEFAULT_K
 
-    say = progress or (lambda text: None)
     model, images, layers = _open(job)
     k, batch = job.k or DEFAULT_K, _batch_size(job, model)
     folder, key = _target(job, model, images, layers, k)
@@ -249,7 +252,8 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
     for i, (s, e) in enumerate(mine):
         path = parts_dir / f"shard-{s:09d}-{e:09d}.safetensors"
         if read_cache(path) is not None:
-            say(f"[rank {rank}] shard {i + 1}/{len(mine)} (images {s}..{e - 1}) kept (already on disk)")
+            report(progress, (i + 1) / len(mine),
+                   f"[rank {rank}] shard {i + 1}/{len(mine)} (images {s}..{e - 1}) kept (already on disk)")
             continue
         if stopped(stop):
             halted = True
@@ -261,7 +265,8 @@ def run_rank(job: Job, rank: int = 0, world: int = 1, progress: ProgressFn | Non
         _atomic_save(r["tensors"], path, {k_: v for k_, v in r.items() if k_ != "tensors"} | {"start": s, "stop": e})
         done_here += e - s
         rate = done_here / max(time.perf_counter() - t0, 1e-9)
-        say(f"[rank {rank}] shard {i + 1}/{len(mine)} (images {s}..{e - 1}) done, {rate:,.0f} images/s")
+        report(progress, (i + 1) / len(mine),
+               f"[rank {rank}] shard {i + 1}/{len(mine)} (images {s}..{e - 1}) done, {rate:,.0f} images/s")
     if world > 1:
         import torch.distributed as dist
 
@@ -350,12 +355,12 @@ def _spawned(rank: int, world: int, init_file: str, job: Job, threads: int) -> N
         job.device = f"cuda:{rank}"  # one GPU per rank
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        run_rank(job, rank, world, progress=lambda text: print(text, file=sys.stderr, flush=True))
+        run_rank(job, rank, world, progress=_print_progress)
     finally:
         dist.destroy_process_group()
 
 
-def precompute(job: Job, workers: int = 1, progress: ProgressFn | None = None, stop: StopFlag = None) -> Path | None:
+def precompute(job: Job, workers: int = 1, progress: Progress | None = None, stop: StopFlag = None) -> Path | None:
     """Run ``job`` on ``workers`` processes (torch.distributed, gloo) and return the merged file.
 
     One worker runs in this process (``progress`` and ``stop`` apply); more are spawned with
@@ -412,12 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         dist.init_process_group("gloo")
         try:
             path = run_rank(job, dist.get_rank(), dist.get_world_size(),
-                            progress=lambda text: print(text, file=sys.stderr, flush=True))
+                            progress=_print_progress)
         finally:
             dist.destroy_process_group()
     else:
         try:
-            path = precompute(job, a.workers, progress=lambda text: print(text, file=sys.stderr, flush=True))
+            path = precompute(job, a.workers, progress=_print_progress)
         except CnnvizError as e:
             print(f"cnnviz precompute: {e}", file=sys.stderr)
             return 2

@@ -75,7 +75,7 @@ def _export(deck: decks.Deck) -> None:
 
         bar = st.progress(0.0, text="Starting headless Chromium…")
         try:
-            data = deck_export.export_zip_from_app(deck, lambda i, t, msg: bar.progress(i / t, text=msg))
+            data = deck_export.export_zip_from_app(deck, lambda f, text: bar.progress(f, text=text))
             st.download_button("Download the ZIP", data, file_name=f"{deck.name or 'deck'}-slides.zip",
                                mime="application/zip", key="deck_zip", icon=":material/download:")
         except deck_export.DeckExportError as e:

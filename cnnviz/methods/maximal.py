@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import torch
 from cnnviz.core.capture import capture, split_key
 from cnnviz.core.model import ModelHandle
 from cnnviz.core.paths import SAMPLES_DIR, cache_dir
-from cnnviz.core.runtime import ResultCache, StopFlag, WeakMemo, stopped
+from cnnviz.core.runtime import Progress, ResultCache, StopFlag, WeakMemo, report, stopped
 from cnnviz.core.weights import read_cache
 from cnnviz.errors import CnnvizError, ImageFolderError, LayerError
 
@@ -456,7 +456,7 @@ class _RunningExtremes:
 
 
 def _index_pass(model: ModelHandle, images: ImageSet, extremes: _RunningExtremes, batch_size: int,
-                progress: Callable[[int, int], None] | None, stop: StopFlag) -> tuple[int, bool]:
+                progress: Progress | None, stop: StopFlag) -> tuple[int, bool]:
     """Run ``images`` through the model batch by batch into ``extremes``: (images done, whether all were)."""
     n, done = len(images), 0
     for start in range(0, n, batch_size):
@@ -468,13 +468,12 @@ def _index_pass(model: ModelHandle, images: ImageSet, extremes: _RunningExtremes
         capture(model.module, images_to_batch(model, images.arrays(start, end)), extremes.names,
                 on_output=extremes.record)
         done = end
-        if progress:
-            progress(done, n)
+        report(progress, done / n, f"{done:,} / {n:,} images")
     return done, True
 
 
 def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | None = None, k: int = DEFAULT_K,
-                batch_size: int = 256, progress: Callable[[int, int], None] | None = None, stop: StopFlag = None,
+                batch_size: int = 256, progress: Progress | None = None, stop: StopFlag = None,
                 cache: bool = True, cache_dir: Path | None = None) -> MaximalIndex:
     """One pass over ``images`` recording each channel's top-``k`` and bottom-``k`` images.
 
@@ -489,7 +488,8 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
         layers: layer names whose outputs are ``[N, C, H, W]``; default every Conv2d.
         k: examples kept per channel and direction.
         batch_size: images per forward pass.
-        progress: called as ``progress(done, total)`` (images) after each batch.
+        progress: ``progress(fraction, text)`` after each batch, the text counting images
+            (:func:`cnnviz.core.runtime.report`).
         stop: a ``threading.Event`` or a function returning True to interrupt
             (:data:`cnnviz.core.runtime.StopFlag`); the partial index is returned with ``complete=False``
             and is not cached.
@@ -510,8 +510,7 @@ def build_index(model: ModelHandle, images: ImageSet, layers: Sequence[str] | No
         hit = _MEMORY.get(key) or load_index(folder, key)
         if hit is not None:
             _MEMORY.get_or_compute(key, lambda: hit)
-            if progress:
-                progress(len(images), len(images))
+            report(progress, 1.0, f"{len(images):,} / {len(images):,} images (from the cache)")
             return replace(hit, from_cache=True)
     t0 = time.perf_counter()
     extremes = _RunningExtremes(names, k)

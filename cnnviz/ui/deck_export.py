@@ -21,12 +21,13 @@ import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from cnnviz.appserver import app_command, free_port, stop, wait_healthy
 from cnnviz.core.paths import DECKS_DIR
+from cnnviz.core.runtime import Progress, StopFlag, report, stopped
 from cnnviz.errors import CnnvizError
 from cnnviz.figures.export import chromium_path
 from cnnviz.methods.decks import EXTRA_DECKS_ENV, Deck, DeckError, bundled_decks, link_problems, load_bundled, load_deck
@@ -41,7 +42,6 @@ IDLE_JS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');
            " return a && a.getAttribute('data-test-connection-state') === 'CONNECTED'"
            " && a.getAttribute('data-test-script-state') === 'notRunning'"
            " && Array.from(document.images).every(i => i.complete); }")
-Progress = Callable[[int, int, str], None]
 
 
 class DeckExportError(CnnvizError):
@@ -106,7 +106,7 @@ def _wait_idle(page, timeout_ms: float) -> None:
 
 
 def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progress | None = None,
-                stop: Callable[[], bool] | None = None, size: tuple[int, int] = SIZE, scale: float = SCALE,
+                stop: StopFlag = None, size: tuple[int, int] = SIZE, scale: float = SCALE,
                 timeout_s: float = 180, deck_name: str = "") -> list[Path]:
     """Write ``slide-01.png`` … and ``index.html`` for ``deck`` into ``out_dir``; returns the PNG paths.
 
@@ -114,8 +114,9 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
         deck: the deck (its links are app-relative).
         out_dir: the folder to write (created).
         base_url: the running app, e.g. ``http://127.0.0.1:8501``.
-        progress: called as ``progress(done, total, message)``.
-        stop: polled between slides; True ends the export early (the slides so far are kept).
+        progress: ``progress(fraction, text)`` before each slide and at the end (:func:`cnnviz.core.runtime.report`).
+        stop: polled between slides (:data:`cnnviz.core.runtime.StopFlag`); set, it ends the export early (the
+            slides so far are kept).
         size: the browser window, in CSS pixels (the player is laid out for 1280x720).
         scale: device pixels per CSS pixel (the PNG is ``size`` times ``scale``).
         timeout_s: the longest one slide may take to finish its run.
@@ -140,10 +141,9 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
             ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=scale)
             page = ctx.new_page()
             for i, slide in enumerate(deck.slides, 1):
-                if stop is not None and stop():
+                if stopped(stop):
                     break
-                if progress:
-                    progress(i - 1, len(deck), f"Slide {i} of {len(deck)}: {slide.title}")
+                report(progress, (i - 1) / len(deck), f"Slide {i} of {len(deck)}: {slide.title}")
                 png = out / f"slide-{i:02d}.png"
                 problem = " ".join(link_problems(slide.link, known, slide.view))
                 try:
@@ -161,8 +161,7 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
         finally:
             browser.close()
     (out / "index.html").write_text(_index_html(deck, rows), encoding="utf-8")
-    if progress:
-        progress(len(deck), len(deck), f"Wrote {len(written)} slides to {out}")
+    report(progress, 1.0, f"Wrote {len(written)} slides to {out}")
     return written
 
 
@@ -270,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                             "the file.")
         with serve_app(deck_files=files) as url:
             pngs = export_deck(deck, a.out, url, size=(w, h), scale=a.scale,
-                               progress=lambda i, t, msg: print(f"[{i}/{t}] {msg}", flush=True))
+                               progress=lambda f, text: print(f"[{f:4.0%}] {text}", flush=True))
         if a.zip:
             Path(str(Path(a.out)) + ".zip").write_bytes(zip_folder(a.out))
     except (CnnvizError, ValueError) as e:

@@ -112,12 +112,12 @@ def test_stop_flag_interrupts_and_does_not_cache(tmp_path):
     ev = threading.Event()
     seen = []
 
-    def progress(done, total):
-        seen.append((done, total))
+    def progress(fraction, text):
+        seen.append((fraction, text))
         ev.set()  # stop after the first batch
 
     idx = build_index(m, ds, k=2, batch_size=4, progress=progress, stop=ev, cache_dir=tmp_path)
-    assert not idx.complete and idx.n_images == 4 and seen == [(4, 12)]
+    assert not idx.complete and idx.n_images == 4 and seen == [(4 / 12, "4 / 12 images")]
     assert not list(tmp_path.glob("*.safetensors"))
 
 
@@ -281,7 +281,7 @@ def test_lock_is_taken_per_batch_and_step_and_hooks_are_released(lenet):
     m = planted_model()
     free = []
     build_index(m, ArrayImageSet("planted", planted_images()), k=2, batch_size=4, cache=False,
-                progress=lambda d, t: free.append(_lock_free_from_other_thread(m)))
+                progress=lambda f, text: free.append(_lock_free_from_other_thread(m)))
     assert free == [True, True, True]  # between batches another session can use the model
     free.clear()
     synthesize(lenet, [channel("features.3", 0)], steps=4, every=2,

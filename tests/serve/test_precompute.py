@@ -68,8 +68,9 @@ def test_the_app_reads_it_without_rebuilding(digits, one_worker, model, monkeypa
     images = mx.FolderImageSet(digits, model, limit=2000)  # the Maximal page's folder set and default limit
     layers = mx.index_layers(model)[0]
     calls = []
-    got = mx.build_index(model, images, layers, cache_dir=one_worker.parent, progress=lambda d, n: calls.append(d))
-    assert got.from_cache and calls == [N_IMAGES]  # loaded, not one batch computed
+    got = mx.build_index(model, images, layers, cache_dir=one_worker.parent,
+                         progress=lambda f, text: calls.append((f, text)))
+    assert got.from_cache and calls == [(1.0, f"{N_IMAGES:,} / {N_IMAGES:,} images (from the cache)")]  # not one batch
     fresh = mx.build_index(model, images, layers, batch_size=BATCH, cache=False)
     for n in layers:
         assert torch.equal(got.top_values[n], fresh.top_values[n])
@@ -84,14 +85,21 @@ def test_the_app_reads_it_without_rebuilding(digits, one_worker, model, monkeypa
 
 
 def test_resumes_after_an_interruption(digits, one_worker, tmp_path):
-    said = []
+    said, fractions = [], []
+
+    def progress(fraction, text):
+        fractions.append(fraction)
+        said.append(text)
+
     stop_after_two = lambda: sum("done" in s for s in said) >= 2  # noqa: E731
-    assert precompute(job(digits, tmp_path), progress=said.append, stop=stop_after_two) is None
+    assert precompute(job(digits, tmp_path), progress=progress, stop=stop_after_two) is None
     parts = list((tmp_path / "maximal").glob("*.parts/shard-*.safetensors"))
     assert len(parts) == 2 and not list((tmp_path / "maximal").glob("*.tmp"))
     said.clear()
-    path = precompute(job(digits, tmp_path), progress=said.append)
+    fractions.clear()
+    path = precompute(job(digits, tmp_path), progress=progress)
     assert sum("kept" in s for s in said) == 2 and sum("done" in s for s in said) == 3
+    assert fractions == pytest.approx([1 / 5, 2 / 5, 3 / 5, 4 / 5, 1.0])  # shard i of 5, kept or done
     a, b = load_file(str(one_worker)), load_file(str(path))
     assert all(torch.equal(a[k], b[k]) for k in a)
 

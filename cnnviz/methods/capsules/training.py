@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from cnnviz.core.capsnet import CapsNet, capsule_lengths
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.device import pick_device
 from cnnviz.core.paths import MODELS_DIR
-from cnnviz.core.runtime import StopFlag, stopped
+from cnnviz.core.runtime import Progress, StopFlag, report, stopped
 from cnnviz.core.zoo import BUNDLED
 from cnnviz.methods.capsules.losses import LAMBDA, M_MINUS, M_PLUS, RECONSTRUCTION_WEIGHT, capsnet_loss
 
@@ -93,14 +92,15 @@ def accuracy(module: CapsNet, pixels: torch.Tensor, labels: torch.Tensor, batch:
 
 def train_capsnet(epochs: int = 15, seed: int = 0, lr: float = 1e-3, batch_size: int = 64,
                   device: str | torch.device | None = None, limit: int | None = None, test_limit: int | None = None,
-                  progress: Callable[[int, int, float], None] | None = None,
+                  progress: Progress | None = None,
                   stop: StopFlag = None) -> CapsNetTraining:
     """Train a :class:`CapsNet` on the bundled MNIST training digits (the first ``limit``, or all 8,000), measured
     after every epoch on the test digits (the first ``test_limit``, or all 2,000).
 
     Adam at ``lr`` decayed by 0.9 per epoch; each batch shifted up to 2 px; the loss is the margin loss on the
     capsule lengths plus 0.0005 x the sum-squared error of the decoder's reconstruction from the true digit's
-    capsule. ``progress(epoch, batch, loss)`` is called every batch; ``stop`` is checked before every batch.
+    capsule. ``progress(fraction, text)`` follows every batch (:func:`cnnviz.core.runtime.report`; the text gives
+    the epoch, the batch and its loss); ``stop`` is checked before every batch.
     """
     dev = pick_device(device) if not isinstance(device, torch.device) else device
     torch.manual_seed(seed)
@@ -130,8 +130,10 @@ def train_capsnet(epochs: int = 15, seed: int = 0, lr: float = 1e-3, batch_size:
             loss.backward()
             opt.step()
             total, seen = total + float(loss.detach()) * len(idx), seen + len(idx)
-            if progress:
-                progress(epoch, b, float(loss.detach()))
+            if progress is not None:
+                n_batches = -(-len(perm) // batch_size)
+                report(progress, (epoch + (b + 1) / n_batches) / epochs,
+                       f"epoch {epoch + 1}/{epochs}, batch {b + 1}/{n_batches}, loss {float(loss.detach()):.4f}")
         sched.step()
         result.losses.append(total / max(seen, 1))
         result.accuracies.append(accuracy(module, x_test, y_test))

@@ -207,7 +207,7 @@ def _index(f: Frame, images: mx.ImageSet, layers: list[str], owner: bool) -> mx.
 
     def work(progress, stop) -> mx.MaximalIndex:
         return mx.build_index(m, images, layers, batch_size=256 if m.input_size[1] <= 64 else 16,
-                              progress=lambda done, n: progress(done / n, f"{done:,} / {n:,} images"), stop=stop)
+                              progress=progress, stop=stop)
 
     if job is None or not (job.running or stopped):  # not started yet (or stopped by another session)
         job = None if mx.needs_confirmation(m, len(images)) else _start(jobs, key, "index", work)

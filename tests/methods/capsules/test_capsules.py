@@ -157,3 +157,15 @@ def test_training_reproduces_its_weights(tmp_path):
     lenet_card = json.loads((training.MODELS_DIR / "lenet5-mnist.json").read_text())
     assert set(lenet_card) <= set(cards[0]) and cards[0]["routing_iterations"] == 3
     assert cards[0]["train_images"] == 128 and cards[0]["test_images"] == 64
+
+
+def test_training_reports_progress_and_stops():
+    said = []
+    training.train_capsnet(epochs=2, limit=64, test_limit=32, batch_size=32, progress=lambda f, t: said.append((f, t)))
+    assert [f for f, _ in said] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # 2 batches of 32 in each of 2 epochs
+    assert said[2][1].startswith("epoch 2/2, batch 1/2, loss ")
+    said.clear()
+    stop = lambda: len(said) >= 1  # noqa: E731
+    out = training.train_capsnet(epochs=2, limit=64, test_limit=32, batch_size=32,
+                                 progress=lambda f, t: said.append((f, t)), stop=stop)
+    assert len(said) == 1 and out.losses == []  # stopped before the second batch of the first epoch
