@@ -209,3 +209,37 @@ def test_broad_excepts_are_a_handful_each_justified():
             assert "#" in here or above.startswith("#"), f"{name}:{h.lineno}: a broad except with no reason given"
             found.append(f"{name}:{h.lineno}")
     assert len(found) <= 7, found
+
+
+BUILTIN_ERRORS = {"ValueError", "KeyError", "TypeError", "IndexError", "RuntimeError", "OSError", "FileNotFoundError",
+                  "AssertionError", "Exception", "LookupError", "ArithmeticError", "ZeroDivisionError"}
+
+
+def _builtin_raises(tree: ast.AST) -> list[int]:
+    """Lines that raise a built-in error type, outside a ``try`` that catches it to say it as a domain error."""
+    inside_try: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try):
+            for stmt in node.body:
+                inside_try.update(id(n) for n in ast.walk(stmt))
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Raise) and n.exc is not None and id(n) not in inside_try:
+            what = getattr(n.exc, "func", n.exc)  # raise E(...) or raise E
+            if isinstance(what, ast.Name) and what.id in BUILTIN_ERRORS:
+                out.append(n.lineno)
+    return sorted(out)
+
+
+def test_the_builtin_raise_finder_finds_them():
+    tree = ast.parse("def f(x):\n    raise ValueError(x)\n\ndef g(x):\n    try:\n        raise KeyError(x)\n"
+                     "    except KeyError:\n        raise Bad(x)\n\ndef h():\n    raise TypeError\n")
+    assert _builtin_raises(tree) == [2, 11]
+
+
+def test_methods_raise_domain_errors_only():
+    """``methods/`` say what a user can get wrong with ``CnnvizError`` subclasses (``NotImplementedError`` in an
+    abstract method is a contract for subclasses, not a user's error)."""
+    found = [f"{name}:{line}" for name, path in MODULES.items() if name.startswith("cnnviz.methods.")
+             for line in _builtin_raises(ast.parse(path.read_text(encoding="utf-8")))]
+    assert found == []

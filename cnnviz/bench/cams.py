@@ -24,7 +24,19 @@ def cams_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
     to the input: ours (capture engine, batched Score-/Ablation-CAM, batch 32, Score-CAM on channels-last
     batches) against pytorch-grad-cam's ``__call__`` (hooks on a private copy, its default batch sizes:
     Score-CAM 16, Ablation-CAM 32), interleaved in the same run. Ratio = theirs / ours (above 1: ours is
-    faster)."""
+    faster).
+
+    NumPy's BLAS is held to one thread for both (pytorch-grad-cam's Eigen-CAM takes a NumPy SVD): OpenBLAS's
+    threads keep spinning after a call, and on a 2-core machine they took the cores from whatever ran next.
+    Measured: our 50 ms Eigen-CAM took 110-160 ms right after pytorch-grad-cam's call and theirs slowed
+    itself from 74 to 130-190 ms over six calls; with one BLAS thread, 36-52 ms and 46-62 ms."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _cams_vs_pytorch_grad_cam(opts)
+
+
+def _cams_vs_pytorch_grad_cam(opts: Options) -> list[Result]:
     import pytorch_grad_cam as pgc
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 

@@ -24,13 +24,13 @@ from cnnviz.methods.detection.canvases import Canvas, CanvasError, make_canvas, 
 from cnnviz.methods.detection.detector import (
     CLASSES,
     Detection,
-    DetectionError,
     build_detector,
     canvas_tensor,
     detect,
     load_detector,
     rpn_view,
 )
+from cnnviz.methods.detection.errors import DetectionError
 from cnnviz.methods.detection.evaluate import PrecisionRecall, match, precision_recall
 from cnnviz.methods.detection.ops import box_area, box_iou, nms, roi_pool
 

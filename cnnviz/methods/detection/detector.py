@@ -35,7 +35,7 @@ from cnnviz.core.device import pick_device
 from cnnviz.core.images import load_image
 from cnnviz.core.paths import MODELS_DIR
 from cnnviz.core.weights import MissingWeightsError, load_state_into, read_state_dict
-from cnnviz.errors import CnnvizError
+from cnnviz.methods.detection.errors import DetectionError
 from cnnviz.methods.detection.ops import nms
 
 NAME = "digit-detector"
@@ -46,10 +46,6 @@ STRIDE = 4
 ANCHOR_SIZES = (16, 28, 44)
 ASPECT_RATIOS = (1.0, 2.0, 3.0)  # height / width
 AGNOSTIC_NMS = 0.45  # detect(): of two detections overlapping more than this, whatever their digit, keep one
-
-
-class DetectionError(CnnvizError):
-    """An image the detector cannot read (too small, not an image)."""
 
 
 class DigitBackbone(nn.Sequential):
@@ -234,5 +230,5 @@ def rpn_view(model, image, top_n: int = 50) -> tuple[torch.Tensor, torch.Tensor,
             boxes[0][:top_n].cpu(), scores[0][:top_n].cpu())
 
 
-__all__ = ["CLASSES", "Detection", "DetectionError", "DigitBackbone", "build_detector", "canvas_tensor", "detect",
+__all__ = ["CLASSES", "Detection", "DigitBackbone", "build_detector", "canvas_tensor", "detect",
            "load_detector", "rpn_view"]

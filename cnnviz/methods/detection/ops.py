@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from cnnviz.methods.detection.errors import DetectionError
+
 
 def _upcast(t: Tensor) -> Tensor:
     """Half precision to float32 and small integers to int32, as torchvision does before multiplying."""
@@ -125,7 +127,7 @@ def roi_pool(input: Tensor, boxes: Tensor | list[Tensor], output_size: int | tup
         ids = [torch.full_like(b[:, :1], i) for i, b in enumerate(boxes)]
         boxes = torch.cat([torch.cat(ids), torch.cat(list(boxes))], dim=1)
     if boxes.dim() != 2 or boxes.size(1) != 5:
-        raise ValueError(f"boxes must be a Tensor[K, 5] or a list of Tensor[L, 4]; got shape {tuple(boxes.shape)}")
+        raise DetectionError(f"boxes must be a Tensor[K, 5] or a list of Tensor[L, 4]; got shape {tuple(boxes.shape)}")
     oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     _, c, height, width = input.shape
     k = boxes.size(0)

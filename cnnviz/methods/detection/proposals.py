@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from cnnviz.methods.detection.errors import DetectionError
 from cnnviz.methods.detection.ops import box_iou
 
 HIST_BINS = 16
@@ -66,7 +67,7 @@ def segment(image: np.ndarray, k: float = 60.0, min_size: int = 8, ink: int = 40
     """
     img = np.asarray(image, np.float32)
     if img.ndim != 2:
-        raise ValueError(f"segment expects a grayscale (H, W) image, got shape {img.shape}")
+        raise DetectionError(f"segment expects a grayscale (H, W) image, got shape {img.shape}")
     smooth = ndimage.gaussian_filter(img, sigma) if sigma > 0 else img
     mask = img > ink
     h, w = img.shape

@@ -34,6 +34,7 @@ from torchvision.ops import roi_align
 from torchvision.ops import roi_pool as tv_roi_pool
 
 from cnnviz.methods.detection import proposals as props
+from cnnviz.methods.detection.errors import DetectionError
 from cnnviz.methods.detection.ops import box_iou, nms, roi_pool
 
 CONTEXT = 28 / 20  # an MNIST digit fills 20 of its 28 px: the warp keeps that margin
@@ -179,7 +180,7 @@ def proposal_features(handle, image: np.ndarray, boxes: np.ndarray, kind: str,
     if kind == "warp":
         return lenet_forward(handle, warp(image, boxes))[0]
     if kind != "roi":
-        raise ValueError(f"features must be 'warp' or 'roi', not {kind!r}")
+        raise DetectionError(f"features must be 'warp' or 'roi', not {kind!r}")
     with torch.no_grad():
             return pool_rois(feature_pyramid(handle, image, scales), context_squares(boxes), scales,
                          pool=tv_roi_pool).flatten(1).cpu()
@@ -212,7 +213,7 @@ def fit_heads(handle, canvases, features: str = "warp", scales: Sequence[float] 
         P.append(p[sel])
         G.append(truth[gi[sel]])
     if not R or not any(len(r) for r in R):
-        raise ValueError("no proposal overlaps a true box enough to fit R-CNN's heads")
+        raise DetectionError("no proposal overlaps a true box enough to fit R-CNN's heads")
     X, y = np.concatenate(X), np.concatenate(y)
     R, P, G = np.concatenate(R), np.concatenate(P), np.concatenate(G)
     with threadpool_limits(1):  # small problems: BLAS threads fighting over busy cores cost 50x
