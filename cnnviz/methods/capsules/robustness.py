@@ -12,7 +12,7 @@ Examples::
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from cnnviz.core.capsnet import capsule_lengths
 from cnnviz.core.datasets import load_dataset
 from cnnviz.core.model import ModelHandle
-from cnnviz.core.runtime import StopFlag, stopped
+from cnnviz.core.runtime import Progress, StopFlag, stopped
 from cnnviz.errors import CnnvizError
 from cnnviz.methods.augmentation.geometry import rotate_scale, scramble, shift_image
 from cnnviz.methods.augmentation.pixels import image_tensor
@@ -91,7 +91,7 @@ def _unchanged(kind: str, value: float) -> bool:
 
 
 def robustness(capsnet: ModelHandle, cnn: ModelHandle, kind: str, n: int = 200,
-               values: Sequence[float] | None = None, progress: Callable[[float, str], None] | None = None,
+               values: Sequence[float] | None = None, progress: Progress | None = None,
                stop: StopFlag = None, clean: dict[str, float] | None = None) -> Robustness:
     """Accuracy of both models on the first ``n`` test digits under ``kind`` (see :data:`DISTORTIONS`).
 
@@ -125,7 +125,7 @@ def robustness(capsnet: ModelHandle, cnn: ModelHandle, kind: str, n: int = 200,
 
 
 def robustness_all(capsnet: ModelHandle, cnn: ModelHandle, n: int = 200,
-                   progress: Callable[[float, str], None] | None = None, stop: StopFlag = None) -> list[Robustness]:
+                   progress: Progress | None = None, stop: StopFlag = None) -> list[Robustness]:
     """:func:`robustness` for every distortion of :data:`DISTORTIONS`, the undistorted digits measured once."""
     clean: dict[str, float] = {}
     out = []
