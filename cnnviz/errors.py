@@ -56,7 +56,7 @@ def why(e: BaseException, limit: int = 300) -> str:
 
 
 @contextmanager
-def foreign(error: type[CnnvizError], message: str):
+def foreign(error: type[CnnvizError], message: str, level: int = logging.WARNING):
     """Run code we don't own and say whatever it raises as ``error``: the one broad handler for foreign code.
 
     A user's module, a file's parser, a converter or a tracer can raise any type (``TraceError``,
@@ -64,7 +64,8 @@ def foreign(error: type[CnnvizError], message: str):
     through as a traceback. Here it becomes ``error(message)``, its ``{why}`` replaced by :func:`why`,
     and the whole traceback goes to the server log: the page shows one clear line, and the details
     are kept. A :class:`CnnvizError` raised inside passes unchanged (it is already said as the user's
-    problem); ``KeyboardInterrupt`` and other ``BaseException``s are not caught.
+    problem); ``KeyboardInterrupt`` and other ``BaseException``s are not caught. ``level``: the log level of the
+    traceback (``logging.INFO`` where the caller falls back to another way and nothing is lost).
 
     Examples::
 
@@ -81,5 +82,5 @@ def foreign(error: type[CnnvizError], message: str):
     except CnnvizError:
         raise
     except Exception as e:  # foreign code raises any type: the traceback logged, one line said (see the docstring)
-        log.warning("foreign code failed, said as %s", error.__name__, exc_info=True)
+        log.log(level, "foreign code failed, said as %s", error.__name__, exc_info=True)
         raise error(message.replace("{why}", why(e))) from e

@@ -27,6 +27,7 @@ Examples::
 from __future__ import annotations
 
 import copy
+import logging
 import operator
 import threading
 import weakref
@@ -125,7 +126,7 @@ def trace(module: nn.Module) -> fx.Graph | None:
             if module in _traces:
                 return _traces[module]
         try:  # data-dependent control flow, unsupported ops: callers fall back (hooks, layer list)
-            with foreign(Untraceable, f"torch.fx cannot trace {type(module).__name__} ({{why}})"):
+            with foreign(Untraceable, f"torch.fx cannot trace {type(module).__name__} ({{why}})", logging.INFO):
                 graph = Tracer().trace(module)
         except Untraceable:
             graph = None
@@ -178,7 +179,7 @@ def shape_prop(gm: fx.GraphModule, example: torch.Tensor) -> None:
     from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
     try:  # an op without a fake kernel (custom ops): run it for real, once
-        with foreign(Untraceable, "no fake-tensor pass ({why})"):
+        with foreign(Untraceable, "no fake-tensor pass ({why})", logging.INFO):
             mode = FakeTensorMode(allow_non_fake_inputs=True)
             FakeTensorProp(gm, mode).propagate(mode.from_tensor(example))
             return

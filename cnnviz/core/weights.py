@@ -98,7 +98,7 @@ def read_cache(path: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
     if not path.exists():
         return None
     try:
-        with foreign(ModelFileError, f"the cache file {path} is unreadable ({{why}})"), \
+        with foreign(ModelFileError, f"the cache file {path} is unreadable ({{why}})", logging.INFO), \
                 safe_open(str(path), framework="pt") as f:
             return {n: f.get_tensor(n) for n in f.keys()}, json.loads(f.metadata()["meta"])
     except ModelFileError as e:
