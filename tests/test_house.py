@@ -198,9 +198,10 @@ def test_the_broad_handler_finder_finds_them():
 
 
 def test_broad_excepts_are_a_handful_each_justified():
-    """A broad ``except`` only at a boundary that logs the traceback and says what failed: foreign code goes
-    through ``errors.foreign`` (one handler); the others are the view, job, training-run, model-load, warm-up
-    and bench boundaries. Each has its reason in a comment on its line or the line above."""
+    """A broad ``except`` only at a boundary that logs the traceback and says what failed: code we don't own
+    (and the bench's entries, the embeddings warm-up) goes through ``errors.foreign`` (one handler); the others
+    are a view, a background job, a training run and a model that fails to load. Each has its reason in a
+    comment on its line or the line above."""
     found = []
     for name, path in MODULES.items():
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -208,7 +209,7 @@ def test_broad_excepts_are_a_handful_each_justified():
             here, above = lines[h.lineno - 1], lines[h.lineno - 2].strip()
             assert "#" in here or above.startswith("#"), f"{name}:{h.lineno}: a broad except with no reason given"
             found.append(f"{name}:{h.lineno}")
-    assert len(found) <= 7, found
+    assert len(found) <= 5, found
 
 
 BUILTIN_ERRORS = {"ValueError", "KeyError", "TypeError", "IndexError", "RuntimeError", "OSError", "FileNotFoundError",

@@ -12,6 +12,11 @@ import torch
 
 import cnnviz.bench as bench
 from cnnviz.core.device import describe_device, pick_device
+from cnnviz.errors import CnnvizError, foreign
+
+
+class EntryFailed(CnnvizError):
+    """A bench entry that raised: reported with the others' results, not instead of them."""
 
 
 def load_all() -> None:
@@ -44,12 +49,14 @@ def main(argv=None) -> int:
         if a.only and a.only not in e.topic and a.only not in e.name:
             continue
         print(f"running {e.topic}/{e.name} …", file=sys.stderr, flush=True)
-        try:
-            for r in e.func(opts):
-                results.append({"topic": e.topic, **r.as_dict()})
-        except Exception as ex:  # one broken entry must not hide the others
-            failures.append({"topic": e.topic, "entry": e.name, "error": f"{type(ex).__name__}: {ex}"})
-            traceback.print_exc()
+        try:  # one broken entry must not hide the others: said in the failures, its traceback printed
+            with foreign(EntryFailed, "{why}"):
+                rows = list(e.func(opts))
+            results += [{"topic": e.topic, **r.as_dict()} for r in rows]
+        except CnnvizError as ex:
+            failures.append({"topic": e.topic, "entry": e.name,
+                             "error": str(ex) if isinstance(ex, EntryFailed) else f"{type(ex).__name__}: {ex}"})
+            traceback.print_exception(ex.__cause__ or ex)
     meta = {"device": describe_device(opts.device), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "quick": a.quick}
     if a.json:

@@ -38,3 +38,24 @@ def test_bench_table_prints():
     row = [c.strip() for c in lines[3].split("|")]
     assert row[0] == "embeddings" and row[1].startswith("grid snap") and row[2].endswith(" ms") and "| ms" not in \
         out.stdout
+
+
+def test_a_broken_entry_is_reported_and_the_others_still_run(monkeypatch, capsys):
+    import cnnviz.bench as bench
+    from cnnviz.bench import __main__ as bench_main
+
+    def broken(opts):
+        raise ZeroDivisionError("division by zero in the entry")
+
+    def fine(opts):
+        return [bench.Result("fine entry", 0.001, unit="s")]
+
+    monkeypatch.setattr(bench_main, "load_all", lambda: None)
+    monkeypatch.setattr(bench, "ENTRIES", [bench.Entry("t", "broken", broken), bench.Entry("t", "fine", fine)])
+    assert bench_main.main(["--json", "--device", "cpu"]) == 1  # a failure is the exit status too
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["failures"] == [{"topic": "t", "entry": "broken",
+                                   "error": "ZeroDivisionError: division by zero in the entry"}]
+    assert [r["name"] for r in report["results"]] == ["fine entry"]
+    assert "Traceback" in out.err and "division by zero in the entry" in out.err

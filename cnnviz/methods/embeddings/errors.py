@@ -12,4 +12,8 @@ class FeaturesTooLarge(EmbeddingError, MemoryError):
     """Features that would take more memory than cnnviz holds for them (also a ``MemoryError``)."""
 
 
-__all__ = ["EmbeddingError", "FeaturesTooLarge"]
+class WarmUpFailed(EmbeddingError):
+    """The background warm-up of openTSNE and UMAP failed (logged; the first real call pays the compile time)."""
+
+
+__all__ = ["EmbeddingError", "FeaturesTooLarge", "WarmUpFailed"]

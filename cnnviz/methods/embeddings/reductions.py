@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from cnnviz.core.runtime import Progress, report
-from cnnviz.methods.embeddings.errors import EmbeddingError
+from cnnviz.errors import foreign
+from cnnviz.methods.embeddings.errors import EmbeddingError, WarmUpFailed
 
 log = logging.getLogger(__name__)
 
@@ -183,20 +184,21 @@ def umap_module():
 def warm_up() -> None:
     """Import openTSNE (and the neighbour search it uses from 1,000 points) and umap-learn, and fit one small
     UMAP: the numba code is compiled (first time on a machine) or loaded from the disk cache, so the first
-    t-SNE or UMAP a user asks for does not wait for it. Meant for a background thread; never raises."""
+    t-SNE or UMAP a user asks for does not wait for it. Meant for a background thread; never raises: a failure is
+    logged with its traceback (nobody would see it raised there), and the real call reports its own errors."""
     try:
-        import openTSNE  # noqa: F401
+        with foreign(WarmUpFailed, "embeddings warm-up failed ({why}); the first t-SNE or UMAP will pay for it"):
+            import openTSNE  # noqa: F401
 
-        try:
-            import pynndescent  # noqa: F401
-        except ImportError:
-            pass
-        z = np.random.default_rng(0).normal(size=(300, 20)).astype(np.float32)
-        umap_module().UMAP(n_components=2, n_neighbors=15, random_state=0, n_jobs=1, init="spectral").fit_transform(z)
-    # broad: a warm-up only, in a background thread where nobody would see an exception; the real call
-    # reports its own errors, so log this one and go on
-    except Exception:
-        log.warning("embeddings warm-up failed; the first t-SNE or UMAP will pay for it", exc_info=True)
+            try:
+                import pynndescent  # noqa: F401
+            except ImportError:
+                pass
+            z = np.random.default_rng(0).normal(size=(300, 20)).astype(np.float32)
+            umap_module().UMAP(n_components=2, n_neighbors=15, random_state=0, n_jobs=1,
+                               init="spectral").fit_transform(z)
+    except WarmUpFailed as e:
+        log.warning("%s", e)
 
 
 def idle_threads() -> int:

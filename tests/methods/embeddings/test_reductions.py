@@ -104,3 +104,15 @@ def test_warm_up_never_raises_and_leaves_umap_cached_on_disk():
     warm_up()
     fn = umap.umap_.smooth_knn_dist
     assert isinstance(fn, Dispatcher) and type(fn._cache).__name__ != "NullCache"
+
+
+def test_a_failed_warm_up_is_logged_not_raised(monkeypatch, caplog):
+    from cnnviz.methods.embeddings import reductions
+
+    def no_umap():
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(reductions, "umap_module", no_umap)
+    warm_up()  # does not raise
+    assert "embeddings warm-up failed (OSError: no space left on device)" in caplog.text
+    assert "Traceback" in caplog.text  # the whole traceback is in the log
