@@ -102,16 +102,28 @@ def enlarge(arr: np.ndarray, min_side: int = 224) -> np.ndarray:
 
 
 def heatmap(z: np.ndarray, title: str = "", colorscale: str = "Viridis", zmid: float | None = None,
-            text: bool = False, height: int | None = None, hover: str | None = None, customdata=None) -> go.Figure:
-    """A Plotly heat map with the origin at the top left (image convention)."""
-    fig = go.Figure(go.Heatmap(z=z, colorscale=colorscale, zmid=zmid, customdata=customdata,
-                               text=np.round(z, 2) if text else None, texttemplate="%{text}" if text else None,
-                               hovertemplate=hover or "row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
-    fig.update_xaxes(showgrid=False, constrain="domain")
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
-                      height=height)
-    return fig
+            text: bool = False, height: int | None = None, hover: str | None = None, customdata=None,
+            trace: dict | None = None, xaxis: dict | None = None, yaxis: dict | None = None) -> go.Figure:
+    """A Plotly heat map with the origin at the top left (image convention).
+
+    ``trace``, ``xaxis`` and ``yaxis`` add properties to the trace and the axes. The figure is built in one
+    pass: each later ``update_*`` call costs Plotly a few milliseconds of validation, and a page run builds
+    several heat maps.
+
+    Examples::
+
+        >>> fig = heatmap(np.eye(2), trace=dict(zmin=-1), yaxis=dict(dtick=1))
+        >>> fig.data[0].zmin, fig.layout.yaxis.autorange, fig.layout.yaxis.dtick
+        (-1, 'reversed', 1)
+    """
+    data = {"type": "heatmap", "z": z, "colorscale": colorscale, "zmid": zmid, "customdata": customdata,
+            "text": np.round(z, 2) if text else None, "texttemplate": "%{text}" if text else None,
+            "hovertemplate": hover or "row %{y}, col %{x}: %{z:.3f}<extra></extra>", **(trace or {})}
+    layout = dict(title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, height=height,
+                  xaxis=dict(showgrid=False, constrain="domain", **(xaxis or {})),
+                  yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False,
+                             **(yaxis or {})))
+    return go.Figure(dict(data=[{k: v for k, v in data.items() if v is not None}], layout=layout))
 
 
 def bar_predictions(preds: list[tuple[str, float]], title: str = "Top predictions") -> go.Figure:

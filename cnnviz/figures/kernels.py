@@ -42,13 +42,11 @@ def kernel_figure(kernel: np.ndarray, title: str) -> go.Figure:
     k = np.asarray(kernel, dtype=float)
     n = max(k.shape)
     fmt = (lambda v: f"{v:.3g}") if n <= 7 else (lambda v: f"{v:.2g}")
-    fig = heatmap(k, title=title, colorscale="RdBu_r", zmid=0, height=360,
-                  hover="row %{y}, col %{x}: %{z:.4f}<extra></extra>")
-    fig.update_traces(text=[[fmt(v) for v in row] for row in k], texttemplate="%{text}",
-                      textfont=dict(size=max(9, 18 - n)))
-    fig.update_xaxes(dtick=1)
-    fig.update_yaxes(dtick=1)
-    return fig
+    return heatmap(k, title=title, colorscale="RdBu_r", zmid=0, height=360,
+                   hover="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+                   trace=dict(text=[[fmt(v) for v in row] for row in k], texttemplate="%{text}",
+                              textfont=dict(size=max(9, 18 - n))),
+                   xaxis=dict(dtick=1), yaxis=dict(dtick=1))
 
 
 def response_figure(response: torch.Tensor, title: str, signed: bool = True) -> go.Figure:
@@ -62,13 +60,10 @@ def response_figure(response: torch.Tensor, title: str, signed: bool = True) -> 
     """
     z = response.detach().float().cpu().numpy()
     m_abs = float(np.abs(z).max()) or 1.0
-    fig = heatmap(z, title=title, colorscale="RdBu_r" if signed else "Viridis", zmid=0 if signed else None,
-                  height=380, hover="y %{y}, x %{x}: %{z:.3f}<extra></extra>")
-    if signed:
-        fig.update_traces(zmin=-m_abs, zmax=m_abs)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    return fig
+    return heatmap(z, title=title, colorscale="RdBu_r" if signed else "Viridis", zmid=0 if signed else None,
+                   height=380, hover="y %{y}, x %{x}: %{z:.3f}<extra></extra>",
+                   trace=dict(zmin=-m_abs, zmax=m_abs) if signed else None,
+                   xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
 
 
 def rgb_response(response: torch.Tensor, signed: bool) -> np.ndarray:

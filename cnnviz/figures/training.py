@@ -98,13 +98,11 @@ def _layers(histories: dict[str, History]) -> int:
 
 def confusion_matrix(conf: np.ndarray, classes: list[str], height: int = 420) -> go.Figure:
     """Test-set counts: row = true class, column = predicted class; the diagonal is what it gets right."""
-    fig = heatmap(np.asarray(conf), colorscale="Blues", text=False, height=height,
-                  hover="true %{y}, predicted %{x}: %{z}<extra></extra>")
-    fig.data[0].x, fig.data[0].y = classes, classes
-    fig.data[0].text, fig.data[0].texttemplate = np.asarray(conf), "%{text}"
-    fig.update_xaxes(title_text="predicted", type="category")
-    fig.update_yaxes(title_text="true", type="category")
-    return fig
+    return heatmap(np.asarray(conf), colorscale="Blues", text=False, height=height,
+                   hover="true %{y}, predicted %{x}: %{z}<extra></extra>",
+                   trace=dict(x=classes, y=classes, text=np.asarray(conf), texttemplate="%{text}"),
+                   xaxis=dict(title=dict(text="predicted"), type="category"),
+                   yaxis=dict(title=dict(text="true"), type="category"))
 
 
 def transfer_chart(curve: TransferCurve, height: int = 400) -> go.Figure:
