@@ -129,13 +129,15 @@ def graph_figure(view: GraphView, thumbs: dict[str, np.ndarray] | None = None, s
     thumbs = thumbs or {}
     col, row = view.column, view.row
     pos = {n.id: (float(col[n.id]), -ROW * row[n.id]) for n in view.nodes}
-    fig = go.Figure()
+    # one figure from plain dicts: each add_* call on a go.Figure validates again, and add_layout_image copies
+    # every image added before it (tens of milliseconds a rerun on a small net, more on a large one)
+    shapes, notes = [], []
     for name, cls, c0, c1, r0, r1 in view.frames:
-        fig.add_shape(type="rect", x0=c0 - 0.47, x1=c1 + 0.47, y0=-ROW * r1 - 0.8, y1=-ROW * r0 + 1.12,
-                      line=dict(color=COLORS["group"], width=1.5, dash="dot"), fillcolor="rgba(42,157,143,0.05)",
-                      layer="below")
-        fig.add_annotation(x=c0 - 0.44, y=-ROW * r0 + 1.12, text=f"{name} ({cls})", showarrow=False, xanchor="left",
-                           yanchor="bottom", font=dict(size=12, color=COLORS["group"]))
+        shapes.append(dict(type="rect", x0=c0 - 0.47, x1=c1 + 0.47, y0=-ROW * r1 - 0.8, y1=-ROW * r0 + 1.12,
+                           line=dict(color=COLORS["group"], width=1.5, dash="dot"),
+                           fillcolor="rgba(42,157,143,0.05)", layer="below"))
+        notes.append(dict(x=c0 - 0.44, y=-ROW * r0 + 1.12, text=f"{name} ({cls})", showarrow=False, xanchor="left",
+                          yanchor="bottom", font=dict(size=12, color=COLORS["group"])))
     ex, ey, sx, sy = [], [], [], []
     for s, d in view.edges:
         (x0, y0), (x1, y1) = pos[s], pos[d]
@@ -143,38 +145,38 @@ def graph_figure(view: GraphView, thumbs: dict[str, np.ndarray] | None = None, s
         xs, ys = _edge_path(x0 + 0.3, y0, x1 - 0.3, y1, 1.0 if skip else 0)
         (sx if skip else ex).extend(xs)
         (sy if skip else ey).extend(ys)
-    fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#9a9a9a", width=2), hoverinfo="skip",
-                             showlegend=False))
-    fig.add_trace(go.Scatter(x=sx, y=sy, mode="lines", line=dict(color=COLORS["merge"], width=2.5),
-                             hoverinfo="skip", name="skip connection", showlegend=bool(sx)))
     nodes = view.nodes
     size = 46 if view.width <= 16 else 38 if view.width <= 30 else 28
-    fig.add_trace(go.Scatter(
-        x=[pos[n.id][0] for n in nodes], y=[pos[n.id][1] for n in nodes], mode="markers",
-        marker=dict(symbol="square", size=size, color=[COLORS[family(n)] for n in nodes], opacity=0.9,
-                    line=dict(color=[SELECTED if n.id == selected else "white" for n in nodes],
-                              width=[5 if n.id == selected else 1 for n in nodes])),
-        customdata=[n.id for n in nodes],
-        hovertext=[f"<b>{n.id}</b><br>{n.op} {n.detail}<br>output {'×'.join(map(str, n.shape or ()))}"
-                   + (f"<br>{n.merge} merge" if n.merge else "") for n in nodes],
-        hovertemplate="%{hovertext}<extra>click to open</extra>", showlegend=False))
     small = view.width > 10  # narrow columns: short names (and, past 16 columns, labels on two levels)
     stagger = view.width > 16
-    fig.add_trace(go.Scatter(
-        x=[pos[n.id][0] for n in nodes],
-        y=[pos[n.id][1] - 0.3 - (0.3 if stagger and col[n.id] % 2 else 0) for n in nodes], mode="text",
-        text=[_label(n, small) for n in nodes], textposition="bottom center",
-        textfont=dict(size=12 if small else 13, color="#222222"), hoverinfo="skip", showlegend=False))
-    for n in nodes:
-        if n.id in thumbs:
-            fig.add_layout_image(source=_data_uri(thumbs[n.id]), x=pos[n.id][0], y=pos[n.id][1] + 0.32,
-                                 xref="x", yref="y", sizex=0.86, sizey=0.5, xanchor="center", yanchor="bottom",
-                                 sizing="contain", layer="above")
-    fig.update_xaxes(visible=False, range=[-0.6, view.width - 0.4])
-    fig.update_yaxes(visible=False, range=[-ROW * (view.height - 1) - (1.0 if stagger else 0.8), 1.3])
-    fig.update_layout(height=int(row_px * ROW * (view.height - 1) + 270), font=FONT, plot_bgcolor="white",
-                      margin=dict(l=5, r=5, t=10, b=5), dragmode="pan", clickmode="event+select",
-                      legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
+    data = [
+        dict(type="scatter", x=ex, y=ey, mode="lines", line=dict(color="#9a9a9a", width=2), hoverinfo="skip",
+             showlegend=False),
+        dict(type="scatter", x=sx, y=sy, mode="lines", line=dict(color=COLORS["merge"], width=2.5),
+             hoverinfo="skip", name="skip connection", showlegend=bool(sx)),
+        dict(type="scatter", x=[pos[n.id][0] for n in nodes], y=[pos[n.id][1] for n in nodes], mode="markers",
+             marker=dict(symbol="square", size=size, color=[COLORS[family(n)] for n in nodes], opacity=0.9,
+                         line=dict(color=[SELECTED if n.id == selected else "white" for n in nodes],
+                                   width=[5 if n.id == selected else 1 for n in nodes])),
+             customdata=[n.id for n in nodes],
+             hovertext=[f"<b>{n.id}</b><br>{n.op} {n.detail}<br>output {'×'.join(map(str, n.shape or ()))}"
+                        + (f"<br>{n.merge} merge" if n.merge else "") for n in nodes],
+             hovertemplate="%{hovertext}<extra>click to open</extra>", showlegend=False),
+        dict(type="scatter", x=[pos[n.id][0] for n in nodes],
+             y=[pos[n.id][1] - 0.3 - (0.3 if stagger and col[n.id] % 2 else 0) for n in nodes], mode="text",
+             text=[_label(n, small) for n in nodes], textposition="bottom center",
+             textfont=dict(size=12 if small else 13, color="#222222"), hoverinfo="skip", showlegend=False),
+    ]
+    images = [dict(source=_data_uri(thumbs[n.id]), x=pos[n.id][0], y=pos[n.id][1] + 0.32, xref="x", yref="y",
+                   sizex=0.86, sizey=0.5, xanchor="center", yanchor="bottom", sizing="contain", layer="above")
+              for n in nodes if n.id in thumbs]
+    layout = dict(shapes=shapes, annotations=notes, images=images,
+                  xaxis=dict(visible=False, range=[-0.6, view.width - 0.4]),
+                  yaxis=dict(visible=False, range=[-ROW * (view.height - 1) - (1.0 if stagger else 0.8), 1.3]),
+                  height=int(row_px * ROW * (view.height - 1) + 270), font=FONT, plot_bgcolor="white",
+                  margin=dict(l=5, r=5, t=10, b=5), dragmode="pan", clickmode="event+select",
+                  legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
+    fig = go.Figure(dict(data=data, layout=layout))
     return fig
 
 
