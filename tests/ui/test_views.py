@@ -123,3 +123,27 @@ def test_a_control_another_view_reads_reruns_the_page(monkeypatch):
     assert not at.exception
     for v in ("activations.channel", "activations.compare", "activations.predictions"):
         assert rec.runs[v] == before[v] + 1, (v, rec.runs)
+
+
+def test_network_thumbnails_rerun_the_graph_alone_and_a_node_pick_the_page(monkeypatch):
+    """The node and unit views read the graph view's node, detail and folding, not its thumbnail count."""
+    rec = _Recorder()
+    for vid, v in list(view.all_views().items()):
+        monkeypatch.setitem(view.VIEWS, vid, rec.wrap(v))
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
+    at.switch_page("pages/network.py").run()
+    assert not at.exception
+    page = declared("network").views
+    before = Counter(rec.runs)
+    at.slider(key="qp:nw_k").set_value(3)
+    _fragment_rerun(at, rec.fragment["network.graph"])
+    assert not at.exception
+    assert {v: rec.runs[v] - before[v] for v in page} == {v: int(v == "network.graph") for v in page}
+    assert at.query_params.get("nw_k") in ("3", ["3"])
+
+    before = Counter(rec.runs)
+    nodes = at.selectbox(key="qp:nw_node").options
+    at.selectbox(key="qp:nw_node").select_index(len(nodes) - 2)
+    _fragment_rerun(at, rec.fragment["network.graph"])
+    assert not at.exception
+    assert all(rec.runs[v] == before[v] + 1 for v in page), rec.runs

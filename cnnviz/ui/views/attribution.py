@@ -134,10 +134,12 @@ def _params_for(m, meth: str, method: str, params: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- computing
-@st.cache_data(max_entries=96, show_spinner=False)
+# cache_resource, not cache_data: a rerun reads ~34 of these (every method, on the model and its random twin), and
+# unpickling each result on every hit cost about 0.1 s a run. The result is shared read-only: nothing mutates it.
+@st.cache_resource(max_entries=96, show_spinner=False)
 def _attribution(_model, model_key: str, _x, image_key: str, meth: str, prm: tuple, tgt: int,
                  _progress: bool = False) -> at.Attribution:
-    """One attribution, shared by every session (tensors stay on the device until drawn)."""
+    """One attribution, shared by every session and never mutated (tensors stay on the device until drawn)."""
     kw = dict(prm)
     bar = st.progress(0.0, text="Occluding patches…") if meth == "occlusion" and _progress else None
     if bar is not None:
@@ -151,20 +153,23 @@ def _attribution(_model, model_key: str, _x, image_key: str, meth: str, prm: tup
 
 
 def _compute(f: Frame, model, x, meth: str, prm: dict, tgt: int, progress: bool = False) -> at.Attribution:
-    return _attribution(model, model.key, x, f.ctx.image_key, meth, tuple(sorted(prm.items())), tgt, progress)
+    # by keyword: Streamlit looks up the signature of a cached function again for every positional argument
+    return _attribution(_model=model, model_key=model.key, _x=x, image_key=f.ctx.image_key, meth=meth,
+                        prm=tuple(sorted(prm.items())), tgt=tgt, _progress=progress)
 
 
-def _every_method(f: Frame, model, x, tgt: int, method: str, params: dict, label: str, each: str,
-                  done: str) -> dict:
-    """Every method's map on ``model`` (cached), with a status line while they run (``each``: its text per
-    method, ``{}`` the method's name)."""
+def _every_method(f: Frame, model, x, tgt: int, method: str, params: dict, each: str, done: str) -> dict:
+    """Every method's map on ``model`` (cached), with a progress bar while they run (``each``: its text per
+    method, ``{}`` the method's name) that becomes the caption ``done``.
+
+    Not ``st.status``: it sleeps 50 ms each time it is drawn, on every rerun, cached or not."""
     m = f.model
-    with st.status(label, expanded=False) as status:
-        out = {}
-        for meth in at.METHODS:
-            status.update(label=each.format(at.METHODS[meth].label))
-            out[meth] = _compute(f, model, x, meth, _params_for(m, meth, method, params), tgt)
-        status.update(label=done, state="complete")
+    line = st.empty()
+    out = {}
+    for i, meth in enumerate(at.METHODS):
+        line.progress(i / len(at.METHODS), text=each.format(at.METHODS[meth].label))
+        out[meth] = _compute(f, model, x, meth, _params_for(m, meth, method, params), tgt)
+    line.caption(f":material/check_circle: {done}")
     return out
 
 
@@ -259,8 +264,7 @@ def all_methods(f: Frame) -> None:
         grid, _ = fxm.labelled_grid([p.image for p in panels], [p.caption for p in panels], side=side, cols=cols)
         widgets.show_image(grid, min_side=1, width=grid.shape[1], download="attribution-all")
         return
-    results = _every_method(f, m, x, tgt, method, params, "Computing every method…", "Computing {}…",
-                            "All methods done")
+    results = _every_method(f, m, x, tgt, method, params, "Computing {}…", "All methods done")
     grid = st.columns(4)
     for i, (meth, panel) in enumerate(zip(results, fat.method_grid(seen, results, alpha), strict=True)):
         widgets.show_image(panel.image, caption=panel.caption, container=grid[i % 4], min_side=260, width="stretch",
@@ -303,10 +307,9 @@ def sanity(f: Frame) -> None:
         s[2].caption("High correlation means the map barely depends on the learned weights."
                      + ("" if _all_on(m) else " Switch on **Compare all methods** above to see this for every method."))
     if _all_on(m) and not f.slide:
-        results = _every_method(f, m, x, tgt, method, params, "Computing every method…", "Computing {}…",
-                                "All methods done")
-        twin_maps = _every_method(f, twin, x, tgt, method, params, "Every method on the random network…",
-                                  "{} on the random network…", "Sanity check done for every method")
+        results = _every_method(f, m, x, tgt, method, params, "Computing {}…", "All methods done")
+        twin_maps = _every_method(f, twin, x, tgt, method, params, "{} on the random network…",
+                                  "Sanity check done for every method")
         rhos = {k: at.rank_correlation(results[k].map, tb.map) for k, tb in twin_maps.items()}
         widgets.show_figure(fat.sanity_chart(rhos), "attribution-sanity-all")
         cols = st.columns(8)

@@ -20,7 +20,10 @@ from cnnviz.methods import unit as un
 from cnnviz.ui import state, widgets
 from cnnviz.ui.view import Frame, register
 
-GRAPH_KEYS = ("nw_detail", "nw_fold", "nw_open", "nw_k", "nw_node")
+# what the node and unit views read of the graph view's keys: not its thumbnails (a step of that slider reruns the
+# graph view alone)
+PICK_KEYS = ("nw_detail", "nw_fold", "nw_open", "nw_node")
+GRAPH_KEYS = (*PICK_KEYS, "nw_k")
 NODE_KEYS = ("nw_ch", "nw_y", "nw_x")
 
 
@@ -137,7 +140,7 @@ def graph(f: Frame) -> None:
 
 
 # ------------------------------------------------------------------------------------- one node's maps
-@register("network.node", "One node's maps", keys=NODE_KEYS, reads=GRAPH_KEYS)
+@register("network.node", "One node's maps", keys=NODE_KEYS, reads=PICK_KEYS)
 def node(f: Frame) -> None:
     ctx, m = f.ctx, f.model
     _, view, values, node_id = _picked(ctx, m)
@@ -205,7 +208,7 @@ def _feature_bars(feats, top):
 
 # ------------------------------------------------------------------------------------- one unit
 @register("network.unit", "One unit, computed with its weights", keys=("nw_sort", "nw_step", "nw_anim"),
-          reads=(*GRAPH_KEYS, *NODE_KEYS))
+          reads=(*PICK_KEYS, *NODE_KEYS))
 def unit(f: Frame) -> None:
     ctx, m = f.ctx, f.model
     g, view, values, node_id = _picked(ctx, m)
