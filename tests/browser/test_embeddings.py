@@ -12,15 +12,15 @@ def test_embeddings_page_scatter_grid_and_selection(server, page):
     wait_idle(page)
     page.get_by_role("heading", name="Embeddings").first.wait_for()
     assert_no_exception(page)
-    # the main scatter (1000 points, SVG) and one small scatter per compared layer
+    # the main scatter (1000 points, SVG), and one small scatter per compared layer (pictures of 300 px)
     page.wait_for_function(f"() => document.querySelectorAll('{POINTS}').length >= 1000", timeout=90_000)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=90_000)
     page.get_by_text("Pixels vs. deep layers.").wait_for(timeout=90_000)
     wait_idle(page)
     assert page.get_by_text(re.compile(r"576 of 1000 images in 24×24 cells")).count() == 1
     # the grid: the widest image on the page (24 tiles of 28 px + 1 px gaps, at 2x)
     widths = page.eval_on_selector_all("[data-testid='stImage'] img", "els => els.map(e => e.naturalWidth)")
     assert 2 * (24 * 29 + 1) in widths, widths
+    assert widths.count(300) == 4, widths
     for name in ("pixels", "features.2", "features.5", "classifier.4"):
         assert page.get_by_text(name).count() >= 1, name
     assert page.get_by_text("kNN accuracy, embedding").count() == 4

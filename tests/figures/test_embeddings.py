@@ -39,12 +39,19 @@ def test_scatter_3d_and_many_classes():
     assert big.data[0].type == "scattergl" and set(big.data[0].marker.size) == {4}
 
 
-def test_layer_scatter_colours_by_label():
-    pts, groups = points_and_groups()
-    fig = fe.layer_scatter(pts, groups, "features.2", 1176)
-    by_colour = {t.marker.color: list(t.x) for t in fig.data}
-    assert by_colour == {fe.GREY: [5.0], fe.PALETTE[0]: [0.0, 3.0], fe.PALETTE[1]: [1.0, 4.0]}
-    assert fig.layout.title.text == "features.2<br><sup>1176 values</sup>" and fig.layout.height == 300
+def test_layer_scatter_image_puts_each_point_at_its_pixel_in_its_class_colour():
+    # x spans 0..2 and y 0..1 over 11 pixels with no margin: columns 0, 10, 5 and rows (y up) 10, 0, 5
+    img = fe.layer_scatter_image(np.array([[0.0, 0.0], [2.0, 1.0], [1.0, 0.5]]), np.array([0, 1, -1]), side=11,
+                                 radius=0, pad=0.0)
+    assert img.shape == (11, 11, 3) and img.dtype == np.uint8
+    assert img[10, 0].tolist() == [0x63, 0x6E, 0xFA] == list(int(fe.PALETTE[0][i:i + 2], 16) for i in (1, 3, 5))
+    assert img[0, 10].tolist() == [0xEF, 0x55, 0x3B] and img[5, 5].tolist() == [0xAA] * 3  # class 1; unlabelled grey
+    assert int((img != 255).any(axis=2).sum()) == 3  # nothing else drawn
+    # a margin of 10% on 21 pixels: the corners move 2 pixels in; a radius of 1 draws a plus of 5 pixels
+    big = fe.layer_scatter_image(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 0]), side=21, radius=1, pad=0.1)
+    assert big[18, 2].tolist() == big[2, 18].tolist() == [0x63, 0x6E, 0xFA]
+    assert int((big != 255).any(axis=2).sum()) == 10
+    assert (fe.layer_scatter_image(np.zeros((0, 2)), np.zeros(0, int), side=5) == 255).all()
 
 
 def test_image_grid_places_each_thumbnail_in_its_cell():

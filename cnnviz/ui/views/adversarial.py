@@ -7,6 +7,7 @@ the server, with a Stop button that acts at once; a finished one is shown to eve
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import plotly.graph_objects as go
@@ -106,10 +107,11 @@ def _pending_figure(title: str, xs: list[float] | None = None, xtitle: str = "ε
     return fig
 
 
-def _follow_jobs(name: str, jobs: list[background.Job], label: str, draw, pending: go.Figure | None = None) -> None:
+def _follow_jobs(name: str, jobs: list[background.Job], label: str, draw,
+                 pending: Callable[[], go.Figure] | None = None) -> None:
     """Draw ``draw(results)`` once every job is done; meanwhile their progress, a Stop button (polled every
-    second) and ``pending`` (the chart's empty axes); a stopped or failed job says so and offers to measure
-    again."""
+    second) and ``pending()`` (the chart's empty axes, built only while a job runs: 40 ms a run otherwise); a
+    stopped or failed job says so and offers to measure again."""
     def body() -> bool:
         failed = [j for j in jobs if j.status == "failed"]
         for j in failed:
@@ -132,7 +134,7 @@ def _follow_jobs(name: str, jobs: list[background.Job], label: str, draw, pendin
                     j.wait(10)
                 st.rerun()
             if pending is not None:
-                widgets.show_figure(pending, f"adversarial-{name}-pending", download=False, slide_height=470)
+                widgets.show_figure(pending(), f"adversarial-{name}-pending", download=False, slide_height=470)
             return True
         if failed:
             return False
@@ -273,7 +275,7 @@ def curve(f: Frame) -> None:
         widgets.show_figure(fig, "adversarial-curve")
 
     _follow_jobs("curve", jobs, f"{spec.label} on {len(batch)} images", draw,
-                 _pending_figure("Measuring accuracy against ε", grid))
+                 lambda: _pending_figure("Measuring accuracy against ε", grid))
     f.note("- Random noise of the same size (dotted) leaves accuracy almost where it was: the gradient's direction "
            "is what fools the network, not the amount of change.")
 
@@ -310,7 +312,7 @@ def transfer(f: Frame) -> None:
             widgets.show_figure(fa.transfer_figure(results[0]), "adversarial-transfer")
 
     _follow_jobs("transfer", [_job(key, work)], f"{spec.label} ε={spec.epsilon:g} on {m.name}", draw,
-                 _pending_figure(f"Showing {m.name}'s adversarial images to {', '.join(chosen)}"))
+                 lambda: _pending_figure(f"Showing {m.name}'s adversarial images to {', '.join(chosen)}"))
     f.note("- Adversarial images made on one network fool another trained on the same data, less often: the "
            "networks share some of the non-robust features they rely on.")
 
@@ -351,7 +353,7 @@ def robust(f: Frame) -> None:
 
     with left:
         _follow_jobs("robust", jobs, f"{spec.label}, plain and robust LeNet, {len(batch)} images", draw,
-                     _pending_figure("Measuring both LeNets against ε", grid))
+                     lambda: _pending_figure("Measuring both LeNets against ε", grid))
     with right:
         for mm, tag in ((plain, "plain"), (rob, "robust")):
             w = A.first_layer_filters(mm)

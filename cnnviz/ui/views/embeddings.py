@@ -371,12 +371,6 @@ def own(f: Frame) -> None:
     f.note(te.OWN_NOTE)
 
 
-@shared_figure(max_entries=64)
-def _layer_figure(key: tuple, _points: np.ndarray, _labels: np.ndarray, name: str, dims: int):
-    """One layer's small scatter, once per embedding for the server (``key`` names the points)."""
-    return fe.layer_scatter(_points, _labels, name, dims)
-
-
 @register("embeddings.compare", "Do the features get more abstract? Layers compared", keys=("em_clayers", "em_cmethod"),
           reads=DATA_KEYS, anchors=("4-do-the-features-get-more-abstract-layers-compared",))
 def compare(f: Frame) -> None:
@@ -405,8 +399,9 @@ def compare(f: Frame) -> None:
             key = (m.key, r.pts_key, name, s.pooling, cmp_method, s.perplexity, s.n_neighbors)
             v = cached((*key, "scores"), f"Scoring {name}",
                        lambda p, feats=feats, e2=e2: em.layer_view(feats, labels, embedding=e2))
-            widgets.show_figure(_layer_figure(key, e2.points, labels, name, feats.dims), f"embeddings-layer-{name}",
-                                container=col, slide_height=470)
+            widgets.show_image(fe.layer_scatter_image(e2.points, labels, side=470 if f.slide else 300), min_side=1,
+                               caption=f"{name} · {feats.dims} values", container=col, width="stretch",
+                               download=f"embeddings-layer-{name}")
             if f.slide:
                 col.markdown(f"kNN **{fe.percent(v.knn_accuracy_embedding)}** · features "
                              f"{fe.percent(v.knn_accuracy_features)}", help="Leave-one-out 10-nearest-neighbour "
