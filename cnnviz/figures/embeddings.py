@@ -135,8 +135,6 @@ def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300,
         >>> img[100, 0].tolist(), img[0, 100].tolist()  # y grows upwards, as on a chart
         ([99, 110, 250], [239, 85, 59])
     """
-    import cv2
-
     img = np.full((side, side, 3), 255, np.uint8)
     p = np.asarray(points, np.float64)[:, :2]
     if len(p) == 0:
@@ -147,10 +145,16 @@ def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300,
     xy = (p - lo) / span * inner + (side - 1) * pad
     cols = np.rint(xy[:, 0]).astype(int)
     rows = np.rint((side - 1) - xy[:, 1]).astype(int)
+    # a disc of the radius as pixel offsets, stamped at every point of a class at once (a thousand points: 1 ms)
+    dy, dx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    disc = dy ** 2 + dx ** 2 <= radius ** 2
+    labels = np.asarray(labels)
     for g in np.unique(labels):
-        colour = _rgb(group_colour(int(g), 0, 0))
-        for i in np.flatnonzero(labels == g):
-            cv2.circle(img, (int(cols[i]), int(rows[i])), radius, colour, thickness=-1, lineType=cv2.LINE_8)
+        sel = labels == g
+        r = (rows[sel, None] + dy[disc][None, :]).ravel()
+        c = (cols[sel, None] + dx[disc][None, :]).ravel()
+        inside = (r >= 0) & (r < side) & (c >= 0) & (c < side)
+        img[r[inside], c[inside]] = _rgb(group_colour(int(g), 0, 0))
     return img
 
 

@@ -1,6 +1,7 @@
 """The shared sidebar: model picker, device, the current input image; builds the page context."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import logging
@@ -10,6 +11,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
+import torch
 from PIL import Image
 
 from cnnviz.core import zoo as zoo
@@ -35,6 +37,20 @@ class Context:
     image: Image.Image
     image_label: str
     image_key: str  # content hash, for caches
+
+    @functools.cached_property
+    def _input(self) -> torch.Tensor:
+        return self.model.preprocess(self.image)
+
+    def input(self) -> torch.Tensor:
+        """The image as the model takes it (``model.preprocess``: ``[1, C, H, W]`` on its device), prepared once
+        per context (a page run and the view reruns that follow it) and handed out as a copy the caller may
+        change: every view of a page asked for it on every run (10 ms each for a 224-px photo)."""
+        return self._input.clone()
+
+    def seen(self) -> np.ndarray:
+        """What the model sees: the prepared image back as a uint8 picture (``model.deprocess``)."""
+        return self.model.deprocess(self._input)
 
 
 def current() -> Context:

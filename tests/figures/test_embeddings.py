@@ -1,4 +1,5 @@
 """Figures of embeddings (cnnviz.figures.embeddings): trace data equal to the points, colours, grid pixels."""
+import cv2
 import numpy as np
 
 from cnnviz.figures import embeddings as fe
@@ -52,6 +53,13 @@ def test_layer_scatter_image_puts_each_point_at_its_pixel_in_its_class_colour():
     assert big[18, 2].tolist() == big[2, 18].tolist() == [0x63, 0x6E, 0xFA]
     assert int((big != 255).any(axis=2).sum()) == 10
     assert (fe.layer_scatter_image(np.zeros((0, 2)), np.zeros(0, int), side=5) == 255).all()
+    # the discs are OpenCV's filled circles, pixel for pixel (all points on the centre: a margin of nearly half)
+    for radius in (2, 3, 4):
+        ref = np.zeros((21, 21), np.uint8)
+        cv2.circle(ref, (10, 10), radius, 1, thickness=-1, lineType=cv2.LINE_8)
+        img = fe.layer_scatter_image(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1]), side=21, radius=radius,
+                                     pad=0.5 - 1e-9)
+        assert ((img != 255).any(axis=2) == ref.astype(bool)).all(), radius
 
 
 def test_image_grid_places_each_thumbnail_in_its_cell():

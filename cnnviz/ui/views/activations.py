@@ -58,7 +58,7 @@ def _shown(m, layer: str, stage: str) -> tuple[str, str]:
           anchors=("1-what-the-network-predicts",))
 def predictions(f: Frame) -> None:
     ctx, m = f.ctx, f.model
-    seen = m.deprocess(m.preprocess(ctx.image))
+    seen = ctx.seen()
     left, right = st.columns([1, 2])
     k = state.slider("Top-k classes", "ac_k", 1, min(10, len(m.classes)), min(5, len(m.classes)),
                      container=f.controls()[0] if f.slide else right)
@@ -141,7 +141,7 @@ def channel(f: Frame) -> None:
     maps = ac.layer_maps(m, ctx.image, layer, map_stage)
     C, H, W = maps.shape
     stats = ac.channel_stats(maps)
-    seen = m.deprocess(m.preprocess(ctx.image))
+    seen = ctx.seen()
     d1, d2 = (f.controls()[0], st.container()) if f.slide else st.columns([1, 3])
     ch = state.number("Channel", "ac_ch", 0, C - 1, 0, container=d1, help=f"0 … {C - 1}; or click a tile above.")
     with widgets.secondary_controls(d1):

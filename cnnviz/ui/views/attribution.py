@@ -50,7 +50,7 @@ def _predictions(_m, model_key: str, _x, image_key: str) -> list[tuple[str, floa
 def _subject(f: Frame):
     """(model input, the input as the network sees it, top-5 predictions) for the sidebar's image."""
     ctx, m = f.ctx, f.model
-    x = m.preprocess(ctx.image)
+    x = ctx.input()
     return x, m.deprocess(x), _predictions(m, m.key, x, ctx.image_key)
 
 

@@ -227,7 +227,7 @@ def _run(f: Frame, s: Settings | None = None) -> Run:
                                     s.source == em.FOLDER or s.source.startswith(f"{m.dataset}:"))
     run = Run(m, s, pts, pts_key, feats, emb, preds, known, wrong, _batch=batch)
     try:  # the current image, placed into the picture
-        run.x_img = m.preprocess(ctx.image)
+        run.x_img = ctx.input()
         run.own = cached((m.key, s.layer, s.pooling, "own features", ctx.image_key), "Your image's features",
                          lambda p: em.extract_features(m, run.x_img, s.layer, s.pooling))  # once, not once per view
         run.own_pos = cached((*run.emb_key, "project", ctx.image_key), "Placing your image",
@@ -293,7 +293,8 @@ def scatter(f: Frame) -> None:
         elif not f.slide:
             st.info("Click a point to see its image and neighbours; drag a box or lasso (toolbar) to see a group."
                     if s.dim == 2 else "Rotate with the mouse. Selecting points works in the 2D view.")
-        st.metric("kNN accuracy (k=10)", fe.percent(em.knn_accuracy(P, pts.labels)),
+        knn = cached((*r.emb_key, "knn"), "Scoring the neighbours", lambda p: em.knn_accuracy(P, pts.labels))
+        st.metric("kNN accuracy (k=10)", fe.percent(knn),
                   help="Leave-one-out: how often the 10 nearest points in the picture mostly share a point's label.")
         if r.known.any():
             st.metric("Misclassified by the model", f"{int(wrong.sum())} of {int(r.known.sum())}")
@@ -324,7 +325,8 @@ def grid(f: Frame) -> None:
     pick, rows = em.grid_subset(len(pts), side, s.seed)
     cells = cached((*r.emb_key, "grid", side), "Snapping to the grid",
                    lambda p: em.snap_to_grid(P[pick, :2], rows, side))
-    image = fe.image_grid(pts.images[pick], cells, rows, side, pad=1)
+    image = cached((*r.emb_key, "grid-image", side), "Drawing the grid",  # 60 ms a run, drawn again on every step
+                   lambda p: fe.image_grid(pts.images[pick], cells, rows, side, pad=1))
     what = f"{te.METHOD_TITLES[s.method]} of {s.layer}"
     if f.slide:  # the grid beside the scatter it comes from, both as high as the screen allows
         left, right = st.columns([1, 1])
@@ -399,7 +401,9 @@ def compare(f: Frame) -> None:
             key = (m.key, r.pts_key, name, s.pooling, cmp_method, s.perplexity, s.n_neighbors)
             v = cached((*key, "scores"), f"Scoring {name}",
                        lambda p, feats=feats, e2=e2: em.layer_view(feats, labels, embedding=e2))
-            widgets.show_image(fe.layer_scatter_image(e2.points, labels, side=470 if f.slide else 300), min_side=1,
+            picture = cached((*key, "picture", f.slide), f"Drawing {name}",
+                             lambda p, e2=e2: fe.layer_scatter_image(e2.points, labels, side=470 if f.slide else 300))
+            widgets.show_image(picture, min_side=1,
                                caption=f"{name} · {feats.dims} values", container=col, width="stretch",
                                download=f"embeddings-layer-{name}")
             if f.slide:

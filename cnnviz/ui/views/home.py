@@ -17,7 +17,7 @@ SLIDE_CARD = ("Model", "Parameters", "Input", "Test accuracy")  # the card's row
 def model(f: Frame) -> None:
     ctx, m = f.ctx, f.model
     rows = model_card_rows(m)
-    seen = m.deprocess(m.preprocess(ctx.image))
+    seen = ctx.seen()
     preds = bar_predictions(m.predict(ctx.image, k=5))
     if f.slide:  # the card in one line; the input and the predictions as large as the screen allows
         st.markdown(" · ".join(f"**{k}:** {rows[k]}" for k in SLIDE_CARD if k in rows))

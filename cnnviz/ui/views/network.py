@@ -64,7 +64,7 @@ def _drawing(g: nw.NetworkGraph) -> tuple[str, bool, list[str]]:
 
 def _values_for(ctx, m, detail: str, opened: list[str], fold: bool):
     view = nw.graph_view(m, detail, opened, fold)
-    values = _values(m.key, ctx.image_key, (detail, tuple(opened), fold), m, m.preprocess(ctx.image), view)
+    values = _values(m.key, ctx.image_key, (detail, tuple(opened), fold), m, ctx.input(), view)
     ids = [n.id for n in view.nodes]
     default = next((i for i in ids if values.get(i) is not None and values[i].ndim == 3 and i != "x"), ids[-1])
     return view, values, ids, default
@@ -222,7 +222,7 @@ def unit(f: Frame) -> None:
         raise NotAUnit(f"{node_id} is a {n.op}: its units are not a weighted sum of the layer before. Pick a "
                        "convolution or a linear layer (or an activation right after one) for the one-unit view.")
     where = _unit_of(value)
-    x = m.preprocess(ctx.image)
+    x = ctx.input()
     u = _unit(m.key, ctx.image_key, layer, where, m, x)
     if u.group_note and not f.slide:
         st.info(u.group_note, icon=":material/call_split:")

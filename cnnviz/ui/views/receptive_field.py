@@ -128,7 +128,7 @@ def unit(f: Frame) -> None:
     fields, layer = _selection(m)
     rf = fields[layer]
     H, W = m.input_size[1], m.input_size[2]
-    x = m.preprocess(ctx.image)
+    x = ctx.input()
     act = torch.from_numpy(_activation(m.key, ctx.image_key, layer, m, x))
     C, h, w = act.shape
     c1, c2, c3 = f.controls(3) if not f.slide else (f.controls()[0],) * 3
@@ -182,7 +182,7 @@ def unit(f: Frame) -> None:
 def erf(f: Frame) -> None:
     ctx, m = f.ctx, f.model
     _, layer = _selection(m)
-    x = m.preprocess(ctx.image)
+    x = ctx.input()
     if not f.slide:
         st.markdown(
             "Luo et al. (2016) asked how strongly each input pixel actually moves one unit: the magnitude of the input "
@@ -250,7 +250,7 @@ def why(f: Frame) -> None:
     ctx, m = f.ctx, f.model
     fields, layer = _selection(m)
     ladder = _ladder(fields, layer)
-    fig = fr.fields_on_image(m.deprocess(m.preprocess(ctx.image)), ladder,
+    fig = fr.fields_on_image(ctx.seen(), ladder,
                              title=f"What the centre unit of each layer sees, up to {layer}")
     text = (
         "- A unit can only respond to what falls inside its field. An object larger than the field of the last "
