@@ -117,8 +117,8 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
-def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300, radius: int = 2,
-                        pad: float = 0.04) -> np.ndarray:
+def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300, height: int | None = None,
+                        radius: int = 2, pad: float = 0.04) -> np.ndarray:
     """A small 2D scatter of one layer of the comparison as a picture, coloured by true label (the colours of
     :func:`layer_scatter`; no axes, no hover): each axis spans its points' range, ``pad`` of the side left free
     around them, later classes drawn over earlier ones.
@@ -126,8 +126,11 @@ def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300,
     A picture, not a chart: the comparison shows up to six of these, and every one Plotly draws costs the browser
     about a fifth of a second on each rerun (measured on 2 cores: BENCHMARKS.md); an image costs nearly nothing.
 
+    Args:
+        side: the width in pixels; ``height`` (default: ``side``) the height.
+
     Returns:
-        uint8 ``[side, side, 3]``, white where there is no point.
+        uint8 ``[height, side, 3]``, white where there is no point.
 
     Examples::
 
@@ -135,16 +138,17 @@ def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300,
         >>> img[100, 0].tolist(), img[0, 100].tolist()  # y grows upwards, as on a chart
         ([99, 110, 250], [239, 85, 59])
     """
-    img = np.full((side, side, 3), 255, np.uint8)
+    height = side if height is None else height
+    img = np.full((height, side, 3), 255, np.uint8)
     p = np.asarray(points, np.float64)[:, :2]
     if len(p) == 0:
         return img
     lo, hi = p.min(0), p.max(0)
     span = np.where(hi > lo, hi - lo, 1.0)
-    inner = (side - 1) * (1 - 2 * pad)
-    xy = (p - lo) / span * inner + (side - 1) * pad
+    extent = np.array([side - 1, height - 1], np.float64)
+    xy = (p - lo) / span * extent * (1 - 2 * pad) + extent * pad
     cols = np.rint(xy[:, 0]).astype(int)
-    rows = np.rint((side - 1) - xy[:, 1]).astype(int)
+    rows = np.rint((height - 1) - xy[:, 1]).astype(int)
     # a disc of the radius as pixel offsets, stamped at every point of a class at once (a thousand points: 1 ms)
     dy, dx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     disc = dy ** 2 + dx ** 2 <= radius ** 2
@@ -153,7 +157,7 @@ def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300,
         sel = labels == g
         r = (rows[sel, None] + dy[disc][None, :]).ravel()
         c = (cols[sel, None] + dx[disc][None, :]).ravel()
-        inside = (r >= 0) & (r < side) & (c >= 0) & (c < side)
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < side)
         img[r[inside], c[inside]] = _rgb(group_colour(int(g), 0, 0))
     return img
 

@@ -93,3 +93,11 @@ def test_count_by_trace_reads_a_frozen_figure_as_the_live_one():
     picked = [1, 2, 4, 5]  # three of class b, one of c: counted by hand
     assert fe.count_by_trace(fig, picked) == [("b", 3), ("c", 1)]
     assert fe.count_by_trace(FrozenFigure(fig.to_dict()), picked) == [("b", 3), ("c", 1)]
+
+
+def test_layer_scatter_image_spans_a_given_height():
+    # 5 wide, 9 high, no margin: x 0..1 over columns 0..4, y 0..1 over rows 8..0
+    img = fe.layer_scatter_image(np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5]]), np.array([0, 0, 1]), side=5,
+                                 height=9, radius=0, pad=0.0)
+    assert img.shape == (9, 5, 3)
+    assert [tuple(map(int, rc)) for rc in np.argwhere((img != 255).any(axis=2))] == [(0, 4), (4, 2), (8, 0)]

@@ -85,13 +85,19 @@ def _fragment_rerun(at: AppTest, fragment_id: str) -> None:
         at.run()
 
 
-def test_a_control_inside_one_view_reruns_that_view_alone(monkeypatch):
+def _recorded(monkeypatch, page_file: str) -> tuple[_Recorder, AppTest]:
+    """The app opened on ``page_file`` with every view's runs counted."""
     rec = _Recorder()
     for vid, v in list(view.all_views().items()):
         monkeypatch.setitem(view.VIEWS, vid, rec.wrap(v))
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
-    at.switch_page("pages/activations.py").run()
+    at.switch_page(page_file).run()
     assert not at.exception
+    return rec, at
+
+
+def test_a_control_inside_one_view_reruns_that_view_alone(monkeypatch):
+    rec, at = _recorded(monkeypatch, "pages/activations.py")
     page = declared("activations").views
     assert all(rec.runs[v] == 1 for v in page), rec.runs
     before = Counter(rec.runs)
@@ -110,11 +116,7 @@ def test_a_control_inside_one_view_reruns_that_view_alone(monkeypatch):
 
 
 def test_a_control_another_view_reads_reruns_the_page(monkeypatch):
-    rec = _Recorder()
-    for vid, v in list(view.all_views().items()):
-        monkeypatch.setitem(view.VIEWS, vid, rec.wrap(v))
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
-    at.switch_page("pages/activations.py").run()
+    rec, at = _recorded(monkeypatch, "pages/activations.py")
     before = Counter(rec.runs)
     # the layer picked in the channel grid is read by "one channel" and "compare": the page reruns
     layers = at.selectbox(key="qp:ac_layer").options
@@ -127,12 +129,7 @@ def test_a_control_another_view_reads_reruns_the_page(monkeypatch):
 
 def test_network_thumbnails_rerun_the_graph_alone_and_a_node_pick_the_page(monkeypatch):
     """The node and unit views read the graph view's node, detail and folding, not its thumbnail count."""
-    rec = _Recorder()
-    for vid, v in list(view.all_views().items()):
-        monkeypatch.setitem(view.VIEWS, vid, rec.wrap(v))
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=240).run()
-    at.switch_page("pages/network.py").run()
-    assert not at.exception
+    rec, at = _recorded(monkeypatch, "pages/network.py")
     page = declared("network").views
     before = Counter(rec.runs)
     at.slider(key="qp:nw_k").set_value(3)

@@ -394,15 +394,18 @@ def compare(f: Frame) -> None:
     if not f.slide:
         st.caption(te.COMPARE_CAPTION + (" The first 6 layers are shown." if len(chosen) > 6 else ""))
     labels = r.pts.labels
+    n = len(chosen[:6])
+    # on a slide, each picture as wide as its column of the 16:9 screen and 470 px high; on a page, square
+    size = (int((1200 - 16 * (n - 1)) / n), 470) if f.slide else (300, 300)
     try:
-        for col, name in zip(st.columns(len(chosen[:6])), chosen[:6], strict=True):
+        for col, name in zip(st.columns(n), chosen[:6], strict=True):
             feats = r.features_for(name)
             e2 = r.embedding_for(name, cmp_method, 2)  # the scatter's own embedding when it is the same
             key = (m.key, r.pts_key, name, s.pooling, cmp_method, s.perplexity, s.n_neighbors)
             v = cached((*key, "scores"), f"Scoring {name}",
                        lambda p, feats=feats, e2=e2: em.layer_view(feats, labels, embedding=e2))
-            picture = cached((*key, "picture", f.slide), f"Drawing {name}",
-                             lambda p, e2=e2: fe.layer_scatter_image(e2.points, labels, side=470 if f.slide else 300))
+            picture = cached((*key, "picture", size), f"Drawing {name}",
+                             lambda p, e2=e2: fe.layer_scatter_image(e2.points, labels, *size))
             widgets.show_image(picture, min_side=1,
                                caption=f"{name} · {feats.dims} values", container=col, width="stretch",
                                download=f"embeddings-layer-{name}")
