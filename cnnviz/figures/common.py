@@ -33,9 +33,21 @@ def colorscale(name: str) -> list[list]:
     return [[i / (len(stops) - 1), _unplaceholder(c)] for i, c in enumerate(stops)]
 
 
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """A ``#rrggbb`` colour as its three 0..255 channels.
+
+    Examples::
+
+        >>> hex_rgb("#1f77b4")
+        (31, 119, 180)
+    """
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return r, g, b
+
+
 def _unplaceholder(colour: str) -> str:
     if re.fullmatch(r"#0000(?:[0-3][0-9]|40)", colour.lower()):
-        return "rgb({}, {}, {})".format(*(int(colour[i:i + 2], 16) for i in (1, 3, 5)))
+        return "rgb({}, {}, {})".format(*hex_rgb(colour))
     return colour
 
 

@@ -18,7 +18,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 import torch
 
-from cnnviz.figures.common import FONT, values
+from cnnviz.figures.common import FONT, hex_rgb, values
 from cnnviz.figures.maximal import labelled_grid
 from cnnviz.figures.render import tile_grid
 from cnnviz.methods.embeddings.grid import grid_shape
@@ -111,16 +111,10 @@ def count_by_trace(fig: go.Figure, picked: Sequence[int], top: int = 10) -> list
     return Counter(trace_of[i] for i in picked if i in trace_of).most_common(top)
 
 
-def _rgb(colour: str) -> tuple[int, int, int]:
-    """``"#1f77b4"`` -> ``(31, 119, 180)``."""
-    c = colour.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-
-
 def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300, height: int | None = None,
                         radius: int = 2, pad: float = 0.04) -> np.ndarray:
     """A small 2D scatter of one layer of the comparison as a picture, coloured by true label (the colours of
-    :func:`layer_scatter`; no axes, no hover): each axis spans its points' range, ``pad`` of the side left free
+    :func:`scatter`; no axes, no hover): each axis spans its points' range, ``pad`` of the side left free
     around them, later classes drawn over earlier ones.
 
     A picture, not a chart: the comparison shows up to six of these, and every one Plotly draws costs the browser
@@ -158,7 +152,7 @@ def layer_scatter_image(points: np.ndarray, labels: np.ndarray, side: int = 300,
         r = (rows[sel, None] + dy[disc][None, :]).ravel()
         c = (cols[sel, None] + dx[disc][None, :]).ravel()
         inside = (r >= 0) & (r < height) & (c >= 0) & (c < side)
-        img[r[inside], c[inside]] = _rgb(group_colour(int(g), 0, 0))
+        img[r[inside], c[inside]] = hex_rgb(group_colour(int(g), 0, 0))
     return img
 
 

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.figures.arithmetic import PAD_COLOR, WINDOW_COLOR
-from cnnviz.figures.common import FONT
+from cnnviz.figures.common import FONT, hex_rgb
 from cnnviz.methods import arithmetic as ar
 from cnnviz.text.arithmetic_cases import grouped_label, grouped_name
 
@@ -29,7 +29,7 @@ MAX_CELL_LINES = 48  # cells per side up to which a face shows its grid
 
 def _shade(color: str, f: float) -> str:
     """``color`` (#rrggbb) lightened (f > 0) or darkened (f < 0) by the fraction ``|f|``."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = hex_rgb(color)
     mix = (lambda v: v + (255 - v) * f) if f > 0 else (lambda v: v * (1 + f))
     return "#" + "".join(f"{int(round(mix(v))):02x}" for v in (r, g, b))
 

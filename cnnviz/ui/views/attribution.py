@@ -51,7 +51,7 @@ def _subject(f: Frame):
     """(model input, the input as the network sees it, top-5 predictions) for the sidebar's image."""
     ctx, m = f.ctx, f.model
     x = ctx.input()
-    return x, m.deprocess(x), _predictions(m, m.key, x, ctx.image_key)
+    return x, ctx.seen(), _predictions(m, m.key, x, ctx.image_key)
 
 
 def _parse_target(s: str):
