@@ -3,6 +3,10 @@
 The entry: page config, the page navigation (a menu per section in the top bar), the sidebar (model,
 image, the link to this view) and the page itself, a list of views (``pages/``, ``cnnviz.ui.page``).
 """
+# Plotly's validators import pandas lazily, from whichever thread draws a figure first. On a fresh server a view's
+# background job and the script thread did so at once, and one of them got the half-imported module
+# ("partially initialized module 'pandas' has no attribute 'Series'"). Imported here, before any view runs.
+import pandas  # noqa: F401
 import streamlit as st
 
 from cnnviz.core.device import apply_thread_policy

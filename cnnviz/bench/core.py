@@ -14,7 +14,8 @@ def forward_latency(opts: Options) -> list[Result]:
         m = load_model(name, device=opts.device, untrained=(name == "resnet18"))
         for batch in (1, 64):
             x = torch.randn(batch, *m.input_size, device=opts.device)
-            t = median_time(lambda m=m, x=x: m.logits(x), opts.device, repeat=3 if opts.quick else 11)
+            t = median_time(lambda m=m, x=x: m.logits(x), opts.device,  # quick (smoke test): one timed call
+                            repeat=1 if opts.quick else 11, warmup=1 if opts.quick else 2)
             out.append(Result(f"forward {name} batch {batch}", t, note=f"{batch / t:.4g} img/s"))
     return out
 

@@ -14,7 +14,7 @@ from cnnviz.core.images import MAX_UPLOAD_BYTES
 from cnnviz.ui.nav import available_pages
 from tests.core.test_images import png_header_claiming
 
-from .conftest import assert_no_exception, nav_to, screenshot, wait_idle
+from .conftest import KNOWN_SHORT_OF_PNGS, assert_no_exception, figures_without_png, nav_to, screenshot, wait_idle
 
 SIDEBAR = "[data-testid='stSidebar']"
 FIGURES = ("[data-testid='stMain'] [data-testid='stImage'] img, [data-testid='stMain'] .js-plotly-plot, "
@@ -50,6 +50,8 @@ def model_sees_caption(page) -> str:
 
 
 def test_uploaded_image_reaches_every_page(server, page):
+    """Every page (and the player) with an uploaded image: a title, a figure, a PNG button per figure, the image
+    kept across page switches, and no notice about the previous page's controls."""
     page.goto(server + "/")
     wait_idle(page)
     choose_upload_source(page)
@@ -69,6 +71,9 @@ def test_uploaded_image_reaches_every_page(server, page):
             problems.append(f"{name}: no title")
         if page.locator(FIGURES).count() == 0:
             problems.append(f"{name}: no figure")
+        short = None if name == "deck" or name in KNOWN_SHORT_OF_PNGS else figures_without_png(page)
+        if short:  # every chart and picture of the user's image offers its PNG (for slides)
+            problems.append(f"{name}: {short}")
         toasts = " ".join(t.inner_text() for t in page.locator("[data-testid='stToast']").all())
         if "Ignored" in toasts:  # the previous page's controls must not come back as "unknown"
             problems.append(f"{name}: notice after a plain page switch: {toasts}")

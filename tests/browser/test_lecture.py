@@ -10,7 +10,6 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from cnnviz.methods import decks
-from cnnviz.ui.nav import available_pages
 
 from .conftest import ROOT, assert_no_exception, screenshot, wait_idle
 
@@ -80,32 +79,6 @@ def test_presenter_view_hides_the_sidebar_and_enlarges_type(server, page):
     page.keyboard.press("Escape")  # leaves presenter view
     wait_idle(page)
     assert page.locator(SIDEBAR).is_visible() and "present=1" not in page.url
-
-
-def _figures_and_downloads(page) -> tuple[int, int, int]:
-    charts = page.locator(f"{MAIN} [data-testid='stPlotlyChart']").count() - page.locator(
-        f"{MAIN} [class*='st-key-waiting-'] [data-testid='stPlotlyChart']").count()  # empty axes waiting for a run
-    images = page.locator(f"{MAIN} [data-testid='stImage']").count()
-    pngs = page.locator(f"{MAIN} [class*='st-key-png-'] [data-testid='stDownloadButton']").count()
-    return charts, images, pngs
-
-
-# The one page short of a PNG button per figure: augmentation's 64 sample tiles are one gallery, with no
-# button per tile (on purpose). Every other page must offer one button per figure.
-KNOWN_SHORT = {"augmentation"}
-
-
-def test_every_page_offers_a_png_for_each_figure(server, page):
-    missing = {}
-    for spec in available_pages():
-        if spec.url_path == "deck" or spec.url_path in KNOWN_SHORT:
-            continue
-        page.goto(f"{server}/{spec.url_path}")
-        wait_idle(page)
-        charts, images, pngs = _figures_and_downloads(page)
-        if pngs < charts + images:
-            missing[spec.url_path or "home"] = f"{charts} charts + {images} images, {pngs} PNG buttons"
-    assert not missing, missing
 
 
 def test_png_download_of_a_chart(server, page):
