@@ -32,16 +32,12 @@ from cnnviz.errors import CnnvizError
 from cnnviz.figures.export import chromium_path
 from cnnviz.methods.decks import EXTRA_DECKS_ENV, Deck, DeckError, bundled_decks, link_problems, load_bundled, load_deck
 from cnnviz.ui.nav import available_pages
+from cnnviz.ui.settle import wait_settled
 
 SIZE = (1280, 720)  # the player's layout (CSS pixels)
 SCALE = 1.5  # device pixels per CSS pixel: 1920x1080 PNGs
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-# Streamlit 1.67 marks its root element with the script's state: idle once the run has finished.
-IDLE_JS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
-           " return a && a.getAttribute('data-test-connection-state') === 'CONNECTED'"
-           " && a.getAttribute('data-test-script-state') === 'notRunning'"
-           " && Array.from(document.images).every(i => i.complete); }")
 
 
 class DeckExportError(CnnvizError):
@@ -97,12 +93,19 @@ def shared(name: str) -> Deck | None:
         return _SHARED.get(name)
 
 
-def _wait_idle(page, timeout_ms: float) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
-    for _ in range(2):  # twice, so a rerun about to start is not mistaken for the end
-        page.wait_for_timeout(600)
-        page.wait_for_function(IDLE_JS, timeout=timeout_ms)
-    page.wait_for_timeout(800)  # charts draw after the script has finished
+# A figure whose numbers a run is still measuring is drawn as empty axes in a container keyed waiting-<name>
+# (widgets.show_figure(download=False)); the slide shows its result once the work is done.
+NOTHING_MEASURED_JS = "() => !document.querySelector(\"[data-testid='stMain'] [class*='st-key-waiting-']\")"
+
+
+def _measuring(page, timeout_ms: float, timeout_error: type[Exception]) -> bool:
+    """Whether the slide was measuring something (then wait until it is done, at most ``timeout_ms``: a slide whose
+    work takes longer is written as it stands, its progress showing)."""
+    if page.evaluate(NOTHING_MEASURED_JS):
+        return False
+    with contextlib.suppress(timeout_error):  # still measuring after timeout_ms: written as it stands
+        page.wait_for_function(NOTHING_MEASURED_JS, timeout=timeout_ms, polling=250)
+    return True
 
 
 def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progress | None = None,
@@ -150,7 +153,11 @@ def export_deck(deck: Deck, out_dir: str | Path, base_url: str, progress: Progre
                     if problem:
                         raise DeckError(problem)
                     page.goto(player_url(base_url, name, i), wait_until="domcontentloaded", timeout=timeout_s * 1000)
-                    _wait_idle(page, timeout_s * 1000)
+                    # settled: the run over, images loaded, every chart drawn (not a skeleton), nothing changing
+                    wait_settled(page, timeout_s * 1000, quiet_ms=600)
+                    # a slide's long work is written with its result, as the player shows it once the work is done
+                    if _measuring(page, timeout_s * 1000, PlaywrightError):
+                        wait_settled(page, timeout_s * 1000, quiet_ms=600)
                     page.screenshot(path=str(png))  # the screen, as the player shows it
                     written.append(png)
                 except DeckError as e:
