@@ -10,6 +10,7 @@ import pytest
 
 from cnnviz.appserver import free_port, stop
 from cnnviz.core.paths import APP_SCRIPT
+from cnnviz.ui.settle import wait_settled
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -46,8 +47,25 @@ def start_server(log_name: str = "server.log", extra_env: dict | None = None) ->
     pytest.fail(f"the app did not answer /_stcore/health within 90 s; see test-artifacts/{log_name}")
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    stop(proc)
+# Servers asked to stop without waiting (a fresh server per test): each one's shutdown (1.5-2.3 s, measured) runs
+# while the next test goes on, and the session's end waits for them all.
+_STOPPING: list[subprocess.Popen] = []
+
+
+def stop_server(proc: subprocess.Popen, wait: bool = True) -> None:
+    if wait:
+        stop(proc)
+    else:
+        proc.terminate()
+        _STOPPING.append(proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_stopped():
+    """Every server stopped without waiting has ended (or is killed) before the session ends."""
+    yield
+    while _STOPPING:
+        stop(_STOPPING.pop())
 
 
 @pytest.fixture(scope="session")
@@ -89,24 +107,26 @@ def page(browser):
     ctx.close()
 
 
-IDLE_JS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
-           " return a && a.getAttribute('data-test-connection-state') === 'CONNECTED'"
-           " && a.getAttribute('data-test-script-state') === 'notRunning'; }")
-
-
 def wait_idle(page, timeout: float = 120_000) -> None:
-    """Wait until Streamlit has finished running the script and the images have loaded.
+    """Wait until the app has settled: the run over, images loaded, every chart of the main area drawn and the
+    script state unchanged for 0.4 s (``cnnviz.ui.settle``, the check deck export uses too)."""
+    wait_settled(page, timeout)
 
-    Uses the app root's ``data-test-script-state`` attribute (Streamlit 1.67), checked twice
-    with a pause so a rerun that is about to start (after a click) is not mistaken for idle.
-    """
-    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
-    for _ in range(2):
-        page.wait_for_timeout(400)
-        page.wait_for_function(IDLE_JS, timeout=timeout)
-    # images and charts arrive after the script finishes
-    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=timeout)
-    page.wait_for_timeout(500)
+
+def press_key(page, key: str, want: str) -> None:
+    """Press ``key`` and wait for the URL to show ``want``. A press that changed nothing within 20 s is pressed
+    once more: in one clean run of the whole suite (2 busy cores) the first press after the slide loaded was
+    lost, while the slide's link parameters were still being applied. A press that only came late cannot
+    double-step here: the second press happens only when the URL still shows the old slide after 20 s."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    page.keyboard.press(key)
+    try:
+        page.wait_for_url(f"**{want}**", timeout=20_000)
+    except PlaywrightTimeoutError:
+        wait_idle(page)
+        page.keyboard.press(key)
+    wait_idle(page)
 
 
 def assert_no_exception(page) -> None:

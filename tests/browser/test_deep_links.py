@@ -32,4 +32,4 @@ def test_fresh_server_opens_the_requested_page(browser, spec):
         assert_no_exception(page)
         ctx.close()
     finally:
-        stop_server(proc)
+        stop_server(proc, wait=False)  # its shutdown overlaps the next test's start

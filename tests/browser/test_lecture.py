@@ -7,30 +7,15 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from cnnviz.methods import decks
 
-from .conftest import ROOT, assert_no_exception, screenshot, wait_idle
+from .conftest import ROOT, assert_no_exception, press_key, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 MAIN = "[data-testid='stMain']"
 SIDEBAR = "[data-testid='stSidebar']"
-
-
-def _press(page, key: str, want: str) -> None:
-    """Press ``key`` and wait for the URL to show ``want``. A press that changed nothing within 20 s is pressed
-    once more: in one clean run of the whole suite (2 busy cores) the first press after the slide loaded was
-    lost, while the slide's link parameters were still being applied. A press that only came late cannot
-    double-step here: the second press happens only when the URL still shows the old slide after 20 s."""
-    page.keyboard.press(key)
-    try:
-        page.wait_for_url(f"**{want}**", timeout=20_000)
-    except PlaywrightTimeoutError:
-        wait_idle(page)
-        page.keyboard.press(key)
-    wait_idle(page)
 
 
 def test_player_steps_with_the_arrow_key(server, page):
@@ -40,12 +25,12 @@ def test_player_steps_with_the_arrow_key(server, page):
     assert_no_exception(page)
     # the player is in presenter view by default (its style may land a moment after the app first goes idle)
     page.locator(SIDEBAR).wait_for(state="hidden", timeout=30_000)
-    _press(page, "ArrowRight", "slide=4")
+    press_key(page, "ArrowRight", "slide=4")
     assert "slide=4" in page.url and "deck=what-a-cnn-learns" in page.url
     bar = page.locator(".st-key-cnnviz-slide-bar").inner_text()
     assert f"4 / {len(deck)}" in bar and deck.slides[3].title in bar
     assert page.locator(f"{MAIN} [class*='st-key-cnnviz-view-activations-']").count() == 1  # slide 4's page
-    _press(page, "ArrowLeft", "slide=3")
+    press_key(page, "ArrowLeft", "slide=3")
     assert "slide=3" in page.url
     assert page.locator(f"{MAIN} [class*='st-key-cnnviz-view-kernels-']").count() == 1
     page.reload()  # the URL names the slide: a reload lands on it

@@ -1,12 +1,13 @@
 """Every slide of every bundled deck, played as a lecturer would on a 1280x720 projector: the slide's
 figures cover at least half of the first screen (no scrolling) and its title is visible."""
 import json
+import re
 
 import pytest
 
 from cnnviz.methods import decks
 
-from .conftest import assert_no_exception, screenshot, slide_title_visible, wait_for_coverage, wait_idle
+from .conftest import assert_no_exception, press_key, screenshot, slide_title_visible, wait_for_coverage, wait_idle
 
 pytestmark = pytest.mark.browser
 PROJECTOR = {"width": 1280, "height": 720}
@@ -36,10 +37,15 @@ def _check_slide(page, where: str, title: str, shot: str) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(decks.bundled_decks()))
 def test_every_bundled_slide_shows_its_figure_on_the_first_screen(server, projector, name):
+    """Played as a lecturer does: the first slide opened by its link, each next one with the arrow key (so a slide
+    must also fill the screen after the one before it, in the same session)."""
     deck = decks.load_bundled(name)
     covers = []
+    projector.goto(f"{server}/deck?deck={name}&slide=1")
     for i, slide in enumerate(deck.slides, 1):
-        projector.goto(f"{server}/deck?deck={name}&slide={i}")
+        if i > 1:
+            press_key(projector, "ArrowRight", f"slide={i}")
+        assert f"deck={name}" in projector.url and re.search(rf"[?&]slide={i}(&|$)", projector.url), projector.url
         covers.append(_check_slide(projector, f"{name} slide {i} ({slide.view or slide.link})", slide.title,
                                    f"slide-{name}-{i:02d}"))
     print(name, [round(c, 2) for c in covers])
