@@ -119,6 +119,7 @@ def play() -> None:
         if unused:
             st.warning(f"This slide's link names parameter(s) {', '.join(unused)} that its view does not use; "
                        "they were ignored.", icon=":material/link_off:")
+    slides.warm_up(deck, n)  # the later slides' long work runs while this one is shown
     if not presenter.is_on():
         _export(deck)
     _deck_list(names, name)

@@ -96,7 +96,9 @@ _TABLES: weakref.WeakSet[JobTable] = weakref.WeakSet()  # every table of the pro
 
 
 @atexit.register
-def _stop_all_tables() -> None:
+def stop_all_tables() -> None:
+    """Stop every job of every table of this process and wait for them (at exit; and in tests, so a job one
+    test started does not keep computing through the next ones)."""
     for table in list(_TABLES):
         table.stop_all()
 

@@ -5,13 +5,17 @@ the player (1) makes the link's query the whole state: every control forgets its
 decides, and the run starts again so the sidebar reads the model and image from it; then (2) draws that
 one view as a slide (``view.draw_slide``). A link-only slide (older decks) shows the view its ``#anchor``
 or its keys point to (``view.view_for_link``). The player's keys (``deck``, ``slide``, ``present``) stay
-in the URL beside the view's, so a reload lands on the same slide.
+in the URL beside the view's, so a reload lands on the same slide. While a slide is shown, the long work of
+the slides still to come starts in the background (``warm_up``), so a training slide's result is ready when the
+lecture reaches it instead of starting then.
 """
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
-from cnnviz.methods.decks import Slide, link_problems
+from cnnviz.methods.decks import Deck, Slide, link_problems
 from cnnviz.ui import state
 from cnnviz.ui.nav import PageSpec, available_pages
 
@@ -75,3 +79,64 @@ def unused_params(slide: Slide, keep: dict[str, str]) -> list[str]:
     """The slide's link parameters that no control of its view used in this run."""
     used = st.session_state.get(state.USED, set()) | state.GLOBAL_KEYS
     return [k for k in slide.params if k not in used and k not in keep]
+
+
+
+class _Chain:
+    """One deck's warm-up: its slides' long work started one job at a time, in lecture order, in a thread."""
+
+    def __init__(self, todo: list):
+        self.todo, self.quit = todo, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="cnnviz-deck-warm-up")
+
+    def _run(self) -> None:
+        # a warm() that raises ends the chain (the thread's exception is logged); each slide still starts its own
+        # work when it is shown
+        for v, slide in self.todo:
+            if self.quit.is_set():
+                return
+            job = v.warm(slide.params)
+            while job is not None and job.running and not self.quit.wait(0.5):
+                pass
+
+
+_CHAINS: dict[str, _Chain] = {}  # deck -> its running warm-up (one per deck on this server)
+_CHAINS_LOCK = threading.Lock()
+
+
+def warm_up(deck: Deck, n: int) -> _Chain:
+    """Start the long work (``View.warm``) of ``deck``'s slides, with their links' settings, while slide ``n`` is
+    shown: that slide's own first (its view has started it: the chain waits for it), then the slides after it in
+    the order the lecture reaches them, then those before it.
+
+    One job at a time, in a thread (:class:`_Chain`): the slide on the screen and then the next one get the
+    cores, instead of every later slide's work competing with them at once. A later call for the same deck (the
+    lecture moved on) replaces the chain, which ends at its next check. Work already running or done on this
+    server is found, not started again (the views' job tables); a slide that cannot be shown is skipped (the
+    player says why when it gets there). Returns the chain (``todo``: (view, slide) pairs; ``thread``)."""
+    from cnnviz.ui import view
+
+    todo = []
+    for slide in [*deck.slides[max(0, n - 1):], *deck.slides[:max(0, n - 1)]]:
+        if link_problems(slide.link, known_paths(), slide.view):
+            continue
+        v = view.get(view_of(slide) or "")
+        if v is not None and v.warm is not None:
+            todo.append((v, slide))
+    chain = _Chain(todo)
+    with _CHAINS_LOCK:
+        old = _CHAINS.get(deck.name or deck.title)
+        if old is not None:
+            old.quit.set()
+        if todo:
+            _CHAINS[deck.name or deck.title] = chain
+            chain.thread.start()
+    return chain
+
+
+def stop_warm_ups() -> None:
+    """End every deck's warm-up (the jobs it started keep running; stop those in their tables)."""
+    with _CHAINS_LOCK:
+        for chain in _CHAINS.values():
+            chain.quit.set()
+        _CHAINS.clear()

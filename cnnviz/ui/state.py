@@ -15,7 +15,7 @@ session ever used are dropped with a notice.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -194,6 +194,21 @@ def select(label: str, key: str, options: Sequence, default=None, format_func=st
     widget = container.radio if radio else container.selectbox
     return _bind(key, default, parse, lambda v: v in options,
                  lambda k, _v: widget(label, options, format_func=format_func, key=k, **kw))
+
+
+def choice(params: Mapping[str, str], key: str, options: Sequence, default=None):
+    """The option of ``options`` that a link's query ``params`` name under ``key`` (by its ``str``, as
+    :func:`select` writes it), else ``default``: what a select would show for that link, read without drawing it.
+
+    Examples::
+
+        >>> choice({"wc_pn": "2000"}, "wc_pn", [500, 1000, 2000], 1000), choice({}, "wc_pn", [500, 1000], 1000)
+        (2000, 1000)
+    """
+    options = list(options)
+    by_str = {str(o): o for o in options}
+    default = options[0] if default is None or default not in options else default
+    return by_str.get(params.get(key, ""), default)
 
 
 def multiselect(label: str, key: str, options: Sequence, default: Sequence = (), format_func=str, container=st, **kw):

@@ -30,8 +30,9 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -81,6 +82,10 @@ class View:
             them reruns the page instead of the view alone.
         anchors: headings of the old whole-page layout (``#2-every-channel-of-one-layer``) that meant this
             view, so older deck links land on it.
+        warm: for a view whose figure needs long work (a background job): ``warm(params)`` starts that work
+            for the settings of a link's query ``params`` without drawing anything and returns its
+            ``background.Job``, so a deck can have a later slide's result ready when the lecture gets there
+            (``slides.warm_up``).
     """
 
     id: str
@@ -89,6 +94,7 @@ class View:
     keys: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
     anchors: tuple[str, ...] = ()
+    warm: Callable[[Mapping[str, str]], Any] | None = None
 
     @property
     def page(self) -> str:
@@ -106,7 +112,8 @@ VIEWS: dict[str, View] = {}
 
 
 def register(view_id: str, title: str, keys: Iterable[str] = (), reads: Iterable[str] = (),
-             anchors: Iterable[str] = ()) -> Callable[[Callable[[Frame], None]], Callable[[Frame], None]]:
+             anchors: Iterable[str] = (), warm: Callable[[Mapping[str, str]], Any] | None = None,
+             ) -> Callable[[Callable[[Frame], None]], Callable[[Frame], None]]:
     """Decorator: add ``draw`` to the table of views under ``view_id``.
 
     Examples::
@@ -120,7 +127,7 @@ def register(view_id: str, title: str, keys: Iterable[str] = (), reads: Iterable
     def add(draw: Callable[[Frame], None]) -> Callable[[Frame], None]:
         if view_id in VIEWS and VIEWS[view_id].draw is not draw:
             raise ValueError(f"view id {view_id!r} is registered twice")
-        VIEWS[view_id] = View(view_id, title, draw, tuple(keys), tuple(reads), tuple(anchors))
+        VIEWS[view_id] = View(view_id, title, draw, tuple(keys), tuple(reads), tuple(anchors), warm)
         return draw
 
     return add

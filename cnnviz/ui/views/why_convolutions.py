@@ -5,11 +5,13 @@ The experiments that train networks (permuted pixels, handcrafted vs learned, de
 in this page's server-wide job table (``background.job_table("why-convolutions")``): they start by themselves
 when the view is drawn, show their progress and a Stop button above a chart that grows as they measure (one run,
 training-set size, depth or epoch at a time), and the next session with the same settings gets the finished
-result at once. The quick ones (cells, gradients at initialisation) are ``st.cache_data``.
+result at once. Each of these views also has a ``warm(params)``: the deck player calls it for the slides still
+to come, so their experiments run while the lecture is on earlier slides. The quick ones (cells, gradients at
+initialisation) are ``st.cache_data``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -59,6 +61,45 @@ def _with_partials(work: Callable) -> Callable:
         return work(report, stop, lambda result: progress(last[0], last[1], partial=result))
 
     return run
+
+
+# The settings of the four experiments, (options, default): read by the views' controls and by their warm-ups.
+PERMUTED_N, PERMUTED_EPOCHS, PERMUTED_SEED = ([500, 1000, 2000], 1000), ([5, 10, 20], 10), ([0, 1, 2], 0)
+FEATURES = (list(wc.FEATURES), "hog")
+SIZES = (list(SIZE_SETS), "1000")
+DEGRADATION_EPOCHS = ([3, 5, 8], 5)
+LABELS_NET, LABELS_N, LABELS_EPOCHS = (list(wc.NETWORKS), "mlp"), ([100, 300, 1000], 300), ([15, 30, 60], 30)
+
+
+def _permuted_job(n: int, epochs: int, seed: int) -> tuple[Hashable, Callable]:
+    return ("permuted", n, epochs, seed), lambda progress, stop, on_partial: wc.permuted_experiment(
+        n, 2000, epochs, seed, progress=progress, stop=stop, on_partial=on_partial)
+
+
+def _handcrafted_job(kind: str, sizes_key: str) -> tuple[Hashable, Callable]:
+    sizes = SIZE_SETS[sizes_key]
+    return ("handcrafted", kind, sizes), lambda progress, stop, on_partial: wc.handcrafted_curve(
+        kind, sizes, progress=progress, stop=stop, on_partial=on_partial)
+
+
+def _degradation_job(epochs: int) -> tuple[Hashable, Callable]:
+    return ("degradation", epochs), lambda progress, stop, on_partial: wc.degradation_sweep(
+        epochs=epochs, progress=progress, stop=stop, on_partial=on_partial)
+
+
+def _labels_job(network: str, n: int, epochs: int) -> tuple[Hashable, Callable]:
+    return ("random-labels", network, n, epochs), lambda progress, stop, on_partial: wc.label_curves(
+        network, n, 500, epochs, progress=progress, stop=stop, on_partial=on_partial)
+
+
+def _warm(job: Callable[..., tuple[Hashable, Callable]], *settings: tuple[str, tuple]) -> Callable:
+    """A view's ``warm(params)``: start ``job(*values)`` for the values a link's query gives its ``settings``
+    ((URL key, (options, default)) each; the default where the link says nothing or names no option)."""
+    def warm(params: Mapping[str, str]) -> background.Job:
+        key, work = job(*(state.choice(params, k, *spec) for k, spec in settings))
+        return _jobs().start(key, _with_partials(work))
+
+    return warm
 
 
 def _run_job(name: str, key: Hashable, work: Callable, label: str, figure: Callable[[object], go.Figure],
@@ -151,38 +192,33 @@ def _digit_rows(n: int, seed: int, count: int = 8) -> tuple[np.ndarray, np.ndarr
 
 
 @register(f"{PAGE}.permuted", "Permuted pixels: the MLP does not care, the CNN loses its prior",
-          keys=("wc_pn", "wc_pe", "wc_ps"))
+          keys=("wc_pn", "wc_pe", "wc_ps"),
+          warm=_warm(_permuted_job, ("wc_pn", PERMUTED_N), ("wc_pe", PERMUTED_EPOCHS), ("wc_ps", PERMUTED_SEED)))
 def permuted(f: Frame) -> None:
     c = f.controls(3)
-    n = state.select("Training digits", "wc_pn", [500, 1000, 2000], 1000, container=c[0], help=tx.PERMUTED_HELP)
-    epochs = state.select("Epochs", "wc_pe", [5, 10, 20], 10, container=c[1])
-    seed = state.select("Seed", "wc_ps", [0, 1, 2], 0, container=c[2],
+    n = state.select("Training digits", "wc_pn", *PERMUTED_N, container=c[0], help=tx.PERMUTED_HELP)
+    epochs = state.select("Epochs", "wc_pe", *PERMUTED_EPOCHS, container=c[1])
+    seed = state.select("Seed", "wc_ps", *PERMUTED_SEED, container=c[2],
                         help="Draws the digits, the permutation, the initialisations and the batch order.")
     plain, shuffled = _digit_rows(n, seed)
 
-    _run_job("permuted", ("permuted", n, epochs, seed),
-             lambda progress, stop, on_partial: wc.permuted_experiment(
-                 n, 2000, epochs, seed, progress=progress, stop=stop, on_partial=on_partial),
-             "Training the MLP and LeNet-5, plain and permuted",
+    _run_job("permuted", *_permuted_job(n, epochs, seed), "Training the MLP and LeNet-5, plain and permuted",
              lambda r: fw.permuted_figure(r, plain, shuffled, f.figure_height), tx.permuted_summary, f)
     f.note(tx.PERMUTED_NOTE)
 
 
 # ------------------------------------------------------------------------------------------- 3. handcrafted
 @register(f"{PAGE}.handcrafted", "Handcrafted features + SVM vs a CNN, by training-set size",
-          keys=("wc_feat", "wc_sizes"))
+          keys=("wc_feat", "wc_sizes"), warm=_warm(_handcrafted_job, ("wc_feat", FEATURES), ("wc_sizes", SIZES)))
 def handcrafted(f: Frame) -> None:
     c = f.controls(2)
-    kind = state.select("Handcrafted features", "wc_feat", list(wc.FEATURES), "hog", container=c[0],
+    kind = state.select("Handcrafted features", "wc_feat", *FEATURES, container=c[0],
                         format_func=fw.FEATURE_TITLES.get, help=tx.HANDCRAFTED_HELP)
-    sizes_key = state.select("Training-set sizes", "wc_sizes", list(SIZE_SETS), "1000", container=c[1],
+    sizes_key = state.select("Training-set sizes", "wc_sizes", *SIZES, container=c[1],
                              format_func=SIZE_SET_TITLES.get)
     sizes = SIZE_SETS[sizes_key]
 
-    _run_job("handcrafted", ("handcrafted", kind, sizes),
-             lambda progress, stop, on_partial: wc.handcrafted_curve(
-                 kind, sizes, progress=progress, stop=stop, on_partial=on_partial),
-             "Features + SVM and LeNet-5 at each size",
+    _run_job("handcrafted", *_handcrafted_job(kind, sizes_key), "Features + SVM and LeNet-5 at each size",
              lambda curve: fw.handcrafted_figure(curve, f.figure_height, sizes), tx.handcrafted_summary, f)
     f.note(tx.HANDCRAFTED_NOTE)
 
@@ -228,13 +264,12 @@ def sigmoid(f: Frame) -> None:
 
 # ------------------------------------------------------------------------------------------- 6. degradation
 @register(f"{PAGE}.degradation", "Degradation: deeper plain nets train worse, residual ones do not",
-          keys=("wc_dep",))
+          keys=("wc_dep",), warm=_warm(_degradation_job, ("wc_dep", DEGRADATION_EPOCHS)))
 def degradation(f: Frame) -> None:
-    epochs = state.select("Epochs (the same for every depth)", "wc_dep", [3, 5, 8], 5, container=f.controls()[0])
+    epochs = state.select("Epochs (the same for every depth)", "wc_dep", *DEGRADATION_EPOCHS,
+                          container=f.controls()[0])
     depths = sorted(wc.DEPTHS)
-    _run_job("degradation", ("degradation", epochs),
-             lambda progress, stop, on_partial: wc.degradation_sweep(
-                 epochs=epochs, progress=progress, stop=stop, on_partial=on_partial),
+    _run_job("degradation", *_degradation_job(epochs),
              f"Plain and residual nets of {depths[0]} … {depths[-1]} blocks (the shallowest and the deepest first)",
              lambda d: fw.degradation_figure(d, f.figure_height, wc.DEPTHS), tx.degradation_summary, f)
     f.note(tx.DEGRADATION_NOTE)
@@ -242,18 +277,15 @@ def degradation(f: Frame) -> None:
 
 # ------------------------------------------------------------------------------------------- 7. random labels
 @register(f"{PAGE}.random-labels", "Random labels: memorised, not generalised",
-          keys=("wc_rnet", "wc_rn", "wc_rep"))
+          keys=("wc_rnet", "wc_rn", "wc_rep"),
+          warm=_warm(_labels_job, ("wc_rnet", LABELS_NET), ("wc_rn", LABELS_N), ("wc_rep", LABELS_EPOCHS)))
 def random_labels(f: Frame) -> None:
     c = f.controls(3)
-    network = state.select("Network", "wc_rnet", list(wc.NETWORKS), "mlp", format_func=wc.NETWORK_TITLES.get,
-                           container=c[0])
-    n = state.select("Training digits", "wc_rn", [100, 300, 1000], 300, container=c[1])
-    epochs = state.select("Epochs", "wc_rep", [15, 30, 60], 30, container=c[2])
+    network = state.select("Network", "wc_rnet", *LABELS_NET, format_func=wc.NETWORK_TITLES.get, container=c[0])
+    n = state.select("Training digits", "wc_rn", *LABELS_N, container=c[1])
+    epochs = state.select("Epochs", "wc_rep", *LABELS_EPOCHS, container=c[2])
 
-    _run_job("random-labels", ("random-labels", network, n, epochs),
-             lambda progress, stop, on_partial: wc.label_curves(
-                 network, n, 500, epochs, progress=progress, stop=stop, on_partial=on_partial),
-             "Training on true and on random labels",
+    _run_job("random-labels", *_labels_job(network, n, epochs), "Training on true and on random labels",
              lambda curves: fw.labels_figure(curves, f.figure_height, epochs), tx.labels_summary, f)
     f.note(tx.LABELS_NOTE)
 
