@@ -36,7 +36,7 @@ LAYER_COLOURS = {"dense": RED, "local": ORANGE, "conv": BLUE}
 
 def _layout(fig: go.Figure, title: str, height: int | None, legend_below: bool = True) -> go.Figure:
     fig.update_layout(title=title, height=height or 460, font=FONT, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.14, x=0) if legend_below else None)
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0) if legend_below else None)
     return fig
 
 

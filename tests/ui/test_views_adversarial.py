@@ -83,3 +83,21 @@ def test_robustness_view_is_for_digit_models():
     at = _page(model="small-vgg-fashion", img="fashion-sneaker", view="adversarial.robust")
     assert not at.exception, [e.value for e in at.exception]
     assert any("is not a digit model" in i.value for i in at.info)
+
+
+def test_a_measurement_stopped_before_it_measured_anything_says_so():
+    """A job stopped while it waited for a free slot has no result: the view says so and offers to measure again
+    (it used to hand None to the chart and fail with "'NoneType' object has no attribute 'epsilons'")."""
+    def script():
+        from cnnviz.ui.background import JobTable
+        from cnnviz.ui.views import adversarial
+
+        job = JobTable().start("k", lambda progress, stop: stop.wait(30) and None)
+        job.stop()
+        job.wait(30)
+        adversarial._follow_jobs("t", [job], "measuring", lambda results: results[0].epsilons)
+
+    at = AppTest.from_function(script, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Stopped before anything was measured." in [c.value for c in at.caption]
+    assert [b.label for b in at.button] == ["Measure again"]

@@ -49,7 +49,7 @@ def test_the_page_lists_eight_views():
 def test_every_view_is_a_slide_with_its_figure(vid):
     if vid in TRAINED:
         key, small, _ = TRAINED[vid]
-        background.job_table(views.PAGE).start(key, lambda progress, stop: small()).wait(120)
+        background.job_table(views.PAGE).start(key, lambda progress, stop: small(), again=True).wait(120)
     at = open_page("why-convolutions.py", present="1", view=vid)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, texts(at.error)

@@ -139,11 +139,16 @@ def _follow_jobs(name: str, jobs: list[background.Job], label: str, draw,
         if failed:
             return False
         if any(j.status == "stopped" for j in jobs):
-            st.caption("Stopped: the chart shows what was measured before the stop.")
+            # a job stopped while it waited for a free slot measured nothing: there is no chart to draw
+            nothing = any(j.result is None for j in jobs)
+            st.caption("Stopped before anything was measured." if nothing else
+                       "Stopped: the chart shows what was measured before the stop.")
             if st.button("Measure again", key=f"ad_again_{name}", icon=":material/play_arrow:"):
                 for j in jobs:
                     background.job_table("adversarial").start(j.key, j.work, again=True)
                 st.rerun()
+            if nothing:
+                return False
         draw([j.result for j in jobs])
         return False
 

@@ -456,6 +456,8 @@ def synthesis(f: Frame) -> None:
     elif stopped:
         if st.button("Render again", key="mx_again", icon=":material/replay:"):
             job = _start(jobs, key, "synthesis", work)
+        elif job.result is None:  # stopped while it waited for a free slot
+            st.caption("Stopped before the first step: nothing was optimised.")
         else:
             r = job.result
             _show_grid(f, r.images, captions, r.values)
