@@ -81,7 +81,6 @@ def unused_params(slide: Slide, keep: dict[str, str]) -> list[str]:
     return [k for k in slide.params if k not in used and k not in keep]
 
 
-
 class _Chain:
     """One deck's warm-up: its slides' long work started one job at a time, in lecture order, in a thread."""
 

@@ -180,11 +180,7 @@ def select(label: str, key: str, options: Sequence, default=None, format_func=st
            radio: bool = False, **kw):
     """``st.selectbox`` (or ``st.radio``) over ``options`` mirrored in the URL by the option's ``str``."""
     kw = _on_change(key, kw)
-    options = list(options)
-    if not options:
-        raise ValueError(f"select {label!r} has no options")
-    default = options[0] if default is None or default not in options else default
-    by_str = {str(o): o for o in options}
+    options, by_str, default = _options(options, default, label)
 
     def parse(s):
         if s not in by_str:
@@ -205,10 +201,17 @@ def choice(params: Mapping[str, str], key: str, options: Sequence, default=None)
         >>> choice({"wc_pn": "2000"}, "wc_pn", [500, 1000, 2000], 1000), choice({}, "wc_pn", [500, 1000], 1000)
         (2000, 1000)
     """
-    options = list(options)
-    by_str = {str(o): o for o in options}
-    default = options[0] if default is None or default not in options else default
+    _, by_str, default = _options(options, default)
     return by_str.get(params.get(key, ""), default)
+
+
+def _options(options: Sequence, default, label: str = "") -> tuple[list, dict[str, Any], Any]:
+    """A select's options as a list, by their ``str`` (the URL's form), and its default (the first option when
+    ``default`` is not one of them)."""
+    options = list(options)
+    if not options:
+        raise ValueError(f"select {label!r} has no options")
+    return options, {str(o): o for o in options}, options[0] if default is None or default not in options else default
 
 
 def multiselect(label: str, key: str, options: Sequence, default: Sequence = (), format_func=str, container=st, **kw):
